@@ -1,0 +1,3 @@
+from credit_coop.cli import main
+
+main()

@@ -1,0 +1,149 @@
+"""What every command shares: global options, opening the ledger, mapping
+domain errors to exit codes (the one place), and output (``--json`` or a
+human rendering). Rich is imported only when a table is drawn."""
+
+import functools
+import inspect
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from credit_coop.core.errors import EXIT_USAGE, LedgerError
+
+DbOpt = Annotated[
+    Optional[str],
+    typer.Option("--db", envvar="CREDIT_COOP_DB", metavar="PATH",
+                 help="Ledger file [default: ~/.local/share/credit-coop/ledger.db]"),
+]
+OperatorOpt = Annotated[
+    Optional[str],
+    typer.Option("--operator", envvar="CREDIT_COOP_OPERATOR", metavar="NAME", help="Who is acting."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+OnOpt = Annotated[
+    Optional[str],
+    typer.Option("--on", metavar="YYYY-MM-DD", help="Business date (营业日期) [default: today]."),
+]
+
+
+def new_app(help: str, **kw) -> typer.Typer:
+    return typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        **kw,
+    )
+
+
+@dataclass
+class Globals:
+    db: Optional[str] = None
+    operator: Optional[str] = None
+    json: bool = False
+
+
+CURRENT = Globals()
+
+
+def open_ledger():
+    from credit_coop.core.ledger import Ledger
+
+    return Ledger.open(CURRENT.db, CURRENT.operator)
+
+
+def fail(code: int, message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if CURRENT.json:
+        print(json.dumps({"ok": False, "error": message, "exit_code": code}, ensure_ascii=False))
+    raise typer.Exit(code)
+
+
+def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
+    """Register ``fn`` as a command that also accepts --db/--operator/--json after
+    its name, and turns domain errors into one line and an exit code."""
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        extra = [
+            inspect.Parameter("global_db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOpt),
+            inspect.Parameter("global_operator", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OperatorOpt),
+            inspect.Parameter("global_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOpt),
+        ]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, global_db=None, global_operator=None, global_json=False, **kwargs: Any):
+            CURRENT.db = global_db or CURRENT.db
+            CURRENT.operator = global_operator or CURRENT.operator
+            CURRENT.json = global_json or CURRENT.json
+            try:
+                return fn(*args, **kwargs)
+            except LedgerError as e:
+                fail(e.exit_code, str(e))
+            except sqlite3.OperationalError as e:
+                if "locked" in str(e) or "busy" in str(e):
+                    fail(8, "the ledger is busy with another posting; please retry")
+                raise
+            except sqlite3.IntegrityError as e:
+                fail(9, f"the ledger refused the change ({e}); nothing was posted")
+
+        wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
+        wrapper.__annotations__ = {**fn.__annotations__, "global_db": DbOpt, "global_operator": OperatorOpt, "global_json": JsonOpt}
+        del wrapper.__wrapped__
+        app.command(name, **kw)(wrapper)
+        return fn
+
+    return deco
+
+
+def usage_error(message: str) -> None:
+    fail(EXIT_USAGE, message)
+
+
+# -- output ------------------------------------------------------------------
+def emit(result: Any, human: Callable[[Any], None]) -> None:
+    """Print ``result`` as JSON under --json, else with the ``human`` renderer."""
+    if CURRENT.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    else:
+        human(result)
+
+
+def yuan(fen: Optional[int]) -> str:
+    from credit_coop.core.money import format_yuan
+
+    return "" if fen is None else format_yuan(fen)
+
+
+def _console():
+    """A terminal keeps its width; piped output is wide enough not to cut numbers."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def print_table(title: Optional[str], columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    _console().print(table)
+
+
+def print_fields(title: Optional[str], pairs: list[tuple[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in pairs:
+        table.add_row(k, "" if v is None else str(v))
+    _console().print(table)

@@ -1,0 +1,55 @@
+"""Chart of accounts (会计科目). Codes follow the Chinese financial-enterprise
+chart where one exists (1001 库存现金, 1132 应收利息, 1303 贷款, 6011 利息收入).
+
+Sub-accounts are written ``CODE.SUFFIX``: loans receivable are kept per
+product (``1303.hnd``), interest receivable per stage.
+"""
+
+CASH = "1001"
+LOANS = "1303"
+INTEREST_ACCRUED = "1132.accrued"
+INTEREST_DUE = "1132.due"
+PENALTY_DUE = "1132.penalty"
+INTEREST_INCOME = "6011.interest"
+PENALTY_INCOME = "6011.penalty"
+
+# name_zh, name_en, type
+CHART: dict[str, tuple[str, str, str]] = {
+    CASH: ("库存现金", "Cash on hand", "asset"),
+    LOANS: ("贷款", "Loans", "asset"),
+    INTEREST_ACCRUED: ("应收利息-已计提", "Interest receivable:accrued", "asset"),
+    INTEREST_DUE: ("应收利息-到期", "Interest receivable:due", "asset"),
+    PENALTY_DUE: ("应收利息-罚息复利", "Interest receivable:penalty", "asset"),
+    INTEREST_INCOME: ("利息收入-贷款利息", "Interest income:loans", "income"),
+    PENALTY_INCOME: ("利息收入-罚息复利", "Interest income:penalty", "income"),
+}
+
+# Accounts whose per-note balance can never be below zero (verify checks them).
+NON_NEGATIVE_PER_NOTE = (LOANS + ".", "1132.")
+
+
+def loans_account(product_code: str) -> str:
+    """Loans receivable of one product, e.g. ``1303.hnd``."""
+    return f"{LOANS}.{product_code}"
+
+
+def component_account(component: str, product_code: str) -> str:
+    """The receivable account behind a repayment component (SPEC §4 order)."""
+    return {
+        "principal": loans_account(product_code),
+        "interest_accrued": INTEREST_ACCRUED,
+        "interest_due": INTEREST_DUE,
+        "penalty": PENALTY_DUE,
+    }[component]
+
+
+def describe(account: str, products: dict | None = None, lang: str = "zh") -> str:
+    """Human name of an account code."""
+    base, _, suffix = account.partition(".")
+    if base == LOANS and suffix:
+        product = (products or {}).get(suffix, {}).get("name", suffix)
+        return f"贷款-{product}" if lang == "zh" else f"Loans:{suffix}"
+    entry = CHART.get(account) or CHART.get(base)
+    if entry is None:
+        return account
+    return entry[0] if lang == "zh" else entry[1]

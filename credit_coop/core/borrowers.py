@@ -1,0 +1,87 @@
+"""Borrowers and their qualifications (SPEC §1 identity, §2 who may borrow)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from credit_coop.core.errors import Conflict, InvalidInput, NotFound
+from credit_coop.core.identity import mask_id_number, validate_id_number
+from credit_coop.core.ledger import Ledger, require_text
+from credit_coop.core.operators import require
+from credit_coop.core.policy import BORROWER_KINDS
+
+KIND_NAMES = {
+    "farmer": "农户",
+    "business": "个体工商户",
+    "public-employee": "公职人员",
+    "pos-merchant": "POS特约工商户",
+}
+
+
+def add_borrower(
+    ledger: Ledger,
+    *,
+    id_number: str,
+    name: str,
+    kinds: list[str],
+    on: date,
+    village: str | None = None,
+    settlement_account: str | None = None,
+) -> dict:
+    """Register a borrower. A POS merchant needs a settlement account at the union."""
+    require(ledger, "borrower.add")
+    id_number = validate_id_number(id_number)
+    name = require_text(name, "borrower name", 100)
+    kinds = list(dict.fromkeys(k.strip().lower() for k in kinds))
+    if not kinds:
+        raise InvalidInput(f"give at least one --kind: {', '.join(BORROWER_KINDS)}")
+    unknown = [k for k in kinds if k not in BORROWER_KINDS]
+    if unknown:
+        raise InvalidInput(f"unknown borrower kind {unknown[0]!r}; kinds are: {', '.join(BORROWER_KINDS)}")
+    village = require_text(village, "village", 100) if village else None
+    account = require_text(settlement_account, "settlement account", 40) if settlement_account else None
+    if account is not None and not account.replace("-", "").isalnum():
+        raise InvalidInput("settlement account may hold only digits, letters and dashes")
+    if "pos-merchant" in kinds and not account:
+        raise InvalidInput("a POS merchant needs --settlement-account (the union account its POS settles to)")
+    with ledger.store.write():
+        if ledger.store.get_borrower(id_number):
+            raise Conflict(f"borrower {mask_id_number(id_number)} is already registered")
+        ledger.store.insert_borrower(
+            {
+                "id_number": id_number,
+                "name": name,
+                "village": village,
+                "settlement_account": account,
+                "registered_on": on.isoformat(),
+                "registered_by": ledger.operator,
+            },
+            kinds,
+        )
+    return {"id_number": id_number, "id_masked": mask_id_number(id_number), "name": name, "kinds": kinds, "village": village}
+
+
+def get_borrower(ledger: Ledger, id_number: str) -> dict:
+    """The borrower row plus qualifications; NotFound when unknown."""
+    id_number = validate_id_number(id_number)
+    row = ledger.store.get_borrower(id_number)
+    if row is None:
+        raise NotFound(f"no borrower with ID {mask_id_number(id_number)}; register them with `credit-coop borrower add`")
+    out = dict(row)
+    out["kinds"] = ledger.store.borrower_kinds(id_number)
+    out["id_masked"] = mask_id_number(id_number)
+    return out
+
+
+def show_borrower(ledger: Ledger, id_number: str, as_of: date | None = None) -> dict:
+    """Borrower, their lines and total exposure (sum of live lines)."""
+    from credit_coop.core.grants import grant_summary, is_live, live_exposure
+
+    as_of = as_of or date.today()
+    b = get_borrower(ledger, id_number)
+    lines = [grant_summary(ledger, g, as_of) for g in ledger.store.borrower_grants(b["id_number"])]
+    b["lines"] = lines
+    b["total_exposure_fen"] = live_exposure(ledger, b["id_number"], as_of)
+    b["outstanding_fen"] = sum(l["outstanding_fen"] for l in lines)
+    b["live_lines"] = sum(1 for g in ledger.store.borrower_grants(b["id_number"]) if is_live(g, as_of))
+    return b

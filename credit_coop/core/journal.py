@@ -1,0 +1,132 @@
+"""Double-entry journal: balanced postings, idempotent requests, reversals.
+
+Every money movement is one transaction (``txns`` row) with at least two
+journal lines whose debits equal their credits. Posted rows are never
+changed (database triggers refuse it); a mistake is undone by a reversal
+that mirrors the original lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+from credit_coop.core import accounts
+from credit_coop.core.errors import Conflict, NotFound, RuleViolation
+from credit_coop.core.ledger import Ledger, require_text
+from credit_coop.core.money import format_yuan
+
+
+@dataclass(frozen=True)
+class Line:
+    account: str
+    debit: int = 0
+    credit: int = 0
+    grant_id: int | None = None
+    note_id: int | None = None
+    officer: str | None = None
+
+
+def post(ledger: Ledger, kind: str, on: date, lines: list[Line], *, memo: str | None = None, reverses: int | None = None) -> int:
+    """Post one balanced transaction inside the caller's write transaction; returns its id."""
+    if not ledger.store.in_transaction:
+        raise AssertionError("post() must run inside store.write()")
+    debit = sum(line.debit for line in lines)
+    credit = sum(line.credit for line in lines)
+    if len(lines) < 2 or debit != credit or debit <= 0:
+        raise AssertionError(f"unbalanced posting: debit {debit} credit {credit}")
+    for line in lines:
+        if line.debit < 0 or line.credit < 0 or (line.debit == 0) == (line.credit == 0):
+            raise AssertionError(f"a journal line needs exactly one positive side: {line}")
+    txn_id = ledger.store.insert_txn(kind, on.isoformat(), ledger.operator, memo, reverses)
+    ledger.store.insert_lines(
+        txn_id, [(l.account, l.debit, l.credit, l.grant_id, l.note_id, l.officer) for l in lines]
+    )
+    return txn_id
+
+
+def once(ledger: Ledger, request_id: str | None, command: str, content: dict, action: Callable[[], dict]) -> dict:
+    """Run ``action`` at most once per request id (SPEC §4: a retry posts nothing new).
+
+    Must be called inside a write transaction. The same id with the same
+    content returns the first result (marked ``replayed``); with different
+    content it is refused as a conflict.
+    """
+    if request_id is None:
+        return action()
+    request_id = require_text(request_id, "request id", max_len=128)
+    fingerprint = hashlib.sha256(json.dumps({"command": command, **content}, sort_keys=True).encode()).hexdigest()
+    prior = ledger.store.get_request(request_id)
+    if prior is not None:
+        if prior["command"] != command or prior["fingerprint"] != fingerprint:
+            raise Conflict(
+                f"request id {request_id} was already used for a different {prior['command']}; nothing posted. Use a new request id"
+            )
+        result = json.loads(prior["result"])
+        result["replayed"] = True
+        return result
+    result = action()
+    ledger.store.insert_request(request_id, command, fingerprint, json.dumps(result, ensure_ascii=False, sort_keys=True))
+    return result
+
+
+def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str | None = None) -> dict:
+    """Post the mirror image of transaction ``txn_id`` (``credit-coop reverse``)."""
+    from credit_coop.core.operators import require
+
+    require(ledger, "reverse")
+    reason = require_text(reason, "reason for the reversal")
+    store = ledger.store
+    with store.write():
+
+        def act() -> dict:
+            txn = store.get_txn(txn_id)
+            if txn is None:
+                raise NotFound(f"no transaction {txn_id}")
+            if txn["reverses"] is not None:
+                raise RuleViolation(f"transaction {txn_id} is itself a reversal; post a new transaction instead")
+            prior = store.reversal_of(txn_id)
+            if prior is not None:
+                raise RuleViolation(f"transaction {txn_id} was already reversed by transaction {prior['id']}")
+            if on.isoformat() < txn["business_date"]:
+                raise RuleViolation(f"a reversal cannot be dated before the transaction it reverses ({txn['business_date']})")
+            lines = store.txn_lines(txn_id)
+            note_ids = sorted({l["note_id"] for l in lines if l["note_id"] is not None})
+            later = store.later_txns_touching(txn_id, note_ids)
+            if later:
+                ids = ", ".join(str(t["id"]) for t in later)
+                raise RuleViolation(f"later transactions ({ids}) post to the same loan notes; reverse them first, newest first")
+            mirrored = [
+                Line(l["account"], l["credit"], l["debit"], l["grant_id"], l["note_id"], l["officer"]) for l in lines
+            ]
+            new_id = post(ledger, "reversal", on, mirrored, memo=reason, reverses=txn_id)
+            _check_after_reversal(ledger, lines)
+            return {
+                "txn_id": new_id,
+                "reverses": txn_id,
+                "reversed_kind": txn["kind"],
+                "amount_fen": sum(l["debit"] for l in lines),
+                "reason": reason,
+                "on": on.isoformat(),
+            }
+
+        return once(ledger, request_id, "reverse", {"txn": txn_id, "reason": reason}, act)
+
+
+def _check_after_reversal(ledger: Ledger, lines) -> None:
+    store = ledger.store
+    for l in lines:
+        if l["note_id"] is not None and l["account"].startswith(accounts.NON_NEGATIVE_PER_NOTE):
+            if store.note_balance(l["note_id"], l["account"]) < 0:
+                raise RuleViolation("this reversal would leave a loan balance below zero; nothing posted")
+    for grant_id in {l["grant_id"] for l in lines if l["grant_id"] is not None}:
+        grant = store.get_grant(grant_id)
+        outstanding = store.grant_balance(grant_id, accounts.loans_account(grant["product"]))
+        if outstanding > grant["line_amount"]:
+            raise RuleViolation(
+                f"this reversal would put line {grant['card_no']} at {format_yuan(outstanding)}, over its "
+                f"{format_yuan(grant['line_amount'])} limit; nothing posted"
+            )

@@ -1,0 +1,86 @@
+"""The ledger handle every core function takes: store + policy + who is acting."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from functools import cached_property
+
+from credit_coop.core.errors import InvalidInput
+from credit_coop.core.policy import Policy
+from credit_coop.store import Store
+
+
+def default_db_path() -> str:
+    """``$CREDIT_COOP_DB``, else ``~/.local/share/credit-coop/ledger.db`` (XDG data home)."""
+    env = os.environ.get("CREDIT_COOP_DB")
+    if env:
+        return env
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "credit-coop", "ledger.db")
+
+
+class Ledger:
+    """An open ledger. Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, store: Store, operator: str | None = None):
+        self.store = store
+        self.operator = operator.strip() if operator else None
+
+    @classmethod
+    def open(cls, path: str | None = None, operator: str | None = None) -> "Ledger":
+        return cls(Store.open(path or default_db_path()), operator)
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy.from_json(self.store.get_meta("policy"))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def create_ledger(path: str | None, *, operator: str | None, policy_file: str | None = None, on: date | None = None) -> dict:
+    """``credit-coop init``: a new ledger with the given (or shipped) policy.
+
+    The operator who creates it becomes its first admin.
+    """
+    from credit_coop.core.operators import check_operator_name
+    from credit_coop.core.policy import load_policy_file
+
+    path = path or default_db_path()
+    admin = check_operator_name(operator or "admin")
+    policy = load_policy_file(policy_file)  # checked before anything touches the disk
+    on = on or date.today()
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))) and path == default_db_path():
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    store = Store.create(path)
+    try:
+        with store.write():
+            store.set_meta("policy", policy.to_json())
+            store.set_meta("created_on", on.isoformat())
+            store.set_meta("created_by", admin)
+            store.insert_operator(admin, "admin", on.isoformat(), admin)
+    except BaseException:
+        store.close()
+        Store.remove(path)  # a ledger that was never finished is not left behind
+        raise
+    store.close()
+    return {"db": path, "admin": admin, "cooperative": policy["cooperative"]["name"], "products": sorted(policy.products)}
+
+
+def require_text(value: str | None, what: str, max_len: int = 200) -> str:
+    """A free-text field a person typed (name, village, reason): non-empty, one line."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(text) > max_len:
+        raise InvalidInput(f"{what} is longer than {max_len} characters")
+    if any(ord(c) < 32 for c in text):
+        raise InvalidInput(f"{what} must be a single line of text")
+    return text

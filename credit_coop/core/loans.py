@@ -1,0 +1,231 @@
+"""The teller's counter: drawdowns (用信) and repayments on a credit line (SPEC §4).
+
+A drawdown needs the borrower's ID card and loan card to match the line and
+a verified fingerprint; it creates a loan note (借据) with its own maturity.
+Repayments restore availability (revolving) and are applied in the policy's
+order: penalty, interest due, accrued interest, principal.
+
+This module is on the counter path: stdlib only, no heavy imports.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from credit_coop.core import accounts
+from credit_coop.core.dates import add_months, parse_date
+from credit_coop.core.errors import InvalidInput, NotFound, RuleViolation
+from credit_coop.core.identity import mask_id_number, validate_card_number, validate_id_number
+from credit_coop.core.journal import Line, once, post
+from credit_coop.core.ledger import Ledger
+from credit_coop.core.money import format_yuan, to_fen
+from credit_coop.core.operators import require
+
+COMPONENTS = ("penalty", "interest_due", "interest_accrued", "principal")
+
+
+def _line_by_card(ledger: Ledger, card: str):
+    card = validate_card_number(card)
+    g = ledger.store.get_grant_by_card(card)
+    if g is None:
+        raise NotFound(f"no credit line with loan card {card}")
+    return g
+
+
+def _check_line_open_for_drawing(g, on: date) -> None:
+    status = g["status"]
+    if status == "frozen":
+        raise RuleViolation(f"line {g['card_no']} is frozen; no drawdowns until it is unfrozen")
+    if status == "closed":
+        raise RuleViolation(f"line {g['card_no']} is closed")
+    if status != "approved":
+        raise RuleViolation(f"line {g['card_no']} is not approved")
+    if on.isoformat() < g["valid_from"]:
+        raise RuleViolation(f"line {g['card_no']} is valid from {g['valid_from']}")
+    if on.isoformat() > g["valid_to"]:
+        raise RuleViolation(f"line {g['card_no']} expired on {g['valid_to']}; no drawdowns after its last valid day")
+
+
+def note_balances(ledger: Ledger, g) -> list[dict]:
+    """Every loan note on a line with its balances per component (from the journal)."""
+    comp_accounts = {c: accounts.component_account(c, g["product"]) for c in COMPONENTS}
+    bal = ledger.store.note_balances_for_grant(g["id"], comp_accounts.values())
+    notes = ledger.store.notes_for_grant(g["id"])
+    reversed_ids = ledger.store.reversed_txn_ids(n["txn_id"] for n in notes)
+    out = []
+    for n in notes:
+        comps = {c: bal.get((n["id"], acc), 0) for c, acc in comp_accounts.items()}
+        owed = sum(comps.values())
+        status = "reversed" if n["txn_id"] in reversed_ids else ("outstanding" if owed else "repaid")
+        out.append(
+            {
+                "id": n["id"],
+                "note_no": n["note_no"],
+                "amount_fen": n["amount"],
+                "drawn_on": n["drawn_on"],
+                "maturity": n["maturity"],
+                "status": status,
+                "owed_fen": owed,
+                **{f"{c}_fen": v for c, v in comps.items()},
+            }
+        )
+    return out
+
+
+def draw(
+    ledger: Ledger,
+    *,
+    card: str,
+    id_number: str,
+    amount: int | str,
+    fingerprint_ok: bool,
+    on: date,
+    request_id: str | None = None,
+    maturity: date | str | None = None,
+) -> dict:
+    """A drawdown at the counter; returns the loan note (借据)."""
+    op = require(ledger, "draw")
+    on = parse_date(on)
+    amount = to_fen(amount, what="drawdown amount")
+    card = validate_card_number(card)
+    id_number = validate_id_number(id_number)
+    maturity = parse_date(maturity, what="--maturity") if maturity is not None else None
+    policy = ledger.policy
+    store = ledger.store
+    content = {"card": card, "id_number": id_number, "amount": amount, "maturity": maturity.isoformat() if maturity else None}
+
+    def act() -> dict:
+        if policy["drawdown"]["fingerprint_required"] and not fingerprint_ok:
+            raise RuleViolation("no verified fingerprint, no loan: check the fingerprint and pass --fingerprint-ok")
+        g = _line_by_card(ledger, card)
+        if g["borrower_id"] != id_number:
+            raise RuleViolation(f"loan card {card} does not belong to ID {mask_id_number(id_number)}; check both cards")
+        _check_line_open_for_drawing(g, on)
+        prod = policy.product(g["product"])
+        loans_acc = accounts.loans_account(g["product"])
+        available = g["line_amount"] - store.grant_balance(g["id"], loans_acc)
+        if amount > available:
+            raise RuleViolation(f"{format_yuan(amount)} is more than the {format_yuan(max(available, 0))} available on line {card}")
+        latest = add_months(on, prod["max_note_term_months"])
+        due = maturity or add_months(on, prod["note_term_months"])
+        if due <= on:
+            raise InvalidInput("the maturity must be after the drawdown date")
+        if due > latest:
+            raise RuleViolation(
+                f"maturity {due.isoformat()} is beyond the {prod['name']} longest note term of {prod['max_note_term_months']} months ({latest.isoformat()})"
+            )
+        if policy["drawdown"]["maturity_within_line"] and due.isoformat() > g["valid_to"]:
+            if maturity is None:
+                due = parse_date(g["valid_to"])
+            else:
+                raise RuleViolation(f"maturity {due.isoformat()} is after the line expires ({g['valid_to']})")
+        note_id = store.next_id("loan_notes")
+        note_no = f"JJ{on.year}{note_id:08d}"
+        txn_id = post(
+            ledger, "drawdown", on,
+            [
+                Line(loans_acc, debit=amount, grant_id=g["id"], note_id=note_id, officer=g["officer"]),
+                Line(accounts.CASH, credit=amount, grant_id=g["id"]),
+            ],
+            memo=f"drawdown {note_no} on {card}",
+        )
+        store.insert_note(
+            {
+                "id": note_id, "note_no": note_no, "grant_id": g["id"], "amount": amount, "drawn_on": on.isoformat(),
+                "maturity": due.isoformat(), "annual_rate_percent": prod["annual_rate_percent"], "txn_id": txn_id,
+                "teller": op["name"], "fingerprint_ok": 1 if fingerprint_ok else 0,
+            }
+        )
+        return {
+            "note_no": note_no,
+            "card_no": card,
+            "borrower_masked": mask_id_number(id_number),
+            "product": g["product"],
+            "amount_fen": amount,
+            "drawn_on": on.isoformat(),
+            "maturity": due.isoformat(),
+            "annual_rate_percent": prod["annual_rate_percent"],
+            "available_after_fen": available - amount,
+            "txn_id": txn_id,
+        }
+
+    with store.write():
+        return once(ledger, request_id, "draw", content, act)
+
+
+def repay(
+    ledger: Ledger, *, card: str, amount: int | str, on: date, note: str | None = None, request_id: str | None = None
+) -> dict:
+    """A repayment on a line, split per note and component in the policy's order."""
+    require(ledger, "repay")
+    on = parse_date(on)
+    amount = to_fen(amount, what="repayment amount")
+    card = validate_card_number(card)
+    note_no = note.strip().upper() if note else None
+    store = ledger.store
+    order = ledger.policy["repayment"]["order"]
+    content = {"card": card, "amount": amount, "note": note_no}
+
+    def act() -> dict:
+        g = _line_by_card(ledger, card)
+        notes = [n for n in note_balances(ledger, g) if n["owed_fen"] > 0]
+        if note_no is not None:
+            n = store.get_note_by_no(note_no)
+            if n is None or n["grant_id"] != g["id"]:
+                raise NotFound(f"no loan note {note_no} on line {card}")
+            notes = [x for x in notes if x["note_no"] == note_no]
+            if not notes:
+                raise RuleViolation(f"loan note {note_no} is fully repaid")
+        owed = sum(n["owed_fen"] for n in notes)
+        if owed == 0:
+            raise RuleViolation(f"nothing is owed on line {card}")
+        if amount > owed:
+            raise RuleViolation(f"{format_yuan(amount)} is more than the {format_yuan(owed)} owed; overpayment refused")
+        remaining = amount
+        lines: list[Line] = [Line(accounts.CASH, debit=amount, grant_id=g["id"])]
+        split = {c: 0 for c in COMPONENTS}
+        per_note = []
+        for n in notes:  # earliest maturity first
+            paid = {}
+            for comp in order:
+                take = min(remaining, n[f"{comp}_fen"])
+                if take:
+                    lines.append(Line(accounts.component_account(comp, g["product"]), credit=take, grant_id=g["id"],
+                                      note_id=n["id"], officer=g["officer"]))
+                    paid[comp] = take
+                    split[comp] += take
+                    remaining -= take
+            if paid:
+                per_note.append({"note_no": n["note_no"], **{f"{c}_fen": v for c, v in paid.items()}})
+            if not remaining:
+                break
+        txn_id = post(ledger, "repayment", on, lines, memo=f"repayment on {card}")
+        out_after = store.grant_balance(g["id"], accounts.loans_account(g["product"]))
+        live = g["status"] == "approved" and g["valid_to"] >= on.isoformat()
+        return {
+            "card_no": card,
+            "amount_fen": amount,
+            "on": on.isoformat(),
+            "split": {f"{c}_fen": v for c, v in split.items()},
+            "notes": per_note,
+            "outstanding_after_fen": out_after,
+            "available_after_fen": g["line_amount"] - out_after if live else 0,
+            "txn_id": txn_id,
+        }
+
+    with store.write():
+        return once(ledger, request_id, "repay", content, act)
+
+
+def show_line(ledger: Ledger, card: str, as_of: date | None = None) -> dict:
+    """A line as the teller sees it: limit, drawn, available, notes."""
+    from credit_coop.core.grants import grant_summary
+
+    as_of = as_of or date.today()
+    g = _line_by_card(ledger, card)
+    out = grant_summary(ledger, g, as_of)
+    b = ledger.store.get_borrower(g["borrower_id"])
+    out["borrower_name"] = b["name"]
+    out["notes"] = [{k: v for k, v in n.items() if k != "id"} for n in note_balances(ledger, g)]
+    return out
+

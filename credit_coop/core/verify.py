@@ -1,0 +1,120 @@
+"""``credit-coop verify``: recompute balances from the journal and check every invariant.
+
+Shaped like beancount's validations: each ``check_*`` returns a list of
+findings; :func:`verify` runs them all. An empty list means the ledger is
+sound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from credit_coop.core import accounts
+from credit_coop.core.ledger import Ledger
+from credit_coop.core.money import format_yuan
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    message: str
+
+
+def check_journal_balanced(ledger: Ledger) -> list[Finding]:
+    """Every transaction's debits equal its credits, with at least two lines."""
+    out = [
+        Finding("balanced", f"transaction {r['id']}: debits {format_yuan(r['total_debit'])} != credits {format_yuan(r['total_credit'])} ({r['n']} lines)")
+        for r in ledger.store.unbalanced_txns()
+    ]
+    out += [Finding("balanced", f"journal line {r['id']} belongs to no transaction") for r in ledger.store.orphan_lines()]
+    out += [Finding("balanced", f"journal line {r['id']} must have exactly one positive side") for r in ledger.store.bad_sided_lines()]
+    return out
+
+
+def check_notes(ledger: Ledger) -> list[Finding]:
+    """Each loan note was disbursed for its face amount; its principal stays within 0..amount."""
+    out = []
+    for r in ledger.store.note_disbursements(accounts.LOANS + "."):
+        if r["disbursed"] != r["amount"]:
+            out.append(Finding("notes", f"loan note {r['note_no']}: face {format_yuan(r['amount'])} but the journal disbursed {format_yuan(r['disbursed'])}"))
+        if not 0 <= r["outstanding"] <= r["amount"]:
+            out.append(Finding("notes", f"loan note {r['note_no']}: principal {format_yuan(r['outstanding'])} outside 0..{format_yuan(r['amount'])}"))
+    return out
+
+
+def check_no_negative_balances(ledger: Ledger) -> list[Finding]:
+    """Receivables per loan note are never below zero."""
+    return [
+        Finding("non-negative", f"loan note id {r['note_id']}: account {r['account']} at {format_yuan(r['balance'])}")
+        for r in ledger.store.negative_sub_balances(accounts.NON_NEGATIVE_PER_NOTE)
+    ]
+
+
+def check_lines(ledger: Ledger) -> list[Finding]:
+    """Lines within product ceilings and terms; outstanding within the line; segregation of duties."""
+    out = []
+    products = ledger.policy.products
+    for g in ledger.store.grant_outstanding_all(accounts.LOANS + "."):
+        prod = products.get(g["product"])
+        name = g["grant_no"]
+        if prod is None:
+            out.append(Finding("lines", f"grant {name}: unknown product {g['product']}"))
+            continue
+        line = g["line_amount"]
+        if line is not None and line > prod["ceiling"]:
+            out.append(Finding("lines", f"grant {name}: line {format_yuan(line)} over the {prod['name']} ceiling {format_yuan(prod['ceiling'])}"))
+        if g["term_months"] is not None and g["term_months"] > prod["max_term_months"]:
+            out.append(Finding("lines", f"grant {name}: term {g['term_months']} months over the maximum {prod['max_term_months']}"))
+        if g["outstanding"] < 0:
+            out.append(Finding("lines", f"grant {name}: outstanding principal {format_yuan(g['outstanding'])} is negative"))
+        if g["outstanding"] and (line is None or g["outstanding"] > line):
+            out.append(Finding("lines", f"grant {name}: outstanding {format_yuan(g['outstanding'])} over its line {format_yuan(line or 0)}"))
+        if g["status"] in ("approved", "frozen", "closed"):
+            people = [g["surveyed_by"], g["reviewed_by"], g["approved_by"]]
+            if None in people or len(set(people)) != 3:
+                out.append(Finding("segregation", f"grant {name}: surveyor, reviewer and approver are not three different people"))
+            if not g["card_no"] or not g["contract_no"]:
+                out.append(Finding("lines", f"grant {name}: approved without a contract and loan card number"))
+    return out
+
+
+def check_reversals(ledger: Ledger) -> list[Finding]:
+    """Each reversal is the exact mirror of the transaction it reverses."""
+    return [Finding("reversals", f"reversal transaction {r['rid']} does not mirror its original") for r in ledger.store.reversal_mismatches()]
+
+
+def check_append_only_guards(ledger: Ledger) -> list[Finding]:
+    """The triggers that keep posted rows from being changed are in place."""
+    return [
+        Finding("guards", f"protective trigger {t} is missing: posted rows could be altered")
+        for t in ledger.store.missing_guards()
+    ]
+
+
+CHECKS = (
+    check_journal_balanced,
+    check_notes,
+    check_no_negative_balances,
+    check_lines,
+    check_reversals,
+    check_append_only_guards,
+)
+
+
+def verify(ledger: Ledger) -> dict:
+    """Run every check; ``findings`` is empty when the ledger is sound."""
+    findings = [f for check in CHECKS for f in check(ledger)]
+    balances = ledger.store.account_balances()
+    debit = sum(r["debit"] for r in balances)
+    credit = sum(r["credit"] for r in balances)
+    if debit != credit:
+        findings.append(Finding("trial-balance", f"total debits {format_yuan(debit)} != total credits {format_yuan(credit)}"))
+    return {
+        "ok": not findings,
+        "checks": [c.__name__.removeprefix("check_") for c in CHECKS] + ["trial_balance"],
+        "findings": [{"check": f.check, "message": f.message} for f in findings],
+        "accounts": [
+            {"account": r["account"], "debit_fen": r["debit"], "credit_fen": r["credit"], "balance_fen": r["debit"] - r["credit"]}
+            for r in balances
+        ],
+    }

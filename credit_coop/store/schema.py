@@ -1,0 +1,136 @@
+"""Ledger schema, created and evolved through ``sqlite_utils.Migrations``.
+
+Each migration runs in one transaction together with its record in
+``_sqlite_migrations``. Journal rows, transactions, loan notes, workflow
+events and request records are append-only: triggers abort any UPDATE or
+DELETE on them (corrections are reversals).
+"""
+
+from sqlite_utils import Database, Migrations
+
+from credit_coop.store.sqlite import APPEND_ONLY
+
+migrations = Migrations("credit_coop")
+
+_LEDGER_CORE = [
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE operators (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,
+        added_on TEXT NOT NULL,
+        added_by TEXT NOT NULL)""",
+    """CREATE TABLE borrowers (
+        id_number TEXT PRIMARY KEY CHECK (length(id_number) = 18),
+        name TEXT NOT NULL,
+        village TEXT,
+        settlement_account TEXT,
+        registered_on TEXT NOT NULL,
+        registered_by TEXT NOT NULL)""",
+    """CREATE TABLE borrower_kinds (
+        id_number TEXT NOT NULL REFERENCES borrowers(id_number),
+        kind TEXT NOT NULL,
+        PRIMARY KEY (id_number, kind))""",
+    """CREATE TABLE grants (
+        id INTEGER PRIMARY KEY,
+        grant_no TEXT NOT NULL UNIQUE,
+        borrower_id TEXT NOT NULL REFERENCES borrowers(id_number),
+        product TEXT NOT NULL,
+        applied_amount INTEGER NOT NULL CHECK (applied_amount > 0),
+        applied_on TEXT NOT NULL,
+        applied_by TEXT NOT NULL,
+        status TEXT NOT NULL,
+        grade TEXT, posted_from TEXT, posted_to TEXT,
+        village_reviewed_on TEXT, village_reviewed_by TEXT,
+        line_amount INTEGER CHECK (line_amount > 0),
+        term_months INTEGER CHECK (term_months > 0),
+        surveyed_on TEXT, surveyed_by TEXT,
+        reviewed_on TEXT, reviewed_by TEXT,
+        approved_on TEXT, approved_by TEXT,
+        approval_tier TEXT, approval_exposure INTEGER,
+        rejected_on TEXT, rejected_by TEXT, reject_reason TEXT,
+        contract_no TEXT UNIQUE,
+        card_no TEXT UNIQUE,
+        valid_from TEXT, valid_to TEXT,
+        officer TEXT,
+        closed_on TEXT)""",
+    """CREATE INDEX grants_borrower ON grants(borrower_id, product)""",
+    """CREATE TABLE guarantors (
+        grant_id INTEGER NOT NULL REFERENCES grants(id),
+        id_number TEXT NOT NULL,
+        PRIMARY KEY (grant_id, id_number))""",
+    """CREATE TABLE grant_events (
+        id INTEGER PRIMARY KEY,
+        grant_id INTEGER NOT NULL REFERENCES grants(id),
+        action TEXT NOT NULL,
+        on_date TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        detail TEXT,
+        recorded_at TEXT NOT NULL)""",
+    """CREATE INDEX grant_events_grant ON grant_events(grant_id)""",
+    """CREATE TABLE txns (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        business_date TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        memo TEXT,
+        reverses INTEGER UNIQUE REFERENCES txns(id),
+        posted_at TEXT NOT NULL)""",
+    """CREATE TABLE loan_notes (
+        id INTEGER PRIMARY KEY,
+        note_no TEXT NOT NULL UNIQUE,
+        grant_id INTEGER NOT NULL REFERENCES grants(id),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        drawn_on TEXT NOT NULL,
+        maturity TEXT NOT NULL,
+        annual_rate_percent TEXT NOT NULL,
+        txn_id INTEGER NOT NULL UNIQUE REFERENCES txns(id),
+        teller TEXT NOT NULL,
+        fingerprint_ok INTEGER NOT NULL)""",
+    """CREATE INDEX loan_notes_grant ON loan_notes(grant_id)""",
+    """CREATE TABLE journal_lines (
+        id INTEGER PRIMARY KEY,
+        txn_id INTEGER NOT NULL REFERENCES txns(id),
+        account TEXT NOT NULL,
+        debit INTEGER NOT NULL DEFAULT 0 CHECK (debit >= 0),
+        credit INTEGER NOT NULL DEFAULT 0 CHECK (credit >= 0),
+        grant_id INTEGER REFERENCES grants(id),
+        note_id INTEGER REFERENCES loan_notes(id) DEFERRABLE INITIALLY DEFERRED,
+        officer TEXT,
+        CHECK ((debit = 0) <> (credit = 0)))""",
+    """CREATE INDEX journal_lines_txn ON journal_lines(txn_id)""",
+    """CREATE INDEX journal_lines_note ON journal_lines(note_id, account) WHERE note_id IS NOT NULL""",
+    """CREATE INDEX journal_lines_grant ON journal_lines(grant_id, account) WHERE grant_id IS NOT NULL""",
+    """CREATE TABLE requests (
+        request_id TEXT PRIMARY KEY,
+        command TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        result TEXT NOT NULL,
+        recorded_at TEXT NOT NULL)""",
+]
+
+
+def _append_only_triggers() -> list[str]:
+    out = []
+    for table in APPEND_ONLY:
+        for verb in ("UPDATE", "DELETE"):
+            out.append(
+                f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
+                BEGIN SELECT RAISE(ABORT, '{table} rows are posted and never changed; post a reversal'); END"""
+            )
+    return out
+
+
+@migrations()
+def m0001_ledger_core(db: Database) -> None:
+    for stmt in _LEDGER_CORE + _append_only_triggers():
+        db.execute(stmt)
+    db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+
+
+def create(path: str) -> None:
+    """Create a new ledger file at ``path`` with the current schema."""
+    db = Database(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    migrations.apply(db)
+    db.close()

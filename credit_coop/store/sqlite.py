@@ -1,0 +1,392 @@
+"""SQLite store: connection handling, transactions and every query.
+
+Settings (documented in README "Reliability"):
+- WAL journal (readers never block the counter; set once at creation),
+- ``synchronous=FULL``: a committed posting survives power loss,
+- write transactions take the write lock up front (``BEGIN IMMEDIATE``) and
+  wait up to ``busy_timeout`` ms for another writer before reporting busy,
+- foreign keys enforced.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterable, Iterator
+
+from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
+
+SCHEMA_VERSION = 1
+# Tables whose rows are posted once and never changed (guarded by triggers).
+APPEND_ONLY = ("txns", "journal_lines", "loan_notes", "grant_events", "requests")
+BUSY_TIMEOUT_MS = 5000
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _is_busy(err: sqlite3.OperationalError) -> bool:
+    msg = str(err).lower()
+    return "locked" in msg or "busy" in msg
+
+
+class Store:
+    """A ledger database. Rows come back as ``sqlite3.Row`` (mapping access)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self.conn = conn
+        self.path = path
+        self._depth = 0
+
+    # -- opening ----------------------------------------------------------
+    @classmethod
+    def create(cls, path: str) -> "Store":
+        """Create a ledger file (refuses when anything already exists at ``path``)."""
+        if os.path.exists(path):
+            raise Conflict(f"a file already exists at {path}; refusing to overwrite a ledger")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise LedgerUnavailable(f"folder {parent} does not exist")
+        from credit_coop.store import schema
+
+        try:
+            schema.create(path)
+        except sqlite3.Error as e:
+            cls.remove(path)
+            raise LedgerUnavailable(f"cannot create a ledger at {path}: {e}") from None
+        return cls.open(path)
+
+    @staticmethod
+    def remove(path: str) -> None:
+        """Delete a ledger file and its WAL companions (only for one just created)."""
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(path + suffix)
+            except FileNotFoundError:
+                pass
+
+    @classmethod
+    def open(cls, path: str) -> "Store":
+        if not os.path.exists(path):
+            raise LedgerUnavailable(
+                f"no ledger at {path}; create one with `credit-coop init` or point --db / CREDIT_COOP_DB at it"
+            )
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+                raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+            raise LedgerUnavailable(f"{path} is not a credit-coop ledger ({e})") from None
+        if row is None:
+            raise LedgerUnavailable(f"{path} is not a credit-coop ledger (no schema version)")
+        version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise LedgerUnavailable(
+                f"ledger {path} was written by a newer credit-coop (schema {version}, this one knows {SCHEMA_VERSION}); upgrade credit-coop"
+            )
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions -----------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator["Store"]:
+        """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if _is_busy(e):
+                raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+            raise
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as e:
+            self.conn.execute("ROLLBACK")
+            if _is_busy(e):
+                raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+            raise
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    # -- small helpers ----------------------------------------------------
+    def _one(self, sql: str, params: Iterable = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, tuple(params)).fetchone()
+
+    def _all(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def _scalar(self, sql: str, params: Iterable = ()):
+        row = self.conn.execute(sql, tuple(params)).fetchone()
+        return None if row is None else row[0]
+
+    def _insert(self, table: str, row: dict) -> int:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        return self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values())).lastrowid
+
+    # -- meta -------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        return self._scalar("SELECT value FROM meta WHERE key=?", (key,))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    # -- operators --------------------------------------------------------
+    def get_operator(self, name: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM operators WHERE name=?", (name,))
+
+    def insert_operator(self, name: str, role: str, on: str, by: str) -> None:
+        self._insert("operators", {"name": name, "role": role, "added_on": on, "added_by": by})
+
+    def list_operators(self) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM operators ORDER BY name")
+
+    # -- borrowers --------------------------------------------------------
+    def get_borrower(self, id_number: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM borrowers WHERE id_number=?", (id_number,))
+
+    def borrower_kinds(self, id_number: str) -> list[str]:
+        return [r[0] for r in self._all("SELECT kind FROM borrower_kinds WHERE id_number=? ORDER BY kind", (id_number,))]
+
+    def insert_borrower(self, row: dict, kinds: Iterable[str]) -> None:
+        self._insert("borrowers", row)
+        self.conn.executemany(
+            "INSERT INTO borrower_kinds(id_number, kind) VALUES (?, ?)", [(row["id_number"], k) for k in kinds]
+        )
+
+    def list_borrowers(self) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM borrowers ORDER BY id_number")
+
+    # -- grants -----------------------------------------------------------
+    def insert_grant(self, row: dict) -> int:
+        return self._insert("grants", row)
+
+    def update_grant(self, grant_id: int, **fields) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.conn.execute(f"UPDATE grants SET {sets} WHERE id=?", (*fields.values(), grant_id))
+
+    def get_grant(self, grant_id: int) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM grants WHERE id=?", (grant_id,))
+
+    def get_grant_by_no(self, grant_no: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM grants WHERE grant_no=?", (grant_no,))
+
+    def get_grant_by_card(self, card_no: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM grants WHERE card_no=?", (card_no,))
+
+    def borrower_grants(self, id_number: str) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM grants WHERE borrower_id=? ORDER BY id", (id_number,))
+
+    def list_grants(self, product: str | None = None, statuses: Iterable[str] | None = None) -> list[sqlite3.Row]:
+        sql, params = "SELECT * FROM grants WHERE 1=1", []
+        if product:
+            sql += " AND product=?"
+            params.append(product)
+        if statuses:
+            statuses = list(statuses)
+            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+            params.extend(statuses)
+        return self._all(sql + " ORDER BY id", params)
+
+    def insert_guarantors(self, grant_id: int, id_numbers: Iterable[str]) -> None:
+        self.conn.executemany(
+            "INSERT INTO guarantors(grant_id, id_number) VALUES (?, ?)", [(grant_id, i) for i in id_numbers]
+        )
+
+    def guarantors(self, grant_id: int) -> list[str]:
+        return [r[0] for r in self._all("SELECT id_number FROM guarantors WHERE grant_id=? ORDER BY id_number", (grant_id,))]
+
+    def insert_grant_event(self, grant_id: int, action: str, on: str, operator: str, detail: str | None) -> None:
+        self._insert(
+            "grant_events",
+            {"grant_id": grant_id, "action": action, "on_date": on, "operator": operator, "detail": detail, "recorded_at": _now()},
+        )
+
+    def grant_events(self, grant_id: int) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM grant_events WHERE grant_id=? ORDER BY id", (grant_id,))
+
+    # -- journal ----------------------------------------------------------
+    def insert_txn(self, kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> int:
+        return self._insert(
+            "txns",
+            {"kind": kind, "business_date": business_date, "operator": operator, "memo": memo, "reverses": reverses, "posted_at": _now()},
+        )
+
+    def insert_lines(self, txn_id: int, lines: Iterable[tuple]) -> None:
+        """``lines``: (account, debit, credit, grant_id, note_id, officer) tuples."""
+        self.conn.executemany(
+            "INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id, officer) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(txn_id, *line) for line in lines],
+        )
+
+    def get_txn(self, txn_id: int) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM txns WHERE id=?", (txn_id,))
+
+    def txn_lines(self, txn_id: int) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM journal_lines WHERE txn_id=? ORDER BY id", (txn_id,))
+
+    def reversal_of(self, txn_id: int) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM txns WHERE reverses=?", (txn_id,))
+
+    def later_txns_touching(self, txn_id: int, note_ids: list[int]) -> list[sqlite3.Row]:
+        """Transactions after ``txn_id`` that post to any of the given notes and are not reversed."""
+        if not note_ids:
+            return []
+        marks = ", ".join("?" for _ in note_ids)
+        return self._all(
+            f"""SELECT DISTINCT t.* FROM txns t JOIN journal_lines l ON l.txn_id = t.id
+                WHERE t.id > ? AND l.note_id IN ({marks}) AND t.reverses IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id)
+                ORDER BY t.id""",
+            (txn_id, *note_ids),
+        )
+
+    # -- balances (derived from the journal) ------------------------------
+    def note_balance(self, note_id: int, account: str) -> int:
+        return self._scalar(
+            "SELECT COALESCE(SUM(debit - credit), 0) FROM journal_lines WHERE note_id=? AND account=?", (note_id, account)
+        )
+
+    def grant_balance(self, grant_id: int, account: str) -> int:
+        return self._scalar(
+            "SELECT COALESCE(SUM(debit - credit), 0) FROM journal_lines WHERE grant_id=? AND account=?", (grant_id, account)
+        )
+
+    def note_balances_for_grant(self, grant_id: int, accounts: Iterable[str]) -> dict[tuple[int, str], int]:
+        """{(note_id, account): balance} for every note on a line."""
+        accounts = list(accounts)
+        marks = ", ".join("?" for _ in accounts)
+        rows = self._all(
+            f"""SELECT note_id, account, SUM(debit - credit) FROM journal_lines
+                WHERE grant_id=? AND note_id IS NOT NULL AND account IN ({marks})
+                GROUP BY note_id, account""",
+            (grant_id, *accounts),
+        )
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    # -- loan notes -------------------------------------------------------
+    def insert_note(self, row: dict) -> int:
+        return self._insert("loan_notes", row)
+
+    def next_id(self, table: str) -> int:
+        return (self._scalar(f"SELECT COALESCE(MAX(id), 0) FROM {table}") or 0) + 1
+
+    def get_note_by_no(self, note_no: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM loan_notes WHERE note_no=?", (note_no,))
+
+    def notes_for_grant(self, grant_id: int) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM loan_notes WHERE grant_id=? ORDER BY maturity, id", (grant_id,))
+
+    def reversed_txn_ids(self, txn_ids: Iterable[int]) -> set[int]:
+        ids = list(txn_ids)
+        if not ids:
+            return set()
+        marks = ", ".join("?" for _ in ids)
+        return {r[0] for r in self._all(f"SELECT reverses FROM txns WHERE reverses IN ({marks})", ids)}
+
+    # -- idempotent requests ----------------------------------------------
+    def get_request(self, request_id: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM requests WHERE request_id=?", (request_id,))
+
+    def insert_request(self, request_id: str, command: str, fingerprint: str, result: str) -> None:
+        self._insert(
+            "requests",
+            {"request_id": request_id, "command": command, "fingerprint": fingerprint, "result": result, "recorded_at": _now()},
+        )
+
+    # -- verification queries ---------------------------------------------
+    def unbalanced_txns(self) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT t.id, COALESCE(SUM(l.debit), 0) AS total_debit, COALESCE(SUM(l.credit), 0) AS total_credit,
+                      COUNT(l.id) AS n
+               FROM txns t LEFT JOIN journal_lines l ON l.txn_id = t.id
+               GROUP BY t.id HAVING total_debit != total_credit OR n < 2 OR total_debit = 0"""
+        )
+
+    def orphan_lines(self) -> list[sqlite3.Row]:
+        return self._all("SELECT l.* FROM journal_lines l LEFT JOIN txns t ON t.id = l.txn_id WHERE t.id IS NULL")
+
+    def bad_sided_lines(self) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM journal_lines WHERE debit < 0 OR credit < 0 OR (debit = 0) = (credit = 0)")
+
+    def note_disbursements(self, account_prefix: str) -> list[sqlite3.Row]:
+        """Each note with its amount, what its draw transaction put on a loan account, and its balance."""
+        return self._all(
+            """SELECT n.id, n.note_no, n.amount, n.grant_id,
+                  (SELECT COALESCE(SUM(l.debit - l.credit), 0) FROM journal_lines l
+                    WHERE l.txn_id = n.txn_id AND l.note_id = n.id AND l.account LIKE ? || '%') AS disbursed,
+                  (SELECT COALESCE(SUM(l.debit - l.credit), 0) FROM journal_lines l
+                    WHERE l.note_id = n.id AND l.account LIKE ? || '%') AS outstanding
+               FROM loan_notes n ORDER BY n.id""",
+            (account_prefix, account_prefix),
+        )
+
+    def grant_outstanding_all(self, account_prefix: str) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT g.id, g.grant_no, g.product, g.line_amount, g.term_months, g.status,
+                      g.surveyed_by, g.reviewed_by, g.approved_by, g.card_no, g.contract_no,
+                      COALESCE(SUM(l.debit - l.credit), 0) AS outstanding
+               FROM grants g LEFT JOIN journal_lines l ON l.grant_id = g.id AND l.account LIKE ? || '%'
+               GROUP BY g.id ORDER BY g.id""",
+            (account_prefix,),
+        )
+
+    def negative_sub_balances(self, accounts_prefixes: Iterable[str]) -> list[sqlite3.Row]:
+        """(note, account) balances below zero for accounts that can never be negative."""
+        clauses = " OR ".join("account LIKE ? || '%'" for _ in accounts_prefixes)
+        return self._all(
+            f"""SELECT note_id, account, SUM(debit - credit) AS balance FROM journal_lines
+                WHERE note_id IS NOT NULL AND ({clauses}) GROUP BY note_id, account HAVING balance < 0""",
+            tuple(accounts_prefixes),
+        )
+
+    def reversal_mismatches(self) -> list[sqlite3.Row]:
+        """Reversals whose lines are not the exact mirror of the original's."""
+        return self._all(
+            """WITH o AS (SELECT r.id AS rid, l.account, l.grant_id, l.note_id, SUM(l.debit) AS d, SUM(l.credit) AS c
+                          FROM txns r JOIN journal_lines l ON l.txn_id = r.reverses
+                          GROUP BY r.id, l.account, l.grant_id, l.note_id),
+                    m AS (SELECT r.id AS rid, l.account, l.grant_id, l.note_id, SUM(l.credit) AS d, SUM(l.debit) AS c
+                          FROM txns r JOIN journal_lines l ON l.txn_id = r.id WHERE r.reverses IS NOT NULL
+                          GROUP BY r.id, l.account, l.grant_id, l.note_id)
+               SELECT rid FROM (SELECT * FROM o EXCEPT SELECT * FROM m)
+               UNION
+               SELECT rid FROM (SELECT * FROM m EXCEPT SELECT * FROM o)"""
+        )
+
+    def missing_guards(self) -> list[str]:
+        """Append-only triggers that should exist and do not."""
+        have = {r[0] for r in self._all("SELECT name FROM sqlite_master WHERE type='trigger'")}
+        want = [f"{t}_no_{v}" for t in APPEND_ONLY for v in ("update", "delete")]
+        return [t for t in want if t not in have]
+
+    def account_balances(self) -> list[sqlite3.Row]:
+        return self._all(
+            "SELECT account, SUM(debit) AS debit, SUM(credit) AS credit FROM journal_lines GROUP BY account ORDER BY account"
+        )

@@ -1,0 +1,180 @@
+"""The CLI through typer's CliRunner: exit codes, one-line errors, --json, help."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from credit_coop.cli import app
+from credit_coop.cli.base import CURRENT
+from conftest import new_id
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def reset_globals():
+    CURRENT.db = CURRENT.operator = None
+    CURRENT.json = False
+    yield
+
+
+def run(db, *args, operator=None):
+    CURRENT.db = CURRENT.operator = None
+    CURRENT.json = False
+    pre = ["--db", db] + (["--operator", operator] if operator else [])
+    return runner.invoke(app, pre + list(args))
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = str(tmp_path / "cli.db")
+    assert run(path, "init", "--on", "2025-03-01", operator="李主任").exit_code == 0
+    for name, role in [("王柜员", "teller"), ("张经理", "officer"), ("钱审查", "reviewer"), ("孙部长", "dept-head"), ("赵会计", "accountant")]:
+        r = run(path, "operator", "add", name, "--role", role, "--on", "2025-03-01", operator="李主任")
+        assert r.exit_code == 0, r.output
+    return path
+
+
+def walk_hnd(db, idn):
+    assert run(db, "borrower", "add", "--id-number", idn, "--name", "王大山", "--kind", "farmer", "--village", "王庄村",
+               "--on", "2025-03-01", operator="张经理").exit_code == 0
+    r = run(db, "--json", "grant", "apply", "--borrower", idn, "--product", "惠农贷", "--amount", "8万", "--on", "2025-03-01", operator="张经理")
+    g = json.loads(r.stdout)["grant_no"]
+    assert run(db, "grant", "village-review", g, "--grade", "优秀", "--posted-from", "2025-03-02", "--posted-to", "2025-03-08",
+               "--on", "2025-03-09", operator="张经理").exit_code == 0
+    assert run(db, "grant", "survey", g, "--line", "8万", "--term", "36", "--on", "2025-03-10", operator="张经理").exit_code == 0
+    assert run(db, "grant", "review", g, "--on", "2025-03-10", operator="钱审查").exit_code == 0
+    r = run(db, "grant", "approve", g, "--on", "2025-03-11", "--json", operator="孙部长")
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_walkthrough_and_json(db):
+    idn = new_id()
+    line = walk_hnd(db, idn)
+    card = line["card_no"]
+    r = run(db, "draw", "--card", card, "--id-number", idn, "--amount", "3万", "--fingerprint-ok", "--on", "2025-03-12", operator="王柜员")
+    assert r.exit_code == 0 and "loan note JJ2025" in r.stdout and "¥50,000.00" in r.stdout
+    r = run(db, "draw", "--json", "--card", card, "--id-number", idn, "--amount", "¥50,000", "--fingerprint-ok",
+            "--on", "2025-04-01", "--request-id", "q1", operator="王柜员")
+    assert json.loads(r.stdout)["available_after_fen"] == 0
+    r = run(db, "repay", "--card", card, "--amount", "20,000.00", "--on", "2025-04-15", operator="王柜员")
+    assert r.exit_code == 0 and "principal" in r.stdout
+    r = run(db, "line", "show", card, "--json", "--on", "2025-04-15")
+    shown = json.loads(r.stdout)
+    assert shown["outstanding_fen"] == 6_000_000 and shown["available_fen"] == 2_000_000
+    r = run(db, "borrower", "show", idn, "--json", "--on", "2025-04-15")
+    b = json.loads(r.stdout)
+    assert b["total_exposure_fen"] == 8_000_000 and "id_number" not in b and b["id_masked"].endswith(idn[-4:])
+    assert idn not in r.stdout  # masked on screens
+    assert run(db, "verify").exit_code == 0
+    assert run(db, "grant", "list", "--status", "live").exit_code == 0
+    assert "惠农贷" in run(db, "policy", "show").stdout
+
+
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["draw", "--card", "6220250000000010", "--id-number", "110105194912310021", "--amount", "1", "--fingerprint-ok"], 3, "check digit"),
+        (["draw", "--card", "6220250000000010", "--id-number", "11010519491231002X", "--amount", "1.005", "--fingerprint-ok"], 3, "2 decimals"),
+        (["draw", "--card", "6220250000000010", "--id-number", "11010519491231002X", "--amount", "1", "--on", "2025-02-30"], 3, "calendar"),
+        (["draw", "--card", "6220250000000010", "--id-number", "11010519491231002X", "--amount", "1", "--fingerprint-ok"], 4, "no credit line"),
+        (["grant", "show", "SX2099000001"], 4, "no grant"),
+        (["operator", "add", "x", "--role", "boss"], 6, "may not operator add"),
+        (["grant", "apply", "--borrower", "11010519491231002X", "--product", "xyz", "--amount", "1"], 6, "may not grant apply"),
+        (["draw", "--card", "1"], 2, "Missing option"),
+    ],
+)
+def test_errors_are_one_line_with_exit_codes(db, args, code, needle):
+    r = run(db, *args, operator="王柜员")
+    assert r.exit_code == code, r.output
+    assert needle in r.output
+    assert "Traceback" not in r.output
+    if code != 2:
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: ")
+
+
+def test_json_error_on_stdout(db):
+    r = run(db, "--json", "grant", "show", "SX2099000001")
+    assert r.exit_code == 4
+    assert json.loads(r.stdout) == {"ok": False, "error": "no grant SX2099000001", "exit_code": 4}
+
+
+def test_global_options_after_the_command(db):
+    CURRENT.db = None
+    r = runner.invoke(app, ["operator", "list", "--db", db, "--json"])
+    assert r.exit_code == 0 and any(o["role"] == "admin" for o in json.loads(r.stdout))
+
+
+def test_no_ledger_and_refuse_overwrite(tmp_path, db):
+    r = run(str(tmp_path / "none.db"), "verify")
+    assert r.exit_code == 9 and "no ledger" in r.stderr
+    r = run(db, "init", operator="李主任")
+    assert r.exit_code == 7 and "refusing to overwrite" in r.stderr
+
+
+def test_bad_policy_leaves_no_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[approval\n", "utf-8")
+    path = tmp_path / "x.db"
+    r = run(str(path), "init", "--policy", str(bad), operator="a")
+    assert r.exit_code == 3 and not path.exists()
+
+
+def test_no_operator_given(db):
+    r = run(db, "borrower", "add", "--id-number", "11010519491231002X", "--name", "x", "--kind", "farmer")
+    assert r.exit_code == 6 and "who is acting" in r.stderr
+
+
+def test_verify_exit_1_on_findings(db):
+    import sqlite3
+
+    idn = new_id()
+    walk_hnd(db, idn)
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE grants SET line_amount = 99999999")
+    conn.commit()
+    conn.close()
+    r = run(db, "verify")
+    assert r.exit_code == 1 and "ceiling" in r.stdout
+
+
+def _all_commands(group, prefix=()):
+    import typer.main
+
+    cmd = typer.main.get_command(group)
+    out = []
+    for name, sub in getattr(cmd, "commands", {}).items():
+        if hasattr(sub, "commands"):
+            out += [(prefix + (name,) + rest, c) for rest, c in _walk(sub)]
+        else:
+            out.append((prefix + (name,), sub))
+    return out
+
+
+def _walk(cmd):
+    for name, sub in cmd.commands.items():
+        if hasattr(sub, "commands"):
+            yield from (((name,) + rest, c) for rest, c in _walk(sub))
+        else:
+            yield (name,), sub
+
+
+def test_every_command_has_help_and_global_options():
+    cmds = _all_commands(app)
+    assert len(cmds) >= 20
+    for path, cmd in cmds:
+        assert cmd.help, f"{' '.join(path)} has no help"
+        names = {o for p in cmd.params for o in p.opts}
+        assert {"--db", "--operator", "--json"} <= names, path
+        r = runner.invoke(app, list(path) + ["--help"])
+        assert r.exit_code == 0
+
+
+def test_every_command_is_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    for path, _ in _all_commands(app):
+        assert f"credit-coop {' '.join(path)}" in readme, f"README does not mention credit-coop {' '.join(path)}"
