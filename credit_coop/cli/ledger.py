@@ -40,7 +40,7 @@ def policy_show() -> None:
     Example: credit-coop policy show --json
     """
     with open_ledger() as ledger:
-        policy = ledger.policy.data
+        policy = dict(ledger.policy.data, products=ledger.policy.products)
 
     def human(p: dict) -> None:
         print_table(
@@ -57,8 +57,9 @@ def policy_show() -> None:
             ["role", "amount"],
             [[t["role"], f"{bound} {yuan(t['up_to'])}" if t["up_to"] is not None else "above"] for t in p["approval"]["tiers"]],
         )
-        print_table("Village grades", ["grade", "cap"], [[g, yuan(c)] for g, c in p["village_review"]["grade_caps"].items()])
-        rest = {k: v for k, v in p.items() if k not in ("products", "approval", "cooperative", "village_review")}
+        caps = sorted(p["village_review"]["grade_caps"].items(), key=lambda gc: -gc[1])
+        print_table("Village grades", ["grade", "cap"], [[g, yuan(c)] for g, c in caps])
+        rest = {k: v for k, v in p.items() if k not in ("products", "product_order", "approval", "cooperative", "village_review")}
         print_table("Other settings", ["section", "setting", "value"],
                     [[s, k, v] for s, d in rest.items() for k, v in d.items()])
 

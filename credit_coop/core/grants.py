@@ -196,13 +196,14 @@ def village_review(ledger: Ledger, grant_no: str, *, grade: str, posted_from: da
             raise InvalidInput(f"unknown credit grade {grade!r}; grades are: {', '.join(vr['grade_caps'])}")
         if posted_to < posted_from:
             raise InvalidInput("the posting ends before it starts (--posted-to is before --posted-from)")
-        if posted_from.isoformat() < g["applied_on"]:
-            raise RuleViolation(f"the posting cannot start before the application was accepted ({g['applied_on']})")
         days = days_inclusive(posted_from, posted_to)
         if days < vr["posting_days"]:
             raise RuleViolation(f"the public posting (张榜公示) ran {days} days; policy requires at least {vr['posting_days']}")
         if on <= posted_to:
             raise RuleViolation(f"the posting runs through {posted_to.isoformat()}; record the village review after it ends")
+        # The application arrives through the village group (SPEC §3.1), so the
+        # posting may precede the cooperative's acceptance; the record may not.
+        _not_before(on, g["applied_on"], "village review")
         cap = vr["grade_caps"][grade]
         store.update_grant(
             g["id"], status="village-reviewed", grade=grade, posted_from=posted_from.isoformat(),

@@ -35,6 +35,12 @@ class Ledger:
     def policy(self) -> Policy:
         return Policy.from_json(self.store.get_meta("policy"))
 
+    def acting_as(self, operator: str) -> "Ledger":
+        """The same open ledger, another operator acting (batch imports run each step as its operator)."""
+        other = Ledger(self.store, operator)
+        other.__dict__["policy"] = self.policy
+        return other
+
     def close(self) -> None:
         self.store.close()
 

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "draw": ("teller", "accountant"),
     "repay": ("teller", "accountant"),
     "reverse": ("accountant", "admin"),
+    "import": ("admin",),
 }
 
 

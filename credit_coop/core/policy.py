@@ -192,6 +192,7 @@ def normalise(raw: dict) -> dict:
     if not products:
         raise InvalidInput("the policy defines no products")
     out["products"] = products
+    out["product_order"] = list(products)  # as written in the file (JSON storage sorts keys)
     return out
 
 
@@ -215,7 +216,7 @@ class Policy:
     def product(self, code_or_name: str) -> dict:
         """Look a product up by code (``hnd``) or Chinese name (``惠农贷``)."""
         key = str(code_or_name).strip()
-        prods = self.data["products"]
+        prods = self.products
         if key.lower() in prods:
             return prods[key.lower()]
         for p in prods.values():
@@ -226,7 +227,9 @@ class Policy:
 
     @property
     def products(self) -> dict:
-        return self.data["products"]
+        """Products in the policy file's order."""
+        prods = self.data["products"]
+        return {code: prods[code] for code in self.data.get("product_order", prods)}
 
     # -- thresholds -------------------------------------------------------
     def within(self, amount: int, limit: int) -> bool:

@@ -24,6 +24,10 @@ APPEND_ONLY = ("txns", "journal_lines", "loan_notes", "grant_events", "requests"
 BUSY_TIMEOUT_MS = 5000
 
 
+class _Abandon(Exception):
+    """Raised by :meth:`Store.rollback_all` to end a write block without committing."""
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -117,6 +121,10 @@ class Store:
         self._depth = 1
         try:
             yield self
+        except _Abandon:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            return
         except BaseException:
             self._depth = 0
             self.conn.execute("ROLLBACK")
@@ -129,6 +137,23 @@ class Store:
             if _is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
+
+    @contextmanager
+    def savepoint(self, name: str = "row") -> Iterator["Store"]:
+        """A nested unit inside a write transaction: undone alone if it fails."""
+        assert self._depth, "savepoint() must run inside write()"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
+
+    def rollback_all(self) -> None:
+        """Abandon the open write transaction (the caller's ``write()`` block then ends quietly)."""
+        raise _Abandon()
 
     @property
     def in_transaction(self) -> bool:
@@ -199,6 +224,14 @@ class Store:
 
     def get_grant_by_card(self, card_no: str) -> sqlite3.Row | None:
         return self._one("SELECT * FROM grants WHERE card_no=?", (card_no,))
+
+    def line_for(self, id_number: str, product: str) -> sqlite3.Row | None:
+        """The borrower's most recent approved (or frozen/closed) line for a product."""
+        return self._one(
+            """SELECT * FROM grants WHERE borrower_id=? AND product=? AND status IN ('approved', 'frozen', 'closed')
+               ORDER BY id DESC LIMIT 1""",
+            (id_number, product),
+        )
 
     def borrower_grants(self, id_number: str) -> list[sqlite3.Row]:
         return self._all("SELECT * FROM grants WHERE borrower_id=? ORDER BY id", (id_number,))
@@ -385,6 +418,24 @@ class Store:
         have = {r[0] for r in self._all("SELECT name FROM sqlite_master WHERE type='trigger'")}
         want = [f"{t}_no_{v}" for t in APPEND_ONLY for v in ("update", "delete")]
         return [t for t in want if t not in have]
+
+    def product_totals(self, as_of: str, loans_prefix: str) -> list[sqlite3.Row]:
+        """Per product: households granted, granted amount, cumulative drawn, outstanding (as of a date)."""
+        return self._all(
+            """WITH g AS (SELECT * FROM grants WHERE approved_on IS NOT NULL AND approved_on <= ?
+                              AND status IN ('approved', 'frozen', 'closed')),
+                    drawn AS (SELECT g.product, SUM(n.amount) AS amount FROM loan_notes n JOIN g ON g.id = n.grant_id
+                              WHERE n.drawn_on <= ? AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id)
+                              GROUP BY g.product),
+                    bal AS (SELECT substr(l.account, length(?) + 1) AS product, SUM(l.debit - l.credit) AS amount
+                            FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                            WHERE l.account LIKE ? || '%' AND t.business_date <= ? GROUP BY l.account)
+               SELECT g.product, COUNT(DISTINCT g.borrower_id) AS households, SUM(g.line_amount) AS granted,
+                      COALESCE((SELECT amount FROM drawn WHERE drawn.product = g.product), 0) AS drawn,
+                      COALESCE((SELECT amount FROM bal WHERE bal.product = g.product), 0) AS outstanding
+               FROM g GROUP BY g.product ORDER BY g.product""",
+            (as_of, as_of, loans_prefix, loans_prefix, as_of),
+        )
 
     def account_balances(self) -> list[sqlite3.Row]:
         return self._all(

@@ -1,0 +1,117 @@
+"""credit-coop import | demo"""
+
+from typing import Annotated, Optional
+
+import typer
+
+from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table
+
+
+def register(app: typer.Typer) -> None:
+    command(app, "import")(import_)
+    command(app, "demo")(demo)
+
+
+def _progress_factory(label: str):
+    """A rich progress bar on a terminal; nothing when piped or under --json."""
+    import sys
+
+    if CURRENT.json or not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    def factory(total: int):
+        progress = Progress(transient=True)
+        progress.start()
+        task = progress.add_task(label, total=total)
+
+        def advance(done: int) -> None:
+            progress.update(task, completed=done)
+            if done >= total:
+                progress.stop()
+
+        return advance
+
+    return factory
+
+
+def import_(
+    kind: Annotated[str, typer.Argument(help="operators | borrowers | grants | draws | repayments")],
+    file: Annotated[str, typer.Argument(help="UTF-8 CSV with a header row.")],
+    rejects: Annotated[Optional[str], typer.Option("--rejects", metavar="FILE", help="Load the good rows; write bad ones here with reasons.")] = None,
+    on: OnOpt = None,
+) -> None:
+    """Import a CSV from the old system; every row passes the same rules as the commands.
+
+    All-or-nothing unless --rejects is given. Re-importing a file posts nothing twice.
+
+    Example: credit-coop import grants grants.csv --operator 联社管理员
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.imports import import_file, write_rejects
+
+    with open_ledger() as ledger:
+        report = import_file(ledger, kind, file, on=business_date(on), keep_good=rejects is not None,
+                             progress_factory=_progress_factory(f"importing {kind}"))
+    if rejects and report.rejected:
+        write_rejects(report, rejects)
+    result = report.as_dict()
+
+    def human(r: dict) -> None:
+        if r["committed"]:
+            print(f"{r['kind']}: {r['rows']} rows, {r['posted']} posted, {r['already_there']} already in the ledger, {len(r['rejected'])} rejected")
+        else:
+            print(f"{r['kind']}: file refused, nothing posted — {len(r['rejected'])} bad row(s) of {r['rows']}:")
+        for bad in r["rejected"][:50]:
+            print(f"  line {bad['line']}: {bad['error']}")
+        if len(r["rejected"]) > 50:
+            print(f"  … and {len(r['rejected']) - 50} more (use --rejects FILE to get them all)")
+
+    emit(result, human)
+    if not report.committed:
+        raise typer.Exit(5)
+
+
+def demo(
+    sample_data: Annotated[Optional[str], typer.Option("--sample-data", metavar="DIR", help="Folder with policy.toml and the CSVs [default: shipped sample data].")] = None,
+    through: Annotated[str, typer.Option("--through", metavar="YYYY-MM-DD", help="Run the demo year up to this date.")] = "2025-12-31",
+) -> None:
+    """Build a fresh demo ledger from sample_data and show what it holds.
+
+    Uses --db if given, else ./credit-coop-demo.db. An existing demo ledger
+    there is replaced; any other file is left alone.
+
+    Example: credit-coop demo
+    """
+    from credit_coop.core.dates import parse_date
+    from credit_coop.core.demo import build_demo
+
+    result = build_demo(CURRENT.db or "credit-coop-demo.db", sample_data, parse_date(through, what="--through"),
+                        progress_factory=_progress_factory)
+
+    def human(r: dict) -> None:
+        for step in r["steps"]:
+            print(f"  {step}")
+        rows = []
+        for p in r["products"]:
+            src = p["source_households"] is not None
+            rows.append([p["name"], p["households"], p["source_households"] if src else "",
+                         _wan(p["granted_fen"]), _wan(p["source_granted_fen"]) if src else "",
+                         _wan(p["drawn_fen"]), _wan(p["source_drawn_fen"]) if src else "", _wan(p["outstanding_fen"])])
+        print_table(f"Products as of {r['through']} — ledger vs the source's table (万元)",
+                    ["product", "households", "source", "granted", "source", "drawn", "source", "outstanding"], rows,
+                    right=("households", "source", "granted", "drawn", "outstanding"))
+        print(r["note_hnd"])
+        print(f"\nverify: {'sound' if r['verify_ok'] else 'PROBLEMS: ' + '; '.join(r['findings'])}")
+        print(f"demo ledger: {r['db']}")
+        print("try:")
+        for hint in r["try"]:
+            print(f"  {hint}")
+
+    emit(result, human)
+
+
+def _wan(fen: Optional[int]) -> str:
+    from credit_coop.core.money import format_wan
+
+    return "" if fen is None else format_wan(fen).removesuffix("万")

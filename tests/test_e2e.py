@@ -1,0 +1,116 @@
+"""End-to-end runs of the installed console script, and the start-up import budget."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import new_id
+
+
+def script() -> str:
+    here = Path(sys.executable).parent / "credit-coop"
+    found = str(here) if here.exists() else shutil.which("credit-coop")
+    if not found:
+        pytest.skip("credit-coop console script is not installed (pip install . first)")
+    return found
+
+
+def cc(db, *args, operator=None, check=True):
+    env = dict(os.environ, CREDIT_COOP_DB=str(db))
+    env.pop("CREDIT_COOP_OPERATOR", None)
+    if operator:
+        env["CREDIT_COOP_OPERATOR"] = operator
+    r = subprocess.run([script(), *args], capture_output=True, text=True, env=env, timeout=120)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_installed_script_walkthrough(tmp_path):
+    db = tmp_path / "coop.db"
+    cc(db, "init", "--on", "2025-03-01", operator="李主任")
+    for name, role in [("张经理", "officer"), ("钱审查", "reviewer"), ("孙部长", "dept-head"), ("王柜员", "teller")]:
+        cc(db, "operator", "add", name, "--role", role, operator="李主任")
+    idn = new_id()
+    cc(db, "borrower", "add", "--id-number", idn, "--name", "王大山", "--kind", "farmer", "--on", "2025-03-01", operator="张经理")
+    g = json.loads(cc(db, "--json", "grant", "apply", "--borrower", idn, "--product", "hnd", "--amount", "8万", "--on", "2025-03-01", operator="张经理").stdout)["grant_no"]
+    cc(db, "grant", "village-review", g, "--grade", "优秀", "--posted-from", "2025-03-02", "--posted-to", "2025-03-08", "--on", "2025-03-09", operator="张经理")
+    cc(db, "grant", "survey", g, "--line", "8万", "--term", "36", "--on", "2025-03-10", operator="张经理")
+    cc(db, "grant", "review", g, "--on", "2025-03-10", operator="钱审查")
+    card = json.loads(cc(db, "grant", "approve", g, "--on", "2025-03-11", "--json", operator="孙部长").stdout)["card_no"]
+    draw = ["draw", "--card", card, "--id-number", idn, "--amount", "3万", "--fingerprint-ok", "--on", "2025-03-12", "--request-id", "x1"]
+    first = cc(db, *draw, operator="王柜员").stdout
+    again = cc(db, *draw, operator="王柜员").stdout
+    assert "already posted" in again and first.split()[2] == again.split()[2]
+    over = cc(db, "draw", "--card", card, "--id-number", idn, "--amount", "50,000.01", "--fingerprint-ok", "--on", "2025-03-12",
+              operator="王柜员", check=False)
+    assert over.returncode == 5 and over.stderr.startswith("error: ") and "Traceback" not in over.stderr
+    shown = json.loads(cc(db, "line", "show", card, "--json", "--on", "2025-03-12").stdout)
+    assert shown["outstanding_fen"] == 3_000_000
+    assert cc(db, "verify").returncode == 0
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    db = tmp_path / "demo.db"
+    r = cc(db, "demo", "--db", str(db), "--json")
+    out = json.loads(r.stdout)
+    assert out["verify_ok"]
+    by = {p["product"]: p for p in out["products"]}
+    for code in ("sdt", "pos", "gxd"):  # reproducible rows of the source's table, to the yuan
+        assert by[code]["households"] == by[code]["source_households"]
+        assert by[code]["granted_fen"] == by[code]["source_granted_fen"]
+        assert by[code]["drawn_fen"] == by[code]["source_drawn_fen"]
+    assert by["hnd"]["households"] == 921 and by["hnd"]["granted_fen"] == 921 * 10_000_000
+    # a second run replaces its own demo ledger and gives the same figures
+    again = json.loads(cc(db, "demo", "--db", str(db), "--json").stdout)
+    assert again["products"] == out["products"]
+    # but never a real ledger
+    real = tmp_path / "real.db"
+    cc(real, "init", operator="a")
+    refused = cc(real, "demo", "--db", str(real), check=False)
+    assert refused.returncode == 7 and "not a demo ledger" in refused.stderr
+
+
+HEAVY = ("rich.table", "rich.progress", "openpyxl", "sqlite_utils", "dateutil.parser", "rich.console")
+
+
+def test_cli_import_is_light():
+    """The counter path pays for no heavy module at start-up."""
+    code = "import sys, credit_coop.cli; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not [m for m in HEAVY if m in loaded]
+
+
+def test_draw_loads_no_heavy_module(tmp_path):
+    """A whole drawdown, in-process in a fresh interpreter, loads nothing heavy."""
+    from conftest import Coop
+    from credit_coop.core.ledger import Ledger, create_ledger
+    from credit_coop.core import operators
+    from conftest import D0, STAFF
+
+    path = str(tmp_path / "c.db")
+    create_ledger(path, operator="李主任", on=D0)
+    with Ledger.open(path, "李主任") as admin:
+        for key, name in STAFF.items():
+            operators.add_operator(admin, name, key.rstrip("2"), D0)
+    coop = Coop(path)
+    line = coop.granted("hnd")
+    coop.close()
+    code = (
+        "import sys; from credit_coop.cli import main\n"
+        "try:\n"
+        f"    main(['--db', {path!r}, '--operator', '王柜员', 'draw', '--card', {line['card_no']!r}, '--id-number', {line['borrower']!r},"
+        " '--amount', '1万', '--fingerprint-ok', '--on', '2025-03-02'])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        f"print('LOADED', ' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "loan note" in r.stdout
+    assert r.stdout.strip().splitlines()[-1] == "LOADED"
