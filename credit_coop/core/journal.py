@@ -8,7 +8,6 @@ that mirrors the original lines.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -57,6 +56,8 @@ def once(ledger: Ledger, request_id: str | None, command: str, content: dict, ac
     """
     if request_id is None:
         return action()
+    import hashlib
+
     request_id = require_text(request_id, "request id", max_len=128)
     fingerprint = hashlib.sha256(json.dumps({"command": command, **content}, sort_keys=True).encode()).hexdigest()
     prior = ledger.store.get_request(request_id)

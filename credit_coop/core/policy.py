@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
 from credit_coop.core.errors import InvalidInput, NotFound
 from credit_coop.core.money import parse_amount
@@ -22,12 +20,15 @@ APPROVAL_ROLES_DEFAULT = ("dept-head", "deputy-director", "committee")
 
 
 def default_policy_text() -> str:
+    from importlib import resources
+
     return resources.files("credit_coop.core").joinpath("default_policy.toml").read_text("utf-8")
 
 
-def load_policy_file(path: str | Path | None) -> "Policy":
+def load_policy_file(path: str | None) -> "Policy":
     """Read, check and normalise a TOML policy file (the shipped one when ``path`` is None)."""
     import tomllib
+    from pathlib import Path
 
     if path is None:
         text = default_policy_text()
