@@ -114,3 +114,17 @@ def test_draw_loads_no_heavy_module(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "loan note" in r.stdout
     assert r.stdout.strip().splitlines()[-1] == "LOADED"
+
+
+def test_readme_walkthrough_runs_as_written(tmp_path):
+    """Every command of the README walkthrough, as a new user would type it."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("## Walkthrough", 1)[1]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    bindir = Path(script()).parent
+    env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    env.pop("CREDIT_COOP_OPERATOR", None)
+    r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "ledger is sound" in r.stdout
+    assert "available" in r.stdout and "50,000.00" in r.stdout
