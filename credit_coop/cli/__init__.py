@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from credit_coop.cli import borrowers, counter, data, grants, ledger
+from credit_coop.cli import batch, borrowers, counter, data, grants, ledger
 from credit_coop.cli.base import CURRENT, DbOpt, JsonOpt, OperatorOpt, new_app
 
 app = new_app(
@@ -24,6 +24,7 @@ app.add_typer(borrowers.app, name="borrower")
 app.add_typer(grants.app, name="grant")
 counter.register(app)
 data.register(app)
+batch.register(app)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

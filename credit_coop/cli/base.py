@@ -147,3 +147,24 @@ def print_fields(title: Optional[str], pairs: list[tuple[str, Any]]) -> None:
     for k, v in pairs:
         table.add_row(k, "" if v is None else str(v))
     _console().print(table)
+
+
+def progress_bar(label: str) -> Optional[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal, as a ``(done, total)`` callback; None when piped or under --json."""
+    if CURRENT.json or not sys.stderr.isatty():
+        return None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = None
+
+    def advance(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done)
+        if done >= total:
+            bar.stop()
+
+    return advance

@@ -4,35 +4,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table
+from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table, progress_bar, yuan
 
 
 def register(app: typer.Typer) -> None:
     command(app, "import")(import_)
     command(app, "demo")(demo)
-
-
-def _progress_factory(label: str):
-    """A rich progress bar on a terminal; nothing when piped or under --json."""
-    import sys
-
-    if CURRENT.json or not sys.stderr.isatty():
-        return None
-    from rich.progress import Progress
-
-    def factory(total: int):
-        progress = Progress(transient=True)
-        progress.start()
-        task = progress.add_task(label, total=total)
-
-        def advance(done: int) -> None:
-            progress.update(task, completed=done)
-            if done >= total:
-                progress.stop()
-
-        return advance
-
-    return factory
 
 
 def import_(
@@ -52,7 +29,7 @@ def import_(
 
     with open_ledger() as ledger:
         report = import_file(ledger, kind, file, on=business_date(on), keep_good=rejects is not None,
-                             progress_factory=_progress_factory(f"importing {kind}"))
+                             progress=progress_bar(f"importing {kind}"))
     if rejects and report.rejected:
         write_rejects(report, rejects)
     result = report.as_dict()
@@ -87,7 +64,7 @@ def demo(
     from credit_coop.core.demo import build_demo
 
     result = build_demo(CURRENT.db or "credit-coop-demo.db", sample_data, parse_date(through, what="--through"),
-                        progress_factory=_progress_factory)
+                        progress_for=progress_bar)
 
     def human(r: dict) -> None:
         for step in r["steps"]:
@@ -102,6 +79,9 @@ def demo(
                     ["product", "households", "source", "granted", "source", "drawn", "source", "outstanding"], rows,
                     right=("households", "source", "granted", "drawn", "outstanding"))
         print(r["note_hnd"])
+        o = r["overdue"]
+        print(f"\nloan classification at {r['through']}: " + ", ".join(f"{c['class']} {yuan(c['principal_fen'])}" for c in o["by_class"])
+              + f"; {o['notes']} overdue notes; NPL ratio {o['npl_ratio_percent']}%")
         print(f"\nverify: {'sound' if r['verify_ok'] else 'PROBLEMS: ' + '; '.join(r['findings'])}")
         print(f"demo ledger: {r['db']}")
         print("try:")

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from credit_coop.core import loans
 from credit_coop.core.errors import Conflict, LedgerUnavailable, RuleViolation
-from credit_coop.core.imports import KINDS, import_file
+from credit_coop.core.imports import import_rows, read_csv
+from credit_coop.core.interest import day_end, next_day_to_close
 from credit_coop.core.ledger import Ledger, create_ledger
-from credit_coop.core.reports import product_report
+from credit_coop.core.reports import overdue_report, product_report
 from credit_coop.core.verify import verify
 
 DEMO_ADMIN = "联社管理员"
+DEMO_TELLER = "会计1号"
 DEMO_CREATED = date(2025, 2, 20)
 
 
@@ -51,7 +54,32 @@ def _replaceable(path: str) -> None:
     Store.remove(path)
 
 
-def build_demo(path: str, sample_dir: str | None, through: date, progress_factory=None) -> dict:
+def _settlement_cuts(first: date, through: date, interest_policy: dict) -> list[date]:
+    """Every settlement day from ``first`` up to ``through``, then ``through`` itself."""
+    from credit_coop.core.interest import is_settlement_day
+
+    cuts, day = [], first
+    while day < through:
+        if is_settlement_day(day, interest_policy):
+            cuts.append(day)
+        day += timedelta(days=1)
+    return cuts + [through]
+
+
+def _borrowers_pay_interest(ledger: Ledger, on: date) -> int:
+    """The demo's borrowers: each pays the interest due at the counter the day after settlement,
+    except those whose loan note has matured unpaid (they are the sample's defaulters)."""
+    teller = ledger.acting_as(DEMO_TELLER)
+    paid = 0
+    for line in ledger.store.lines_owing_interest(on.isoformat()):
+        if not line["matured_unpaid"]:
+            loans.repay(teller, card=line["card_no"], amount=line["owed"], on=on, request_id=f"demo-interest-{line['card_no']}-{on}")
+            paid += 1
+    return paid
+
+
+def build_demo(path: str, sample_dir: str | None, through: date, progress_for=None) -> dict:
+    """``progress_for(label)`` gives a ``(done, total)`` callback or None."""
     data = sample_data_dir(sample_dir)
     _replaceable(path)
     steps: list[str] = []
@@ -60,15 +88,45 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_factor
     with Ledger.open(path, DEMO_ADMIN) as ledger:
         with ledger.store.write():
             ledger.store.set_meta("demo", "1")
-        for kind in KINDS:
-            t = time.perf_counter()
-            factory = progress_factory(f"importing {kind}") if progress_factory else None
-            report = import_file(ledger, kind, str(data / f"{kind}.csv"), on=DEMO_CREATED, progress_factory=factory)
+
+        def load(kind: str, rows) -> int:
+            report = import_rows(ledger, kind, rows, on=DEMO_CREATED)
             if not report.committed:
                 first = report.rejected[0]
                 raise RuleViolation(f"sample {kind}.csv line {first['line']}: {first['error']} ({len(report.rejected)} bad rows)")
-            steps.append(f"imported {report.posted:>5} {kind:<10} ({time.perf_counter() - t:.1f} s)")
+            return report.posted
+
+        def rows_of(kind: str):
+            return read_csv((data / f"{kind}.csv").read_text("utf-8"), kind)
+
+        for kind in ("operators", "borrowers", "grants"):
+            t = time.perf_counter()
+            steps.append(f"imported {load(kind, rows_of(kind)):>6} {kind:<10} ({time.perf_counter() - t:.1f} s)")
+
+        # the counter's year: each settlement period's drawdowns and repayments, then the day-end,
+        # then the borrowers paying their interest on the day after settlement
+        t = time.perf_counter()
+        draws, repays = rows_of("draws"), rows_of("repayments")
+        cuts = _settlement_cuts(next_day_to_close(ledger), through, ledger.policy["interest"])
+        posted = {"draws": 0, "repayments": 0, "interest": 0}
+        prev = ""
+        progress = progress_for("the demo year") if progress_for else None
+        for i, cut in enumerate(cuts, 1):
+            c = cut.isoformat()
+            posted["draws"] += load("draws", [r for r in draws if prev < r[1]["on"] <= c])
+            posted["repayments"] += load("repayments", [r for r in repays if prev < r[1]["on"] <= c])
+            day_end(ledger, cut, today=through)
+            if cut < through:
+                posted["interest"] += _borrowers_pay_interest(ledger, cut + timedelta(days=1))
+            prev = c
+            if progress:
+                progress(i, len(cuts))
+        steps.append(
+            f"posted {posted['draws']} drawdowns, {posted['repayments']} repayments, {posted['interest']} interest payments; "
+            f"closed every day through {through} ({time.perf_counter() - t:.1f} s)"
+        )
         products = product_report(ledger, through)
+        overdue = overdue_report(ledger, through)
         checked = verify(ledger)
     steps.append(f"total {time.perf_counter() - t0:.1f} s")
     return {
@@ -76,6 +134,8 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_factor
         "through": through.isoformat(),
         "steps": steps,
         "products": products,
+        "overdue": {k: overdue[k] for k in ("by_class", "outstanding_fen", "non_performing_fen", "npl_ratio_percent")}
+        | {"notes": len(overdue["notes"])},
         "note_hnd": (
             "惠农贷: the source reports 9,322万 granted to 921 households, more than the 10万 ceiling allows "
             "(921 × 10万 = 9,210万); the ledger holds every line at its ceiling and does not bend the rule."
@@ -83,6 +143,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_factor
         "verify_ok": checked["ok"],
         "findings": [f["message"] for f in checked["findings"]],
         "try": [
+            f"credit-coop --db {path} report overdue",
             f"credit-coop --db {path} grant list --product hnd --status live",
             f"credit-coop --db {path} policy show",
             f"credit-coop --db {path} verify",

@@ -158,7 +158,7 @@ def import_rows(
     *,
     on: date,
     keep_good: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import parsed rows in one transaction (see module docstring)."""
     rows = list(rows)
@@ -181,7 +181,7 @@ def import_rows(
                 else:
                     report.already_there += 1
             if progress:
-                progress(i)
+                progress(i, len(rows))
         if report.rejected and not keep_good:
             report.posted = report.already_there = 0
             store.rollback_all()
@@ -190,7 +190,7 @@ def import_rows(
 
 
 def import_file(ledger: Ledger, kind: str, path: str, *, on: date, keep_good: bool = False,
-                progress_factory: Callable[[int], Callable[[int], None]] | None = None) -> ImportReport:
+                progress: Callable[[int, int], None] | None = None) -> ImportReport:
     """Read ``path`` (UTF-8 CSV with a header row) and import it."""
     try:
         with open(path, encoding="utf-8", newline="") as f:
@@ -200,7 +200,6 @@ def import_file(ledger: Ledger, kind: str, path: str, *, on: date, keep_good: bo
     except UnicodeDecodeError:
         raise InvalidInput(f"{path} is not UTF-8 text; save the CSV as UTF-8") from None
     rows = read_csv(text, kind)
-    progress = progress_factory(len(rows)) if progress_factory else None
     return import_rows(ledger, kind, rows, on=on, keep_good=keep_good, progress=progress)
 
 

@@ -40,11 +40,22 @@ def post(ledger: Ledger, kind: str, on: date, lines: list[Line], *, memo: str | 
     for line in lines:
         if line.debit < 0 or line.credit < 0 or (line.debit == 0) == (line.credit == 0):
             raise AssertionError(f"a journal line needs exactly one positive side: {line}")
+    if kind != "day-end":
+        check_open(ledger, on)
     txn_id = ledger.store.insert_txn(kind, on.isoformat(), ledger.operator, memo, reverses)
     ledger.store.insert_lines(
         txn_id, [(l.account, l.debit, l.credit, l.grant_id, l.note_id, l.officer) for l in lines]
     )
     return txn_id
+
+
+def check_open(ledger: Ledger, on: date) -> None:
+    """Postings go on open business dates only: the day-end has not closed ``on`` (SPEC §5)."""
+    closed = ledger.store.closed_through()
+    if closed and on.isoformat() <= closed:
+        raise RuleViolation(
+            f"business date {on.isoformat()} is closed (day-end has run through {closed}); post on an open business date"
+        )
 
 
 def once(ledger: Ledger, request_id: str | None, command: str, content: dict, action: Callable[[], dict]) -> dict:
@@ -89,14 +100,22 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str 
                 raise NotFound(f"no transaction {txn_id}")
             if txn["reverses"] is not None:
                 raise RuleViolation(f"transaction {txn_id} is itself a reversal; post a new transaction instead")
+            if txn["kind"] == "day-end":
+                raise RuleViolation(f"transaction {txn_id} was posted by the day-end; it is not reversed by hand")
             prior = store.reversal_of(txn_id)
             if prior is not None:
                 raise RuleViolation(f"transaction {txn_id} was already reversed by transaction {prior['id']}")
             if on.isoformat() < txn["business_date"]:
                 raise RuleViolation(f"a reversal cannot be dated before the transaction it reverses ({txn['business_date']})")
+            check_open(ledger, on)
             lines = store.txn_lines(txn_id)
             note_ids = sorted({l["note_id"] for l in lines if l["note_id"] is not None})
             later = store.later_txns_touching(txn_id, note_ids)
+            if any(t["kind"] == "day-end" for t in later):
+                raise RuleViolation(
+                    "the day-end has accrued interest on this loan note since; undoing it needs a back-dated "
+                    "correction of those days, which this version does not do — post a repayment instead"
+                )
             if later:
                 ids = ", ".join(str(t["id"]) for t in later)
                 raise RuleViolation(f"later transactions ({ids}) post to the same loan notes; reverse them first, newest first")

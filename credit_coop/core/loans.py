@@ -156,7 +156,8 @@ def draw(
 def repay(
     ledger: Ledger, *, card: str, amount: int | str, on: date, note: str | None = None, request_id: str | None = None
 ) -> dict:
-    """A repayment on a line, split per note and component in the policy's order."""
+    """A repayment on a line, in the policy's order of components (penalty, interest due,
+    accrued interest, principal) across all its notes, earliest maturity first within each."""
     require(ledger, "repay")
     on = parse_date(on)
     amount = to_fen(amount, what="repayment amount")
@@ -184,21 +185,20 @@ def repay(
         remaining = amount
         lines: list[Line] = [Line(accounts.CASH, debit=amount, grant_id=g["id"])]
         split = {c: 0 for c in COMPONENTS}
-        per_note = []
-        for n in notes:  # earliest maturity first
-            paid = {}
-            for comp in order:
+        paid: dict[str, dict] = {}
+        # component by component across the line (all penalty first, ...), earliest maturity first within each
+        for comp in order:
+            for n in notes:
                 take = min(remaining, n[f"{comp}_fen"])
-                if take:
-                    lines.append(Line(accounts.component_account(comp, g["product"]), credit=take, grant_id=g["id"],
-                                      note_id=n["id"], officer=g["officer"]))
-                    paid[comp] = take
-                    split[comp] += take
-                    remaining -= take
-            if paid:
-                per_note.append({"note_no": n["note_no"], **{f"{c}_fen": v for c, v in paid.items()}})
-            if not remaining:
-                break
+                if not take:
+                    continue
+                officer = store.note_officer(n["id"], g["officer"])
+                lines.append(Line(accounts.component_account(comp, g["product"]), credit=take, grant_id=g["id"],
+                                  note_id=n["id"], officer=officer))
+                paid.setdefault(n["note_no"], {})[f"{comp}_fen"] = take
+                split[comp] += take
+                remaining -= take
+        per_note = [{"note_no": no, **parts} for no, parts in paid.items()]
         txn_id = post(ledger, "repayment", on, lines, memo=f"repayment on {card}")
         out_after = store.grant_balance(g["id"], accounts.loans_account(g["product"]))
         live = g["status"] == "approved" and g["valid_to"] >= on.isoformat()
@@ -229,3 +229,61 @@ def show_line(ledger: Ledger, card: str, as_of: date | None = None) -> dict:
     out["notes"] = [{k: v for k, v in n.items() if k != "id"} for n in note_balances(ledger, g)]
     return out
 
+
+
+def _note(ledger: Ledger, note_no: str):
+    n = ledger.store.get_note_by_no(str(note_no).strip().upper())
+    if n is None:
+        raise NotFound(f"no loan note {note_no}")
+    return n
+
+
+def show_note(ledger: Ledger, note_no: str) -> dict:
+    """A loan note (借据) so far: balances, days past due, class, officer and every posting."""
+    n = _note(ledger, note_no)
+    store = ledger.store
+    g = store.get_grant(n["grant_id"])
+    bal = next(b for b in note_balances(ledger, g) if b["id"] == n["id"])
+    state = store.note_state(n["id"])
+    movements: dict[int, dict] = {}
+    names = {accounts.loans_account(g["product"]): "principal", accounts.INTEREST_ACCRUED: "accrued",
+             accounts.INTEREST_DUE: "interest_due", accounts.PENALTY_DUE: "penalty"}
+    for line in store.note_lines(n["id"]):
+        m = movements.setdefault(line["txn_id"], {"txn_id": line["txn_id"], "on": line["business_date"], "kind": line["kind"],
+                                                  "principal_fen": 0, "accrued_fen": 0, "interest_due_fen": 0, "penalty_fen": 0})
+        m[names[line["account"]] + "_fen"] += line["debit"] - line["credit"]
+    return {
+        "note_no": n["note_no"],
+        "card_no": g["card_no"],
+        "product": g["product"],
+        "borrower_masked": mask_id_number(g["borrower_id"]),
+        "amount_fen": n["amount"],
+        "drawn_on": n["drawn_on"],
+        "maturity": n["maturity"],
+        "annual_rate_percent": n["annual_rate_percent"],
+        "officer": store.note_officer(n["id"], g["officer"]),
+        "status": bal["status"],
+        "principal_fen": bal["principal_fen"],
+        "accrued_fen": bal["interest_accrued_fen"],
+        "interest_due_fen": bal["interest_due_fen"],
+        "penalty_fen": bal["penalty_fen"],
+        "closed_through": store.closed_through(),
+        "days_past_due": state["dpd"] if state else 0,
+        "past_due_since": state["past_due_since"] if state else None,
+        "class": state["class"] if state else "正常",
+        "movements": list(movements.values()),
+    }
+
+
+def reassign(ledger: Ledger, note_no: str, officer: str, on: date) -> dict:
+    """Hand a loan note to another managing officer (interest pay follows the manager)."""
+    require(ledger, "loan.reassign")
+    on = parse_date(on)
+    store = ledger.store
+    with store.write():
+        n = _note(ledger, note_no)
+        op = store.get_operator(officer)
+        if op is None or op["role"] != "officer" or not op["active"]:
+            raise RuleViolation(f"{officer} is not an active loan officer")
+        store.insert_note_officer(n["id"], officer, on.isoformat(), ledger.operator)
+    return {"note_no": n["note_no"], "officer": officer, "from": on.isoformat()}

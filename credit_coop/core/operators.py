@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "repay": ("teller", "accountant"),
     "reverse": ("accountant", "admin"),
     "import": ("admin",),
+    "day-end": ("accountant", "admin"),
+    "loan.reassign": ("dept-head", "admin"),
 }
 
 

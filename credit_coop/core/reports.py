@@ -39,3 +39,51 @@ def product_report(ledger: Ledger, as_of: date | None = None) -> list[dict]:
             }
         )
     return out
+
+
+def overdue_report(ledger: Ledger, as_of: date | None = None) -> dict:
+    """Overdue notes as of a closed day: DPD, class, officer; totals by class and product; NPL ratio (SPEC §5)."""
+    from credit_coop.core.dates import parse_date
+    from credit_coop.core.errors import RuleViolation
+    from credit_coop.core.identity import mask_id_number
+
+    store = ledger.store
+    closed = store.closed_through()
+    if closed is None:
+        raise RuleViolation("no day has been closed yet; run `credit-coop batch day-end` first")
+    as_of = as_of or parse_date(closed)
+    if as_of.isoformat() > closed:
+        raise RuleViolation(f"{as_of.isoformat()} is not closed yet (day-end has run through {closed})")
+    npl_classes = set(ledger.policy["classification"]["non_performing"])
+    principal = store.principal_as_of(as_of.isoformat())
+    names = {c: p["name"] for c, p in ledger.policy.products.items()}
+    notes, by_class, by_product = [], {}, {}
+    for r in store.note_class_as_of(as_of.isoformat()):
+        pds = r["past_due_since"]
+        dpd = (as_of - parse_date(pds)).days + 1 if pds and pds <= as_of.isoformat() else 0
+        cls = r["class"] if dpd or r["class"] != "正常" else "正常"
+        p = principal.pop(r["note_id"], 0)
+        by_class[cls] = by_class.get(cls, 0) + p
+        if dpd <= 0:
+            continue
+        officer = store.note_officer(r["note_id"], r["line_officer"])
+        notes.append({"note_no": r["note_no"], "card_no": r["card_no"], "product": r["product"],
+                      "borrower_masked": mask_id_number(r["borrower_id"]), "maturity": r["maturity"],
+                      "past_due_since": pds, "days_past_due": dpd, "class": cls, "officer": officer, "principal_fen": p})
+        pr = by_product.setdefault(r["product"], {"product": r["product"], "name": names.get(r["product"], r["product"]),
+                                                  "notes": 0, "principal_fen": 0})
+        pr["notes"] += 1
+        pr["principal_fen"] += p
+    by_class["正常"] = by_class.get("正常", 0) + sum(principal.values())  # notes never classified yet
+    total = sum(by_class.values())
+    npl = sum(v for c, v in by_class.items() if c in npl_classes)
+    bp = npl * 10000 // total if total else 0
+    return {
+        "as_of": as_of.isoformat(),
+        "notes": sorted(notes, key=lambda x: (-x["days_past_due"], x["note_no"])),
+        "by_class": [{"class": c["name"], "principal_fen": by_class.get(c["name"], 0)} for c in ledger.policy["classification"]["categories"]],
+        "by_product": list(by_product.values()),
+        "outstanding_fen": total,
+        "non_performing_fen": npl,
+        "npl_ratio_percent": f"{bp // 100}.{bp % 100:02d}",
+    }

@@ -91,6 +91,19 @@ def check_append_only_guards(ledger: Ledger) -> list[Finding]:
     ]
 
 
+def check_day_end_state(ledger: Ledger) -> list[Finding]:
+    """The day-end's per-note balances equal the journal through the last closed day."""
+    closed = ledger.store.closed_through()
+    if not closed:
+        return []
+    return [
+        Finding("day-end", f"loan note id {r['note_id']}: day-end state (principal {format_yuan(r['principal'])}, "
+                           f"accrued {format_yuan(r['accrued'])}, due {format_yuan(r['interest_due'])}, "
+                           f"penalty {format_yuan(r['penalty'])}) differs from the journal")
+        for r in ledger.store.note_state_mismatches(closed)
+    ]
+
+
 CHECKS = (
     check_journal_balanced,
     check_notes,
@@ -98,6 +111,7 @@ CHECKS = (
     check_lines,
     check_reversals,
     check_append_only_guards,
+    check_day_end_state,
 )
 
 

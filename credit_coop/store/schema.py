@@ -11,6 +11,7 @@ from sqlite_utils import Database, Migrations
 from credit_coop.store.sqlite import APPEND_ONLY
 
 migrations = Migrations("credit_coop")
+APPEND_ONLY_V1 = ("txns", "journal_lines", "loan_notes", "grant_events", "requests")
 
 _LEDGER_CORE = [
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -110,9 +111,9 @@ _LEDGER_CORE = [
 ]
 
 
-def _append_only_triggers() -> list[str]:
+def _append_only_triggers(tables: tuple[str, ...]) -> list[str]:
     out = []
-    for table in APPEND_ONLY:
+    for table in tables:
         for verb in ("UPDATE", "DELETE"):
             out.append(
                 f"""CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table}
@@ -123,9 +124,76 @@ def _append_only_triggers() -> list[str]:
 
 @migrations()
 def m0001_ledger_core(db: Database) -> None:
-    for stmt in _LEDGER_CORE + _append_only_triggers():
+    for stmt in _LEDGER_CORE + _append_only_triggers(APPEND_ONLY_V1):
         db.execute(stmt)
     db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
+
+
+_DAY_END = [
+    """CREATE INDEX txns_business_date ON txns(business_date)""",
+    """CREATE TABLE day_closes (
+        business_date TEXT PRIMARY KEY,
+        closed_at TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        notes INTEGER NOT NULL,
+        txn_id INTEGER REFERENCES txns(id))""",
+    # The day-end's working state per loan note. Balances here are a cache of
+    # the journal through the last closed day (verify recomputes them); the
+    # numerators carry exact interest for the current settlement period.
+    """CREATE TABLE note_state (
+        note_id INTEGER PRIMARY KEY REFERENCES loan_notes(id),
+        grant_id INTEGER NOT NULL,
+        product TEXT NOT NULL,
+        maturity TEXT NOT NULL,
+        rate_ppb INTEGER NOT NULL,
+        penalty_ppb INTEGER NOT NULL,
+        principal INTEGER NOT NULL DEFAULT 0,
+        accrued INTEGER NOT NULL DEFAULT 0,
+        interest_due INTEGER NOT NULL DEFAULT 0,
+        penalty INTEGER NOT NULL DEFAULT 0,
+        accrual_num INTEGER NOT NULL DEFAULT 0,
+        accrual_posted INTEGER NOT NULL DEFAULT 0,
+        penalty_num INTEGER NOT NULL DEFAULT 0,
+        penalty_posted INTEGER NOT NULL DEFAULT 0,
+        d_accrual INTEGER NOT NULL DEFAULT 0,
+        d_penalty INTEGER NOT NULL DEFAULT 0,
+        past_due_since TEXT,
+        dpd INTEGER NOT NULL DEFAULT 0,
+        class TEXT NOT NULL DEFAULT '正常',
+        changed INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE note_classes (
+        id INTEGER PRIMARY KEY,
+        note_id INTEGER NOT NULL REFERENCES loan_notes(id),
+        on_date TEXT NOT NULL,
+        class TEXT NOT NULL,
+        past_due_since TEXT,
+        dpd INTEGER NOT NULL)""",
+    """CREATE INDEX note_classes_note ON note_classes(note_id, on_date)""",
+    """CREATE TABLE note_officers (
+        id INTEGER PRIMARY KEY,
+        note_id INTEGER NOT NULL REFERENCES loan_notes(id),
+        officer TEXT NOT NULL,
+        from_date TEXT NOT NULL,
+        by_operator TEXT NOT NULL)""",
+    """CREATE INDEX note_officers_note ON note_officers(note_id)""",
+]
+
+
+@migrations()
+def m0002_day_end(db: Database) -> None:
+    for stmt in _DAY_END + _append_only_triggers(("day_closes", "note_classes", "note_officers")):
+        db.execute(stmt)
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    assert set(APPEND_ONLY_V1 + ("day_closes", "note_classes", "note_officers")) == set(APPEND_ONLY)
+
+
+def migrate(path: str) -> list[str]:
+    """Apply pending migrations to an existing ledger; returns their names."""
+    db = Database(path)
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    db.close()
+    return pending
 
 
 def create(path: str) -> None:

@@ -18,9 +18,9 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Tables whose rows are posted once and never changed (guarded by triggers).
-APPEND_ONLY = ("txns", "journal_lines", "loan_notes", "grant_events", "requests")
+APPEND_ONLY = ("txns", "journal_lines", "loan_notes", "grant_events", "requests", "day_closes", "note_classes", "note_officers")
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -93,10 +93,27 @@ class Store:
             raise LedgerUnavailable(f"{path} is not a credit-coop ledger (no schema version)")
         version = int(row[0])
         if version > SCHEMA_VERSION:
+            conn.close()
             raise LedgerUnavailable(
                 f"ledger {path} was written by a newer credit-coop (schema {version}, this one knows {SCHEMA_VERSION}); upgrade credit-coop"
             )
+        if version < SCHEMA_VERSION:
+            cls._upgrade(conn, path, version)
+            return cls.open(path)
         return cls(conn, path)
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection, path: str, version: int) -> None:
+        """Back the ledger up beside itself, then apply the pending migrations (each in a transaction)."""
+        from credit_coop.store import schema
+
+        backup = f"{path}.schema{version}.bak"
+        if not os.path.exists(backup):
+            dest = sqlite3.connect(backup)
+            conn.backup(dest)
+            dest.close()
+        conn.close()
+        schema.migrate(path)
 
     def close(self) -> None:
         self.conn.close()
@@ -160,14 +177,18 @@ class Store:
         return self._depth > 0
 
     # -- small helpers ----------------------------------------------------
-    def _one(self, sql: str, params: Iterable = ()) -> sqlite3.Row | None:
-        return self.conn.execute(sql, tuple(params)).fetchone()
+    @staticmethod
+    def _params(params: Iterable | dict):
+        return params if isinstance(params, dict) else tuple(params)
 
-    def _all(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, tuple(params)).fetchall()
+    def _one(self, sql: str, params: Iterable | dict = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, self._params(params)).fetchone()
 
-    def _scalar(self, sql: str, params: Iterable = ()):
-        row = self.conn.execute(sql, tuple(params)).fetchone()
+    def _all(self, sql: str, params: Iterable | dict = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, self._params(params)).fetchall()
+
+    def _scalar(self, sql: str, params: Iterable | dict = ()):
+        row = self.conn.execute(sql, self._params(params)).fetchone()
         return None if row is None else row[0]
 
     def _insert(self, table: str, row: dict) -> int:
@@ -441,3 +462,210 @@ class Store:
         return self._all(
             "SELECT account, SUM(debit) AS debit, SUM(credit) AS credit FROM journal_lines GROUP BY account ORDER BY account"
         )
+
+    # -- day-end (see core/interest.py for the rules) ---------------------
+    def closed_through(self) -> str | None:
+        return self.get_meta("closed_through")
+
+    def earliest_business_date(self) -> str | None:
+        return self._scalar("SELECT MIN(business_date) FROM txns")
+
+    def notes_without_state(self, through: str) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product
+               FROM loan_notes n JOIN grants g ON g.id = n.grant_id
+               LEFT JOIN note_state s ON s.note_id = n.id
+               WHERE s.note_id IS NULL AND n.drawn_on <= ?""",
+            (through,),
+        )
+
+    def insert_note_states(self, rows: list[tuple]) -> None:
+        """rows: (note_id, grant_id, product, maturity, rate_ppb, penalty_ppb)."""
+        self.conn.executemany(
+            "INSERT INTO note_state(note_id, grant_id, product, maturity, rate_ppb, penalty_ppb) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+
+    def dayend_apply_postings(self, day: str) -> None:
+        """Move the day's counter postings (draws, repayments, reversals) into note_state."""
+        self.conn.execute(
+            """WITH d AS (
+                 SELECT l.note_id,
+                        SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
+                        SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
+                        SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+                        SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
+                 FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                 WHERE t.business_date = ? AND l.note_id IS NOT NULL
+                 GROUP BY l.note_id)
+               UPDATE note_state SET principal = principal + d.p, accrued = accrued + d.a,
+                                     interest_due = interest_due + d.i, penalty = penalty + d.q
+               FROM d WHERE note_state.note_id = d.note_id""",
+            (day,),
+        )
+
+    def dayend_accrue(self, day: str, den: int, compound: bool) -> None:
+        """Today's interest and penalty, as the change in each note's rounded running total."""
+        penalty_base = "(CASE WHEN :day > maturity THEN principal ELSE 0 END)" + (" + interest_due" if compound else "")
+        regular = "(CASE WHEN :day <= maturity THEN principal * rate_ppb ELSE 0 END)"
+        pen = f"({penalty_base}) * penalty_ppb"
+        self.conn.execute(
+            f"""UPDATE note_state SET
+                  d_accrual = (2 * (accrual_num + {regular}) + :den) / (2 * :den) - accrual_posted,
+                  accrual_num = accrual_num + {regular},
+                  d_penalty = (2 * (penalty_num + {pen}) + :den) / (2 * :den) - penalty_posted,
+                  penalty_num = penalty_num + {pen}
+                WHERE principal > 0 OR interest_due > 0""",
+            {"day": day, "den": den},
+        )
+
+    def dayend_post_accruals(self, txn_id: int, accrued_acc: str, penalty_acc: str, income_acc: str, penalty_income_acc: str) -> int:
+        """Journal lines for today's accruals: per note receivable, per product income. Returns notes touched."""
+        c = self.conn
+        c.execute(
+            """INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+               SELECT ?, ?, d_accrual, 0, grant_id, note_id FROM note_state WHERE d_accrual > 0 ORDER BY note_id""",
+            (txn_id, accrued_acc),
+        )
+        c.execute(
+            """INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+               SELECT ?, ?, d_penalty, 0, grant_id, note_id FROM note_state WHERE d_penalty > 0 ORDER BY note_id""",
+            (txn_id, penalty_acc),
+        )
+        c.execute(
+            """INSERT INTO journal_lines(txn_id, account, debit, credit)
+               SELECT ?, ? || '.' || product, 0, SUM(d_accrual) FROM note_state WHERE d_accrual > 0 GROUP BY product
+               UNION ALL
+               SELECT ?, ? || '.' || product, 0, SUM(d_penalty) FROM note_state WHERE d_penalty > 0 GROUP BY product""",
+            (txn_id, income_acc, txn_id, penalty_income_acc),
+        )
+        n = c.execute(
+            """UPDATE note_state SET accrual_posted = accrual_posted + d_accrual, accrued = accrued + d_accrual,
+                                     penalty_posted = penalty_posted + d_penalty, penalty = penalty + d_penalty,
+                                     d_accrual = 0, d_penalty = 0
+               WHERE d_accrual != 0 OR d_penalty != 0"""
+        ).rowcount
+        return n
+
+    def dayend_settle(self, txn_id: int, day: str, settlement_day: bool, accrued_acc: str, due_acc: str) -> None:
+        """Move accrued interest to interest due (settlement day for all notes, maturity day for each note)."""
+        c = self.conn
+        which = "1" if settlement_day else "maturity = :day"
+        c.execute(
+            f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                SELECT :txn, :due, accrued, 0, grant_id, note_id FROM note_state WHERE accrued > 0 AND ({which})
+                UNION ALL
+                SELECT :txn, :acc, 0, accrued, grant_id, note_id FROM note_state WHERE accrued > 0 AND ({which})""",
+            {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "day": day},
+        )
+        c.execute(
+            f"""UPDATE note_state SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued > 0 AND ({which})""",
+            {"day": day},
+        )
+        # a new rounding period starts after each settlement (and after maturity for the note)
+        c.execute(
+            f"""UPDATE note_state SET accrual_num = 0, accrual_posted = 0
+                                   {", penalty_num = 0, penalty_posted = 0" if settlement_day else ""}
+                WHERE ({which}) AND (accrual_num != 0 OR accrual_posted != 0 OR penalty_num != 0 OR penalty_posted != 0)""",
+            {"day": day},
+        )
+
+    def dayend_classify(self, day: str, class_case: str) -> None:
+        """Past-due date, days past due and class at the end of ``day``; record every change."""
+        overdue = "((principal > 0 AND maturity <= :day) OR interest_due > 0 OR penalty > 0)"
+        pds = f"(CASE WHEN {overdue} THEN COALESCE(past_due_since, date(:day, '+1 day')) ELSE NULL END)"
+        dpd = f"(CASE WHEN {pds} <= :day THEN CAST(julianday(:day) - julianday({pds}) AS INTEGER) + 1 ELSE 0 END)"
+        cls = class_case.replace("{dpd}", dpd)
+        c = self.conn
+        c.execute(
+            f"""UPDATE note_state SET
+                  changed = ({cls}) != class OR {pds} IS NOT past_due_since,
+                  past_due_since = {pds}, dpd = {dpd}, class = {cls}
+                WHERE principal + accrued + interest_due + penalty > 0 OR past_due_since IS NOT NULL OR dpd != 0""",
+            {"day": day},
+        )
+        c.execute(
+            """INSERT INTO note_classes(note_id, on_date, class, past_due_since, dpd)
+               SELECT note_id, ?, class, past_due_since, dpd FROM note_state WHERE changed ORDER BY note_id""",
+            (day,),
+        )
+        c.execute("UPDATE note_state SET changed = 0 WHERE changed")
+
+    def count_active_notes(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM note_state WHERE principal + accrued + interest_due + penalty > 0")
+
+    def insert_day_close(self, day: str, operator: str, notes: int, txn_id: int | None) -> None:
+        self._insert("day_closes", {"business_date": day, "closed_at": _now(), "operator": operator, "notes": notes, "txn_id": txn_id})
+        self.set_meta("closed_through", day)
+
+    def dayend_has_postings(self, day: str, settlement_day: bool) -> bool:
+        which = "1" if settlement_day else "maturity = :day"
+        return bool(self._scalar(
+            f"""SELECT EXISTS (SELECT 1 FROM note_state
+                 WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which})))""",
+            {"day": day},
+        ))
+
+    def note_state(self, note_id: int) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM note_state WHERE note_id=?", (note_id,))
+
+    def note_state_mismatches(self, through: str) -> list[sqlite3.Row]:
+        """note_state balances that differ from the journal through the last closed day."""
+        return self._all(
+            """WITH j AS (
+                 SELECT l.note_id,
+                        SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
+                        SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
+                        SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+                        SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
+                 FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                 WHERE t.business_date <= ? AND l.note_id IS NOT NULL GROUP BY l.note_id)
+               SELECT s.note_id, s.principal, s.accrued, s.interest_due, s.penalty, j.p, j.a, j.i, j.q
+               FROM note_state s LEFT JOIN j ON j.note_id = s.note_id
+               WHERE s.principal != COALESCE(j.p, 0) OR s.accrued != COALESCE(j.a, 0)
+                  OR s.interest_due != COALESCE(j.i, 0) OR s.penalty != COALESCE(j.q, 0)""",
+            (through,),
+        )
+
+    def lines_owing_interest(self, day: str) -> list[sqlite3.Row]:
+        """Lines with interest due or penalty at the last close, and whether any of their notes has matured unpaid."""
+        return self._all(
+            """SELECT g.card_no, SUM(s.interest_due + s.penalty) AS owed,
+                      MAX(CASE WHEN s.principal > 0 AND s.maturity < ? THEN 1 ELSE 0 END) AS matured_unpaid
+               FROM note_state s JOIN grants g ON g.id = s.grant_id
+               WHERE s.interest_due + s.penalty > 0 GROUP BY g.id ORDER BY g.id""",
+            (day,),
+        )
+
+    def note_officer(self, note_id: int, default: str | None) -> str | None:
+        row = self._one("SELECT officer FROM note_officers WHERE note_id=? ORDER BY id DESC LIMIT 1", (note_id,))
+        return row[0] if row else default
+
+    def insert_note_officer(self, note_id: int, officer: str, from_date: str, by: str) -> None:
+        self._insert("note_officers", {"note_id": note_id, "officer": officer, "from_date": from_date, "by_operator": by})
+
+    def note_lines(self, note_id: int) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT t.id AS txn_id, t.kind, t.business_date, l.account, l.debit, l.credit
+               FROM journal_lines l JOIN txns t ON t.id = l.txn_id WHERE l.note_id = ? ORDER BY t.id, l.id""",
+            (note_id,),
+        )
+
+    def note_class_as_of(self, as_of: str) -> list[sqlite3.Row]:
+        """Each note's latest classification record on or before ``as_of``, with note and line facts."""
+        return self._all(
+            """WITH last AS (SELECT note_id, MAX(id) AS id FROM note_classes WHERE on_date <= ? GROUP BY note_id)
+               SELECT c.note_id, c.class, c.past_due_since, n.note_no, n.maturity, n.amount, g.product, g.card_no,
+                      g.officer AS line_officer, g.borrower_id
+               FROM last JOIN note_classes c ON c.id = last.id
+               JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
+               ORDER BY c.note_id""",
+            (as_of,),
+        )
+
+    def principal_as_of(self, as_of: str) -> dict[int, int]:
+        rows = self._all(
+            """SELECT l.note_id, SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date <= ? AND l.account LIKE '1303.%' AND l.note_id IS NOT NULL GROUP BY l.note_id""",
+            (as_of,),
+        )
+        return {r[0]: r[1] for r in rows}

@@ -1,0 +1,245 @@
+"""Day-end: hand-computed interest, settlement, repayment split, overdue and classification (SPEC §5)."""
+
+from datetime import date, timedelta
+from fractions import Fraction
+
+import pytest
+
+from credit_coop.core import interest, journal, loans
+from credit_coop.core.errors import NotPermitted, RuleViolation
+from credit_coop.core.interest import classify
+from credit_coop.core.ledger import Ledger, create_ledger
+from credit_coop.core.policy import load_policy_file
+from credit_coop.core.reports import overdue_report
+from credit_coop.core.verify import verify
+from conftest import STAFF, Coop
+
+START = date(2025, 2, 1)
+TODAY = date(2030, 1, 1)
+
+
+@pytest.fixture
+def coop2(tmp_path):
+    path = str(tmp_path / "c.db")
+    create_ledger(path, operator="李主任", on=START)
+    from credit_coop.core import operators
+
+    with Ledger.open(path, "李主任") as admin:
+        for key, name in STAFF.items():
+            operators.add_operator(admin, name, key.rstrip("2"), START)
+    c = Coop(path)
+    yield c
+    c.close()
+
+
+def close(coop, through):
+    return interest.day_end(coop.as_("accountant"), through, today=TODAY)
+
+
+def line_and_note(coop, amount="8万", on=date(2025, 3, 1), maturity=None, product="hnd", line="8万"):
+    ln = coop.granted(product, line=line, on=date(2025, 2, 20), term=36)
+    n = loans.draw(coop.as_("teller"), card=ln["card_no"], id_number=ln["borrower"], amount=amount, fingerprint_ok=True,
+                   on=on, maturity=maturity)
+    return ln, n
+
+
+def daily(principal_fen, rate="0.065"):
+    return Fraction(principal_fen) * Fraction(rate) / 360
+
+
+def test_hand_computed_80000(coop2):
+    """80,000.00 drawn 2025-03-01 at 6.5%: 1,444.44 fen a day."""
+    ln, n = line_and_note(coop2)
+    close(coop2, date(2025, 3, 20))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    # 20 days (3-1 .. 3-20), settled on the 20th: 28,888.89 → 28,889 fen due
+    assert (s["interest_due_fen"], s["accrued_fen"]) == (28_889, 0)
+    # the borrower pays the interest on the 21st; nothing past due
+    r = loans.repay(coop2.as_("teller"), card=ln["card_no"], amount=28_889, on=date(2025, 3, 21))
+    assert r["split"]["interest_due_fen"] == 28_889 and r["split"]["principal_fen"] == 0
+    close(coop2, date(2025, 4, 14))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    # 3-21 .. 4-14 = 25 days accrued: 36,111.11 → 36,111
+    assert (s["accrued_fen"], s["interest_due_fen"], s["days_past_due"], s["class"]) == (36_111, 0, 0, "正常")
+    # part repayment on 4-15: accrued interest first, then principal
+    r = loans.repay(coop2.as_("teller"), card=ln["card_no"], amount="20,000.00", on=date(2025, 4, 15))
+    assert r["split"] == {"penalty_fen": 0, "interest_due_fen": 0, "interest_accrued_fen": 36_111, "principal_fen": 1_963_889}
+    close(coop2, date(2025, 4, 20))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    # 4-15 .. 4-20: 6 days on 6,036,111 fen
+    assert s["interest_due_fen"] == round(daily(6_036_111) * 6)
+    # full repayment later: everything owed
+    owed = s["interest_due_fen"] + s["principal_fen"]
+    r = loans.repay(coop2.as_("teller"), card=ln["card_no"], amount=owed, on=date(2025, 4, 21))
+    assert r["outstanding_after_fen"] == 0
+    close(coop2, date(2025, 5, 31))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    assert s["accrued_fen"] == s["interest_due_fen"] == s["principal_fen"] == 0 and s["status"] == "repaid"
+    assert verify(coop2.as_("auditor"))["ok"]
+
+
+def test_sum_of_accruals_equals_direct_recomputation(coop2):
+    """Per note per settlement period: the fen posted equal the rounded exact total, for every period."""
+    ln, n = line_and_note(coop2, amount="33,333.33", on=date(2025, 3, 7))
+    t = coop2.as_("teller")
+    loans.repay(t, card=ln["card_no"], amount="1,234.56", on=date(2025, 3, 12))   # no accrued yet: all principal
+    close(coop2, date(2025, 3, 12))
+    close(coop2, date(2025, 4, 3))
+    # balances by day, recomputed independently
+    principal = {}
+    p = 0
+    for d in (date(2025, 3, 7) + timedelta(days=i) for i in range(60)):
+        if d == date(2025, 3, 7):
+            p += 3_333_333
+        if d == date(2025, 3, 12):
+            p -= 123_456
+        principal[d] = p
+    period1 = sum(daily(principal[date(2025, 3, 7) + timedelta(days=i)], "0.065") for i in range(14))   # 3-7..3-20
+    period2 = sum(daily(principal[date(2025, 3, 21) + timedelta(days=i)], "0.065") for i in range(14))  # 3-21..4-3
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    assert s["interest_due_fen"] == int(period1 + Fraction(1, 2))
+    assert s["accrued_fen"] == int(period2 + Fraction(1, 2))
+    store = coop2.as_("auditor").store
+    note_id = store.get_note_by_no(n["note_no"])["id"]
+    posted = sum(l["debit"] for l in store.note_lines(note_id) if l["kind"] == "day-end" and l["account"] == "1132.accrued")
+    assert posted == int(period1 + Fraction(1, 2)) + int(period2 + Fraction(1, 2))
+
+
+def test_maturity_overdue_penalty_and_classes(coop2):
+    """A note unpaid at maturity: penalty from the next day; 关注 at day 1..90, 次级 from 91."""
+    ln, n = line_and_note(coop2, amount="1万", on=date(2025, 3, 1), maturity="2025-03-10")
+    close(coop2, date(2025, 3, 10))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    assert (s["days_past_due"], s["class"], s["penalty_fen"]) == (0, "正常", 0)
+    assert s["interest_due_fen"] == round(daily(1_000_000) * 10)   # 3-1..3-10 settled at maturity
+    close(coop2, date(2025, 3, 11))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    assert (s["days_past_due"], s["class"]) == (1, "关注")
+    # penalty interest starts the day after maturity: principal at 9.75% plus compound on interest due
+    due = s["interest_due_fen"]
+    assert s["penalty_fen"] == round((Fraction(1_000_000) + due) * Fraction("0.0975") / 360)
+    close(coop2, date(2025, 6, 8))     # day 90
+    assert loans.show_note(coop2.as_("auditor"), n["note_no"])["class"] == "关注"
+    close(coop2, date(2025, 6, 9))     # day 91
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    assert (s["days_past_due"], s["class"]) == (91, "次级")
+    close(coop2, date(2025, 12, 5))    # day 270
+    assert loans.show_note(coop2.as_("auditor"), n["note_no"])["class"] == "次级"
+    close(coop2, date(2025, 12, 6))    # day 271
+    assert loans.show_note(coop2.as_("auditor"), n["note_no"])["class"] == "可疑"
+    close(coop2, date(2026, 3, 5))     # day 360
+    assert loans.show_note(coop2.as_("auditor"), n["note_no"])["class"] == "可疑"
+    close(coop2, date(2026, 3, 6))     # day 361
+    assert loans.show_note(coop2.as_("auditor"), n["note_no"])["class"] == "损失"
+    rep = overdue_report(coop2.as_("auditor"), date(2025, 12, 6))
+    assert rep["notes"][0]["days_past_due"] == 271 and rep["non_performing_fen"] == 1_000_000
+    assert rep["npl_ratio_percent"] == "100.00"
+    assert overdue_report(coop2.as_("auditor"), date(2025, 6, 8))["notes"][0]["class"] == "关注"  # as of an earlier day
+    # paying everything clears it
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    loans.repay(coop2.as_("teller"), card=ln["card_no"], amount=s["principal_fen"] + s["interest_due_fen"] + s["penalty_fen"] + s["accrued_fen"],
+                on=date(2026, 3, 7))
+    close(coop2, date(2026, 3, 7))
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    assert (s["days_past_due"], s["class"]) == (0, "正常")
+    assert verify(coop2.as_("auditor"))["ok"]
+
+
+@pytest.mark.parametrize("dpd,cls", [(0, "正常"), (1, "关注"), (90, "关注"), (91, "次级"), (270, "次级"), (271, "可疑"),
+                                     (360, "可疑"), (361, "损失")])
+def test_class_boundaries(dpd, cls):
+    cats = load_policy_file(None)["classification"]["categories"]
+    assert classify(dpd, cats) == cls
+
+
+def test_rerun_changes_nothing_and_future_refused(coop2):
+    line_and_note(coop2)
+    first = close(coop2, date(2025, 4, 30))
+    assert first["days_closed"] == (date(2025, 4, 30) - START).days + 1
+    before = verify(coop2.as_("auditor"))["accounts"]
+    again = close(coop2, date(2025, 4, 30))
+    assert again["already_closed"] and again["days_closed"] == 0
+    assert verify(coop2.as_("auditor"))["accounts"] == before
+    with pytest.raises(RuleViolation, match="future"):
+        interest.day_end(coop2.as_("accountant"), date(2030, 1, 1))
+    with pytest.raises(NotPermitted):
+        interest.day_end(coop2.as_("teller"), date(2025, 5, 1), today=TODAY)
+
+
+def test_posting_on_a_closed_day_is_refused(coop2):
+    ln, n = line_and_note(coop2)
+    close(coop2, date(2025, 3, 31))
+    with pytest.raises(RuleViolation, match="is closed"):
+        loans.repay(coop2.as_("teller"), card=ln["card_no"], amount="1", on=date(2025, 3, 31))
+    with pytest.raises(RuleViolation, match="is closed"):
+        journal.reverse(coop2.as_("accountant"), n["txn_id"], "late", date(2025, 3, 15))
+    loans.repay(coop2.as_("teller"), card=ln["card_no"], amount="1", on=date(2025, 4, 1))
+
+
+def test_leap_year_february(coop2):
+    ln = coop2.granted("hnd", line="8万", on=date(2027, 12, 1), term=36)
+    loans.draw(coop2.as_("teller"), card=ln["card_no"], id_number=ln["borrower"], amount="36,000.00", fingerprint_ok=True,
+               on=date(2028, 1, 21))
+    close(coop2, date(2028, 2, 20))
+    note = loans.show_line(coop2.as_("auditor"), ln["card_no"])["notes"][0]
+    # 1-21 .. 2-20 = 31 days; 36,000 × 6.5% / 360 = 6.50 a day
+    assert note["interest_due_fen"] == 31 * 650
+    close(coop2, date(2028, 3, 20))
+    note = loans.show_line(coop2.as_("auditor"), ln["card_no"])["notes"][0]
+    # unpaid since 2-21: compound interest accrues on it, and 2-21 .. 3-20 in a leap year is 29 days
+    assert note["interest_due_fen"] == 31 * 650 + 29 * 650
+    assert note["penalty_fen"] == round(Fraction(31 * 650) * Fraction("0.0975") / 360 * 29)
+
+
+def test_quarterly_settlement_switch(coop2):
+    from credit_coop.core.policy import Policy
+
+    ln, n = line_and_note(coop2, amount="36,000.00")
+    acct = coop2.as_("accountant")
+    acct.policy = Policy(dict(acct.policy.data, interest=dict(acct.policy["interest"], settlement="quarterly")))
+    interest.day_end(acct, date(2025, 4, 20), today=TODAY)
+    s = loans.show_note(coop2.as_("auditor"), n["note_no"])
+    # settled on 3-20 (quarter month) only: 3-1..3-20 due, 3-21..4-20 still accrued
+    assert s["interest_due_fen"] == 20 * 650 and s["accrued_fen"] == 31 * 650
+
+
+def test_killed_run_resumes_cleanly(coop2, tmp_path):
+    """SIGKILL a day-end part-way: every day is closed or not; the next run finishes; verify is clean."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    line_and_note(coop2)
+    code = (
+        "from datetime import date; from credit_coop.core.ledger import Ledger; from credit_coop.core import interest\n"
+        f"l = Ledger.open({coop2.path!r}, '赵会计')\n"
+        "interest.day_end(l, date(2026, 6, 30), today=date(2026, 11, 1))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    time.sleep(0.6)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    auditor = coop2.as_("auditor")
+    partial = auditor.store.closed_through()
+    assert verify(auditor)["ok"]
+    result = close(coop2, date(2026, 6, 30))
+    assert auditor.store.closed_through() == "2026-06-30"
+    assert result["days_closed"] == (date(2026, 6, 30) - (date.fromisoformat(partial) if partial else START)).days + (0 if partial else 1)
+    assert verify(auditor)["ok"]
+
+
+def test_loan_reassign_moves_interest_credit(coop2):
+    ln, n = line_and_note(coop2)
+    with pytest.raises(NotPermitted):
+        loans.reassign(coop2.as_("teller"), n["note_no"], "刘经理", date(2025, 3, 2))
+    with pytest.raises(RuleViolation, match="not an active loan officer"):
+        loans.reassign(coop2.as_("dept-head"), n["note_no"], "钱审查", date(2025, 3, 2))
+    loans.reassign(coop2.as_("dept-head"), n["note_no"], "刘经理", date(2025, 3, 2))
+    assert loans.show_note(coop2.as_("auditor"), n["note_no"])["officer"] == "刘经理"
+    close(coop2, date(2025, 3, 20))
+    loans.repay(coop2.as_("teller"), card=ln["card_no"], amount="100", on=date(2025, 3, 21))
+    officers = {r["officer"] for r in coop2.as_("auditor").store.conn.execute(
+        "SELECT officer FROM journal_lines WHERE account = '1132.due'")}
+    assert officers == {None, "刘经理"}  # day-end lines carry no officer; the collection does
