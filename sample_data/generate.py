@@ -10,6 +10,10 @@ Granted and drawn totals equal the source's table (SPEC §8) exactly for
 more than the 10万 ceiling per household, so every 惠农贷 line here is at the
 ceiling (921 × 10万 = 9,210万) and the report shows the 112万 gap.
 
+``defaulters.csv`` is not an import file: it tells the demo which borrowers
+stop paying their interest (and when), so that arrears, classification and
+the year-end's "not clean" path show up.
+
 All ID numbers are synthetic (valid check digits, made-up people).
 """
 
@@ -208,7 +212,11 @@ def build() -> dict[str, list[dict]]:
     repays = [r for r in repays if any(d["id_number"] == r["id_number"] and d["product"] == r["product"] and d["on"] <= r["on"] for d in draws)]
     repays.sort(key=lambda r: (r["on"], r["request_id"]))
     grants.sort(key=lambda r: (r["applied_on"], r["ref"]))
-    return {"operators": staff, "borrowers": borrowers, "grants": grants, "draws": draws, "repayments": repays}
+    # six borrowers stop paying interest from July (the demo's arrears: 关注, then 次级 after 90 days)
+    early = sorted({(d["id_number"], d["product"]) for d in draws if d["product"] in ("sdt", "gxd") and d["on"] < "2025-05-01"})
+    defaulters = [{"id_number": i, "product": p, "stops_paying_on": "2025-07-01"} for i, p in rng.sample(early, 6)]
+    return {"operators": staff, "borrowers": borrowers, "grants": grants, "draws": draws, "repayments": repays,
+            "defaulters": sorted(defaulters, key=lambda r: (r["product"], r["id_number"]))}
 
 
 def write(out: Path = HERE) -> None:

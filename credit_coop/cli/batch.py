@@ -6,7 +6,7 @@ import typer
 
 from credit_coop.cli.base import OnOpt, command, emit, new_app, open_ledger, print_fields, print_table, progress_bar, yuan
 
-batch_app = new_app("Head-office batch runs: day-end.")
+batch_app = new_app("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_app("Loan notes (借据).")
 report_app = new_app("Reports.")
 
@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(batch_app, name="batch")
     app.add_typer(loan_app, name="loan")
     app.add_typer(report_app, name="report")
+    app.add_typer(officer_app, name="officer")
 
 
 @command(batch_app, "day-end")
@@ -135,3 +136,186 @@ def report_products(
         [[p["name"], p["households"], p["source_households"], wan(p["granted_fen"]), wan(p["source_granted_fen"]),
           wan(p["drawn_fen"]), wan(p["source_drawn_fen"]), wan(p["outstanding_fen"]), yuan(p["outstanding_fen"])] for p in rows],
         right=("households", "source", "granted 万", "drawn 万", "outstanding 万", "outstanding ¥")))
+
+
+officer_app = new_app("Loan officers' risk compensation funds (风险补偿金).")
+
+
+def _pay_table(r: dict) -> None:
+    state = "DRY RUN — nothing posted" if r["dry_run"] else f"posted on {r['run_on']} (transaction {r['txn_id']})"
+    print_table(
+        f"Performance pay {r['month']} — {state}",
+        ["officer", "role", "surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total",
+         "withheld 40%", "payable 60%"],
+        [[o["officer"], o["role"], o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay"]), yuan(o["interest_collected"]),
+          yuan(o["interest_pay"]), yuan(o["total"]), yuan(o["holdback"]), yuan(o["payable"])] for o in r["officers"]]
+        + [["total", "", "", "", "", yuan(r["totals"]["grant_pay"]), "", yuan(r["totals"]["interest_pay"]), yuan(r["totals"]["total"]),
+            yuan(r["totals"]["holdback"]), yuan(r["totals"]["payable"])]],
+        right=("surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total", "withheld 40%", "payable 60%"),
+    )
+
+
+def _once(run, render) -> None:
+    """Run a once-per-period batch; a repeat shows the first run's result and exits 7."""
+    from credit_coop.cli.base import fail
+    from credit_coop.core.pay import AlreadyRun
+
+    try:
+        result = run()
+    except AlreadyRun as e:
+        emit(e.result, render)
+        fail(e.exit_code, str(e))
+    emit(result, render)
+
+
+@command(batch_app, "payroll")
+def payroll(
+    month: Annotated[str, typer.Option("--month", metavar="YYYY-MM", help="The month to pay (must be closed by the day-end).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the table; post nothing.")] = False,
+    on: OnOpt = None,
+) -> None:
+    """Monthly performance pay: grant pay + 10% of interest collected; 40% withheld into each fund.
+
+    A month is paid once; a second run shows the first run's result and exits 7.
+
+    Example: credit-coop batch payroll --month 2025-09 --dry-run
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.pay import run_payroll
+
+    with open_ledger() as ledger:
+        _once(lambda: run_payroll(ledger, month, on=business_date(on), dry_run=dry_run), _pay_table)
+
+
+@command(batch_app, "year-end")
+def year_end(
+    year: Annotated[int, typer.Option("--year", help="The year to settle (December must be closed).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the table; post nothing.")] = False,
+    on: OnOpt = None,
+) -> None:
+    """Year-end: refund 20% of the year's holdbacks to officers with no NPL or compensation in the year.
+
+    Once per year; a second run shows the first run's result and exits 7.
+
+    Example: credit-coop batch year-end --year 2025 --on 2026-01-05
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.yearend import run_year_end
+
+    def render(r: dict) -> None:
+        state = "DRY RUN — nothing posted" if r["dry_run"] else f"posted on {r['run_on']} (transaction {r['txn_id']})"
+        print_table(f"Year-end {r['year']} — {state}", ["officer", "holdbacks in year", "clean", "why not", "refund"],
+                    [[o["officer"], yuan(o["holdbacks"]), "yes" if o["clean"] else "no", o["reason"], yuan(o["refund"])]
+                     for o in r["officers"]] + [["total", yuan(r["total_holdbacks_fen"]), "", "", yuan(r["total_refund_fen"])]],
+                    right=("holdbacks in year", "refund"))
+
+    with open_ledger() as ledger:
+        progress = progress_bar("year-end")
+        if progress:
+            progress(0, 1)
+        _once(lambda: run_year_end(ledger, year, on=business_date(on), dry_run=dry_run), render)
+        if progress:
+            progress(1, 1)
+
+
+@command(officer_app, "statement")
+def officer_statement(
+    name: Annotated[str, typer.Argument(help="The officer.")],
+    year: Annotated[Optional[int], typer.Option("--year", help="Only this year.")] = None,
+) -> None:
+    """An officer's fund statement: opening, each movement, closing; reconciles to the journal.
+
+    Example: credit-coop --operator 张经理 officer statement 张经理 --year 2025
+    """
+    from credit_coop.core.riskfund import statement
+
+    with open_ledger() as ledger:
+        result = statement(ledger, name, year)
+
+    def human(r: dict) -> None:
+        rows = [["", "opening", "", "", yuan(r["opening_fen"])]]
+        rows += [[m["on"], m["what"], yuan(m["fund_fen"]), yuan(m["debt_fen"]) if m["debt_fen"] else "", yuan(m["balance_fen"])]
+                 for m in r["movements"]]
+        rows += [["", "closing", "", "", yuan(r["closing_fen"])]]
+        print_table(f"Risk compensation fund — {r['officer']}" + (f" {r['year']}" if r["year"] else ""),
+                    ["date", "movement", "fund", "debt", "balance"], rows, right=("fund", "debt", "balance"))
+        print(f"journal balance {yuan(r['journal_balance_fen'])}: {'reconciles' if r['reconciles'] else 'DOES NOT RECONCILE'}; "
+              f"compensation debt outstanding {yuan(r['debt_fen'])}"
+              + (f"; transferred {r['transferred_on']}" if r["transferred_on"] else ""))
+
+    emit(result, human)
+
+
+@command(officer_app, "pay-in")
+def officer_pay_in(
+    name: Annotated[str, typer.Argument(help="The officer.")],
+    amount: Annotated[str, typer.Option("--amount", help="Amount paid in against the compensation shortfall.")],
+    on: OnOpt = None,
+) -> None:
+    """Record an officer paying in (part of) a compensation shortfall.
+
+    Example: credit-coop officer pay-in 张经理 --amount 5000
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.riskfund import pay_in
+
+    with open_ledger() as ledger:
+        result = pay_in(ledger, name, amount, business_date(on))
+    emit(result, lambda r: print(f"{r['officer']} paid in ¥{yuan(r['amount_fen'])}; still owes ¥{yuan(r['debt_after_fen'])}"))
+
+
+@command(officer_app, "transfer")
+def officer_transfer(
+    name: Annotated[str, typer.Argument(help="The officer.")],
+    on: OnOpt = None,
+) -> None:
+    """Record an officer moving off the loan-officer post.
+
+    Example: credit-coop officer transfer 张经理 --on 2025-10-01
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.riskfund import transfer
+
+    with open_ledger() as ledger:
+        result = transfer(ledger, name, business_date(on))
+    emit(result, lambda r: print(f"{r['officer']} transferred {r['transferred_on']}; fund ¥{yuan(r['fund_fen'])}; "
+                                 f"{r['loans_not_recovered']} loan(s) not yet recovered"))
+
+
+@command(officer_app, "settle")
+def officer_settle(
+    name: Annotated[str, typer.Argument(help="The officer.")],
+    on: OnOpt = None,
+) -> None:
+    """Refund a transferred officer's whole fund once every loan they issued is recovered.
+
+    Example: credit-coop officer settle 张经理
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.riskfund import settle
+
+    with open_ledger() as ledger:
+        result = settle(ledger, name, business_date(on))
+    emit(result, lambda r: print(f"{r['officer']}: fund refunded in full, ¥{yuan(r['refund_fen'])}"))
+
+
+@command(report_app, "compensation")
+def report_compensation() -> None:
+    """Compensation cases (全额赔偿), recoveries, and officers' outstanding debts.
+
+    Example: credit-coop report compensation
+    """
+    from credit_coop.core.riskfund import compensation_report
+
+    with open_ledger() as ledger:
+        result = compensation_report(ledger)
+
+    def human(r: dict) -> None:
+        print_table("Compensation cases", ["date", "note", "product", "officer", "amount", "from fund", "shortfall", "recovered"],
+                    [[c["on"], c["note_no"], c["product"], c["officer"], yuan(c["amount_fen"]), yuan(c["from_fund_fen"]),
+                      yuan(c["shortfall_fen"]), yuan(c["recovered_fen"])] for c in r["cases"]],
+                    right=("amount", "from fund", "shortfall", "recovered"))
+        print_table("Officers", ["officer", "fund", "debt outstanding"],
+                    [[o["officer"], yuan(o["fund_fen"]), yuan(o["debt_fen"])] for o in r["officers"]], right=("fund", "debt outstanding"))
+
+    emit(result, human)

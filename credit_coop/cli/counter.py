@@ -14,6 +14,7 @@ COMPONENT_LABELS = {
     "interest_due_fen": "interest due 应收利息",
     "interest_accrued_fen": "accrued interest 计提利息",
     "principal_fen": "principal 本金",
+    "recovery": "recovery to officer's fund 收回",
 }
 
 
@@ -79,7 +80,7 @@ def _print_repay(r: dict) -> None:
     again = " (already posted; nothing new)" if r.get("replayed") else ""
     print(f"repayment ¥{yuan(r['amount_fen'])} on card {r['card_no']}{again}   transaction {r['txn_id']}")
     for key, label in COMPONENT_LABELS.items():
-        if r["split"][key]:
+        if r["split"].get(key):
             print(f"  {label:<28} ¥{yuan(r['split'][key])}")
     for n in r["notes"]:
         parts = ", ".join(f"{k.removesuffix('_fen')} {yuan(v)}" for k, v in n.items() if k != "note_no")

@@ -82,6 +82,8 @@ def demo(
         o = r["overdue"]
         print(f"\nloan classification at {r['through']}: " + ", ".join(f"{c['class']} {yuan(c['principal_fen'])}" for c in o["by_class"])
               + f"; {o['notes']} overdue notes; NPL ratio {o['npl_ratio_percent']}%")
+        c = r["compensation"]
+        print(f"compensation (全额赔偿): {c['cases']} cases, {yuan(c['total_fen'])}; officers' outstanding debt {yuan(c['outstanding_debt_fen'])}")
         print(f"\nverify: {'sound' if r['verify_ok'] else 'PROBLEMS: ' + '; '.join(r['findings'])}")
         print(f"demo ledger: {r['db']}")
         print("try:")

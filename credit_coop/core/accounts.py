@@ -12,6 +12,10 @@ INTEREST_DUE = "1132.due"
 PENALTY_DUE = "1132.penalty"
 INTEREST_INCOME = "6011.interest"
 PENALTY_INCOME = "6011.penalty"
+PAY_EXPENSE = "6601.pay"            # 业务及管理费-绩效工资
+PAY_PAYABLE = "2211.pay"            # 应付职工薪酬-绩效工资, per officer
+RISK_FUND = "2241.riskfund"         # 其他应付款-风险补偿金, per officer
+OFFICER_DEBT = "1221.officer"       # 其他应收款-客户经理赔偿欠款, per officer
 
 # name_zh, name_en, type
 CHART: dict[str, tuple[str, str, str]] = {
@@ -22,6 +26,10 @@ CHART: dict[str, tuple[str, str, str]] = {
     PENALTY_DUE: ("应收利息-罚息复利", "Interest receivable:penalty", "asset"),
     INTEREST_INCOME: ("利息收入-贷款利息", "Interest income:loans", "income"),
     PENALTY_INCOME: ("利息收入-罚息复利", "Interest income:penalty", "income"),
+    PAY_EXPENSE: ("业务及管理费-绩效工资", "Expenses:performance pay", "expense"),
+    PAY_PAYABLE: ("应付职工薪酬-绩效工资", "Liabilities:performance pay payable", "liability"),
+    RISK_FUND: ("其他应付款-风险补偿金", "Liabilities:officers' risk compensation funds", "liability"),
+    OFFICER_DEBT: ("其他应收款-客户经理赔偿欠款", "Receivable:officers' compensation shortfall", "asset"),
 }
 
 # Accounts whose per-note balance can never be below zero (verify checks them).

@@ -4,6 +4,7 @@ table, and a verify."""
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from datetime import date, timedelta
@@ -14,7 +15,11 @@ from credit_coop.core.errors import Conflict, LedgerUnavailable, RuleViolation
 from credit_coop.core.imports import import_rows, read_csv
 from credit_coop.core.interest import day_end, next_day_to_close
 from credit_coop.core.ledger import Ledger, create_ledger
+from credit_coop.core.money import format_yuan
+from credit_coop.core.pay import run_payroll
 from credit_coop.core.reports import overdue_report, product_report
+from credit_coop.core.riskfund import compensation_report
+from credit_coop.core.yearend import run_year_end
 from credit_coop.core.verify import verify
 
 DEMO_ADMIN = "联社管理员"
@@ -66,13 +71,14 @@ def _settlement_cuts(first: date, through: date, interest_policy: dict) -> list[
     return cuts + [through]
 
 
-def _borrowers_pay_interest(ledger: Ledger, on: date) -> int:
+def _borrowers_pay_interest(ledger: Ledger, on: date, defaulters: dict[str, str]) -> int:
     """The demo's borrowers: each pays the interest due at the counter the day after settlement,
-    except those whose loan note has matured unpaid (they are the sample's defaulters)."""
+    except the sample's defaulters (card → the day they stop paying)."""
     teller = ledger.acting_as(DEMO_TELLER)
     paid = 0
     for line in ledger.store.lines_owing_interest(on.isoformat()):
-        if not line["matured_unpaid"]:
+        stops = defaulters.get(line["card_no"])
+        if not line["matured_unpaid"] and not (stops and on.isoformat() >= stops):
             loans.repay(teller, card=line["card_no"], amount=line["owed"], on=on, request_id=f"demo-interest-{line['card_no']}-{on}")
             paid += 1
     return paid
@@ -107,8 +113,13 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         # then the borrowers paying their interest on the day after settlement
         t = time.perf_counter()
         draws, repays = rows_of("draws"), rows_of("repayments")
+        defaulters = {}
+        with open(data / "defaulters.csv", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                line = ledger.store.line_for(row["id_number"], row["product"])
+                defaulters[line["card_no"]] = row["stops_paying_on"]
         cuts = _settlement_cuts(next_day_to_close(ledger), through, ledger.policy["interest"])
-        posted = {"draws": 0, "repayments": 0, "interest": 0}
+        posted = {"draws": 0, "repayments": 0, "interest": 0, "payrolls": 0}
         prev = ""
         progress = progress_for("the demo year") if progress_for else None
         for i, cut in enumerate(cuts, 1):
@@ -117,14 +128,28 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
             posted["repayments"] += load("repayments", [r for r in repays if prev < r[1]["on"] <= c])
             day_end(ledger, cut, today=through)
             if cut < through:
-                posted["interest"] += _borrowers_pay_interest(ledger, cut + timedelta(days=1))
+                posted["interest"] += _borrowers_pay_interest(ledger, cut + timedelta(days=1), defaulters)
+                before = cut.replace(day=1) - timedelta(days=1)  # the month before this settlement is closed: pay it
+                if before.isoformat() >= "2025-03-01":
+                    run_payroll(ledger, before.strftime("%Y-%m"), on=cut + timedelta(days=1))
+                    posted["payrolls"] += 1
             prev = c
             if progress:
                 progress(i, len(cuts))
         steps.append(
             f"posted {posted['draws']} drawdowns, {posted['repayments']} repayments, {posted['interest']} interest payments; "
-            f"closed every day through {through} ({time.perf_counter() - t:.1f} s)"
+            f"closed every day through {through}; {posted['payrolls']} monthly payrolls ({time.perf_counter() - t:.1f} s)"
         )
+        t = time.perf_counter()
+        after = through + timedelta(days=1)
+        if through.month == 12 and through.day == 31:
+            run_payroll(ledger, through.strftime("%Y-%m"), on=after)
+            year_end = run_year_end(ledger, through.year, on=after, today=max(date.today(), after))
+            clean = sum(1 for o in year_end["officers"] if o["clean"])
+            steps.append(f"paid December and ran the {through.year} year-end on {after}: {clean} of "
+                         f"{len(year_end['officers'])} fund holders clean, refunds {format_yuan(year_end['total_refund_fen'])} "
+                         f"({time.perf_counter() - t:.1f} s)")
+        compensation = compensation_report(ledger)
         products = product_report(ledger, through)
         overdue = overdue_report(ledger, through)
         checked = verify(ledger)
@@ -136,6 +161,8 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         "products": products,
         "overdue": {k: overdue[k] for k in ("by_class", "outstanding_fen", "non_performing_fen", "npl_ratio_percent")}
         | {"notes": len(overdue["notes"])},
+        "compensation": {"cases": len(compensation["cases"]), "total_fen": compensation["total_fen"],
+                         "outstanding_debt_fen": compensation["outstanding_debt_fen"]},
         "note_hnd": (
             "惠农贷: the source reports 9,322万 granted to 921 households, more than the 10万 ceiling allows "
             "(921 × 10万 = 9,210万); the ledger holds every line at its ceiling and does not bend the rule."
@@ -144,6 +171,8 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         "findings": [f["message"] for f in checked["findings"]],
         "try": [
             f"credit-coop --db {path} report overdue",
+            f"credit-coop --db {path} report compensation",
+            f"credit-coop --db {path} --operator 联社管理员 officer statement 经理1-1 --year 2025",
             f"credit-coop --db {path} grant list --product hnd --status live",
             f"credit-coop --db {path} policy show",
             f"credit-coop --db {path} verify",

@@ -235,6 +235,9 @@ def survey(
             raise RuleViolation(f"{prod['name']} needs the village credit review (grant village-review) before the survey")
         _expect_status(g, "village-reviewed" if prod["village_review"] else "applied", step="the survey")
         _not_before(on, g["village_reviewed_on"] or g["applied_on"], "survey")
+        moved = store.transfer(op["name"])
+        if moved and moved["on_date"] <= on.isoformat():
+            raise NotPermitted(f"{op['name']} was transferred off the loan-officer post on {moved['on_date']}")
         if line > prod["ceiling"]:
             raise RuleViolation(f"line {format_yuan(line)} is over the {prod['name']} ceiling of {format_yuan(prod['ceiling'])}")
         if term_months > prod["max_term_months"]:

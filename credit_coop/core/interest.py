@@ -14,6 +14,8 @@ For each business day not yet closed, in order, one SQLite transaction:
    (``compound_unpaid_interest``);
 4. on each **settlement day** (the 20th, monthly or quarterly; policy) and on
    each note's maturity day, accrued interest becomes interest due;
+6. **full compensation** (全额赔偿) of notes unpaid at maturity by their
+   officer's risk fund (SPEC §7; see riskfund.py), at the end of the day;
 5. **classification**: an amount unpaid at the end of the day it fell due is
    past due from the next day; days past due (DPD) count from the oldest such
    day until everything past due is paid; the policy table maps DPD to
@@ -36,6 +38,7 @@ from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
+from credit_coop.core.riskfund import compensate_matured
 
 PPB = 10**9  # rates are held as integer parts per billion of 1 (6.5% = 65,000,000)
 
@@ -112,9 +115,10 @@ def close_day(ledger: Ledger, day: date) -> dict:
         else:
             store.dayend_settle(None, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
         store.dayend_classify(d, _class_case(policy["classification"]["categories"]))
+        compensated = compensate_matured(ledger, day)
         active = store.count_active_notes()
         store.insert_day_close(d, ledger.operator, active, txn_id)
-    return {"day": d, "active_notes": active, "accrued_notes": touched, "txn_id": txn_id}
+    return {"day": d, "active_notes": active, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated}
 
 
 def day_end(ledger: Ledger, through: date, *, today: date | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
@@ -141,4 +145,5 @@ def day_end(ledger: Ledger, through: date, *, today: date | None = None, progres
         "days_closed": len(closed),
         "already_closed": not days,
         "active_notes": closed[-1]["active_notes"] if closed else ledger.store.count_active_notes(),
+        "compensated": [c for day in closed for c in day["compensated"]],
     }

@@ -53,10 +53,12 @@ def note_balances(ledger: Ledger, g) -> list[dict]:
     notes = ledger.store.notes_for_grant(g["id"])
     reversed_ids = ledger.store.reversed_txn_ids(n["txn_id"] for n in notes)
     out = []
+    compensated = {c["note_id"] for c in ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND)}
     for n in notes:
         comps = {c: bal.get((n["id"], acc), 0) for c, acc in comp_accounts.items()}
         owed = sum(comps.values())
-        status = "reversed" if n["txn_id"] in reversed_ids else ("outstanding" if owed else "repaid")
+        status = "reversed" if n["txn_id"] in reversed_ids else ("outstanding" if owed else
+                                                                  "compensated" if n["id"] in compensated else "repaid")
         out.append(
             {
                 "id": n["id"],
@@ -170,14 +172,17 @@ def repay(
     def act() -> dict:
         g = _line_by_card(ledger, card)
         notes = [n for n in note_balances(ledger, g) if n["owed_fen"] > 0]
+        # compensated notes: what the borrower pays back goes to the officer's fund (SPEC §7)
+        cases = [c for c in store.compensations_for_grant(g["id"], accounts.RISK_FUND) if c["amount"] > c["recovered"]]
         if note_no is not None:
             n = store.get_note_by_no(note_no)
             if n is None or n["grant_id"] != g["id"]:
                 raise NotFound(f"no loan note {note_no} on line {card}")
             notes = [x for x in notes if x["note_no"] == note_no]
-            if not notes:
+            cases = [c for c in cases if c["note_no"] == note_no]
+            if not notes and not cases:
                 raise RuleViolation(f"loan note {note_no} is fully repaid")
-        owed = sum(n["owed_fen"] for n in notes)
+        owed = sum(n["owed_fen"] for n in notes) + sum(c["amount"] - c["recovered"] for c in cases)
         if owed == 0:
             raise RuleViolation(f"nothing is owed on line {card}")
         if amount > owed:
@@ -185,6 +190,7 @@ def repay(
         remaining = amount
         lines: list[Line] = [Line(accounts.CASH, debit=amount, grant_id=g["id"])]
         split = {c: 0 for c in COMPONENTS}
+        split["recovery"] = 0
         paid: dict[str, dict] = {}
         # component by component across the line (all penalty first, ...), earliest maturity first within each
         for comp in order:
@@ -197,6 +203,13 @@ def repay(
                                   note_id=n["id"], officer=officer))
                 paid.setdefault(n["note_no"], {})[f"{comp}_fen"] = take
                 split[comp] += take
+                remaining -= take
+        for c in cases:
+            take = min(remaining, c["amount"] - c["recovered"])
+            if take:
+                lines.append(Line(accounts.RISK_FUND, credit=take, grant_id=g["id"], note_id=c["note_id"], officer=c["officer"]))
+                paid.setdefault(c["note_no"], {})["recovery_fen"] = take
+                split["recovery"] += take
                 remaining -= take
         per_note = [{"note_no": no, **parts} for no, parts in paid.items()]
         txn_id = post(ledger, "repayment", on, lines, memo=f"repayment on {card}")
@@ -249,6 +262,8 @@ def show_note(ledger: Ledger, note_no: str) -> dict:
     names = {accounts.loans_account(g["product"]): "principal", accounts.INTEREST_ACCRUED: "accrued",
              accounts.INTEREST_DUE: "interest_due", accounts.PENALTY_DUE: "penalty"}
     for line in store.note_lines(n["id"]):
+        if line["account"] not in names:  # the officer's side of a compensation or recovery
+            continue
         m = movements.setdefault(line["txn_id"], {"txn_id": line["txn_id"], "on": line["business_date"], "kind": line["kind"],
                                                   "principal_fen": 0, "accrued_fen": 0, "interest_due_fen": 0, "penalty_fen": 0})
         m[names[line["account"]] + "_fen"] += line["debit"] - line["credit"]

@@ -42,6 +42,13 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "import": ("admin",),
     "day-end": ("accountant", "admin"),
     "loan.reassign": ("dept-head", "admin"),
+    "payroll": ("admin",),
+    "year-end": ("admin",),
+    "officer.transfer": ("admin",),
+    "officer.settle": ("admin",),
+    "officer.pay-in": ("teller", "accountant", "admin"),
+    # officer.statement: the officer themself, or these roles (see riskfund.statement)
+    "officer.statement": ("admin", "auditor", "dept-head", "deputy-director"),
 }
 
 

@@ -104,6 +104,15 @@ def check_day_end_state(ledger: Ledger) -> list[Finding]:
     ]
 
 
+def check_officer_funds(ledger: Ledger) -> list[Finding]:
+    """Payroll runs equal their journal lines; no fund overdrawn; no negative officer debt."""
+    out = [Finding("funds", f"payroll {r['month']}: recorded holdbacks or payables differ from the journal")
+           for r in ledger.store.payroll_mismatches(accounts.PAY_PAYABLE, accounts.RISK_FUND)]
+    out += [Finding("funds", f"officer {r['officer']}: {r['account']} balance {format_yuan(-r['balance'])} has the wrong sign")
+            for r in ledger.store.negative_officer_balances(accounts.RISK_FUND, accounts.OFFICER_DEBT)]
+    return out
+
+
 CHECKS = (
     check_journal_balanced,
     check_notes,
@@ -112,6 +121,7 @@ CHECKS = (
     check_reversals,
     check_append_only_guards,
     check_day_end_state,
+    check_officer_funds,
 )
 
 

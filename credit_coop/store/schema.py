@@ -184,7 +184,76 @@ def m0002_day_end(db: Database) -> None:
     for stmt in _DAY_END + _append_only_triggers(("day_closes", "note_classes", "note_officers")):
         db.execute(stmt)
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    assert set(APPEND_ONLY_V1 + ("day_closes", "note_classes", "note_officers")) == set(APPEND_ONLY)
+
+
+_PAY = [
+    """CREATE TABLE payroll_runs (
+        month TEXT PRIMARY KEY,
+        run_on TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        txn_id INTEGER REFERENCES txns(id),
+        run_at TEXT NOT NULL)""",
+    """CREATE TABLE payroll_lines (
+        id INTEGER PRIMARY KEY,
+        month TEXT NOT NULL REFERENCES payroll_runs(month),
+        officer TEXT NOT NULL,
+        role TEXT NOT NULL,
+        surveyed INTEGER NOT NULL, reviewed INTEGER NOT NULL, approved INTEGER NOT NULL,
+        grant_pay INTEGER NOT NULL,
+        interest_collected INTEGER NOT NULL,
+        interest_pay INTEGER NOT NULL,
+        total INTEGER NOT NULL,
+        holdback INTEGER NOT NULL,
+        payable INTEGER NOT NULL,
+        CHECK (total = grant_pay + interest_pay AND total = holdback + payable),
+        UNIQUE (month, officer))""",
+    """CREATE TABLE compensations (
+        id INTEGER PRIMARY KEY,
+        note_id INTEGER NOT NULL UNIQUE REFERENCES loan_notes(id),
+        officer TEXT NOT NULL,
+        on_date TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        from_fund INTEGER NOT NULL,
+        shortfall INTEGER NOT NULL,
+        txn_id INTEGER NOT NULL REFERENCES txns(id),
+        CHECK (amount = from_fund + shortfall))""",
+    """CREATE TABLE year_end_runs (
+        year TEXT PRIMARY KEY,
+        run_on TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        txn_id INTEGER REFERENCES txns(id),
+        run_at TEXT NOT NULL)""",
+    """CREATE TABLE year_end_lines (
+        id INTEGER PRIMARY KEY,
+        year TEXT NOT NULL REFERENCES year_end_runs(year),
+        officer TEXT NOT NULL,
+        holdbacks INTEGER NOT NULL,
+        clean INTEGER NOT NULL,
+        reason TEXT,
+        refund INTEGER NOT NULL,
+        full_settlement INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (year, officer))""",
+    """CREATE TABLE officer_transfers (
+        id INTEGER PRIMARY KEY,
+        officer TEXT NOT NULL UNIQUE,
+        on_date TEXT NOT NULL,
+        by_operator TEXT NOT NULL)""",
+    """CREATE TABLE fund_settlements (
+        id INTEGER PRIMARY KEY,
+        officer TEXT NOT NULL UNIQUE,
+        on_date TEXT NOT NULL,
+        amount INTEGER NOT NULL,
+        txn_id INTEGER REFERENCES txns(id))""",
+    """CREATE INDEX journal_lines_officer ON journal_lines(officer, account) WHERE officer IS NOT NULL""",
+]
+PAY_TABLES = ("payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements")
+
+
+@migrations()
+def m0003_pay_and_risk_fund(db: Database) -> None:
+    for stmt in _PAY + _append_only_triggers(PAY_TABLES):
+        db.execute(stmt)
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
 
 def migrate(path: str) -> list[str]:

@@ -18,9 +18,13 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Tables whose rows are posted once and never changed (guarded by triggers).
-APPEND_ONLY = ("txns", "journal_lines", "loan_notes", "grant_events", "requests", "day_closes", "note_classes", "note_officers")
+APPEND_ONLY = (
+    "txns", "journal_lines", "loan_notes", "grant_events", "requests",
+    "day_closes", "note_classes", "note_officers",
+    "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
+)
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -669,3 +673,189 @@ class Store:
             (as_of,),
         )
         return {r[0]: r[1] for r in rows}
+
+    # -- performance pay, risk fund, year-end (see core/pay.py, core/riskfund.py) --
+    def grant_roles_in(self, first: str, last: str) -> list[sqlite3.Row]:
+        """Per person: grants surveyed, reviewed and approved (approved between two dates)."""
+        return self._all(
+            """SELECT person, SUM(s) AS surveyed, SUM(r) AS reviewed, SUM(a) AS approved FROM (
+                 SELECT surveyed_by AS person, 1 AS s, 0 AS r, 0 AS a FROM grants WHERE approved_on BETWEEN :f AND :l AND approved_by IS NOT NULL
+                 UNION ALL SELECT reviewed_by, 0, 1, 0 FROM grants WHERE approved_on BETWEEN :f AND :l AND approved_by IS NOT NULL
+                 UNION ALL SELECT approved_by, 0, 0, 1 FROM grants WHERE approved_on BETWEEN :f AND :l AND approved_by IS NOT NULL)
+               GROUP BY person""",
+            {"f": first, "l": last},
+        )
+
+    def interest_collected_in(self, first: str, last: str, prefix: str) -> dict[str, int]:
+        """Per managing officer: interest (and penalty) collected by repayments between two dates, net of reversals."""
+        rows = self._all(
+            """SELECT l.officer, SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date BETWEEN ? AND ? AND l.officer IS NOT NULL AND l.account LIKE ? || '%'
+                 AND (t.kind = 'repayment' OR (t.kind = 'reversal' AND (SELECT kind FROM txns o WHERE o.id = t.reverses) = 'repayment'))
+               GROUP BY l.officer""",
+            (first, last, prefix),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def payroll_run(self, month: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM payroll_runs WHERE month=?", (month,))
+
+    def payroll_lines(self, month: str) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM payroll_lines WHERE month=? ORDER BY officer", (month,))
+
+    def insert_payroll(self, month: str, run_on: str, operator: str, txn_id: int | None, lines: list[dict]) -> None:
+        self._insert("payroll_runs", {"month": month, "run_on": run_on, "operator": operator, "txn_id": txn_id, "run_at": _now()})
+        for line in lines:
+            self._insert("payroll_lines", {"month": month, **line})
+
+    def officer_balance(self, officer: str, account: str, sign: int = -1, through: str | None = None) -> int:
+        """Balance of an officer's sub-account (credit-positive with sign=-1)."""
+        sql = """SELECT COALESCE(SUM(l.debit - l.credit), 0) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                 WHERE l.officer = ? AND l.account = ?"""
+        params = [officer, account]
+        if through:
+            sql += " AND t.business_date <= ?"
+            params.append(through)
+        return sign * self._scalar(sql, params)
+
+    def officer_movements(self, officer: str, accounts_: list[str]) -> list[sqlite3.Row]:
+        marks = ", ".join("?" for _ in accounts_)
+        return self._all(
+            f"""SELECT t.id AS txn_id, t.business_date, t.kind, t.memo, l.account, l.debit, l.credit, l.note_id
+                FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                WHERE l.officer = ? AND l.account IN ({marks}) ORDER BY t.business_date, t.id, l.id""",
+            (officer, *accounts_),
+        )
+
+    def compensation_candidates(self, day: str, grace_days: int) -> list[sqlite3.Row]:
+        """Notes unpaid ``grace_days`` after maturity, not yet compensated, with their issuing officer."""
+        return self._all(
+            """SELECT s.note_id, s.grant_id, s.product, s.principal, s.accrued, s.interest_due, s.penalty,
+                      n.amount, n.note_no, g.surveyed_by AS officer
+               FROM note_state s JOIN loan_notes n ON n.id = s.note_id JOIN grants g ON g.id = s.grant_id
+               LEFT JOIN compensations c ON c.note_id = s.note_id
+               WHERE s.principal > 0 AND date(s.maturity, '+' || ? || ' day') <= ? AND c.note_id IS NULL
+               ORDER BY s.note_id""",
+            (grace_days, day),
+        )
+
+    def insert_compensation(self, row: dict) -> None:
+        self._insert("compensations", row)
+
+    def clear_note_state(self, note_id: int) -> None:
+        self.conn.execute(
+            """UPDATE note_state SET principal = 0, accrued = 0, interest_due = 0, penalty = 0, accrual_num = 0,
+                      accrual_posted = 0, penalty_num = 0, penalty_posted = 0 WHERE note_id = ?""",
+            (note_id,),
+        )
+
+    def compensations_for_grant(self, grant_id: int, fund_account: str) -> list[sqlite3.Row]:
+        """Compensated notes on a line with what the borrower has paid back since (recoveries)."""
+        return self._all(
+            """SELECT c.*, n.note_no,
+                      COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                                WHERE l.note_id = c.note_id AND l.account = ? AND t.id != c.txn_id), 0) AS recovered
+               FROM compensations c JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",
+            (fund_account, grant_id),
+        )
+
+    def compensation_cases(self, fund_account: str) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT c.*, n.note_no, g.card_no, g.product,
+                      COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                                WHERE l.note_id = c.note_id AND l.account = ? AND t.id != c.txn_id), 0) AS recovered
+               FROM compensations c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
+               ORDER BY c.on_date, c.id""",
+            (fund_account,),
+        )
+
+    def officers_with(self, accounts_: list[str]) -> list[str]:
+        marks = ", ".join("?" for _ in accounts_)
+        return [r[0] for r in self._all(
+            f"SELECT DISTINCT officer FROM journal_lines WHERE officer IS NOT NULL AND account IN ({marks}) ORDER BY officer",
+            accounts_,
+        )]
+
+    def holdbacks_in(self, first: str, last: str) -> dict[str, int]:
+        rows = self._all(
+            "SELECT officer, SUM(holdback) FROM payroll_lines WHERE month BETWEEN ? AND ? GROUP BY officer", (first, last)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def officers_with_npl_in(self, first: str, last: str, npl_classes: list[str]) -> dict[str, str]:
+        """Issuing officers any of whose notes entered a non-performing class between two dates."""
+        marks = ", ".join("?" for _ in npl_classes)
+        rows = self._all(
+            f"""SELECT g.surveyed_by, MIN(n.note_no) FROM note_classes c JOIN loan_notes n ON n.id = c.note_id
+                JOIN grants g ON g.id = n.grant_id
+                WHERE c.on_date BETWEEN ? AND ? AND c.class IN ({marks}) GROUP BY g.surveyed_by""",
+            (first, last, *npl_classes),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def officers_compensating_in(self, first: str, last: str) -> dict[str, str]:
+        rows = self._all(
+            """SELECT c.officer, MIN(n.note_no) FROM compensations c JOIN loan_notes n ON n.id = c.note_id
+               WHERE c.on_date BETWEEN ? AND ? GROUP BY c.officer""",
+            (first, last),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def year_end_run(self, year: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM year_end_runs WHERE year=?", (year,))
+
+    def year_end_lines(self, year: str) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM year_end_lines WHERE year=? ORDER BY officer", (year,))
+
+    def insert_year_end(self, year: str, run_on: str, operator: str, txn_id: int | None, lines: list[dict]) -> None:
+        self._insert("year_end_runs", {"year": year, "run_on": run_on, "operator": operator, "txn_id": txn_id, "run_at": _now()})
+        for line in lines:
+            self._insert("year_end_lines", {"year": year, **line})
+
+    def transfer(self, officer: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM officer_transfers WHERE officer=?", (officer,))
+
+    def insert_transfer(self, officer: str, on: str, by: str) -> None:
+        self._insert("officer_transfers", {"officer": officer, "on_date": on, "by_operator": by})
+
+    def settlement(self, officer: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM fund_settlements WHERE officer=?", (officer,))
+
+    def insert_settlement(self, officer: str, on: str, amount: int, txn_id: int | None) -> None:
+        self._insert("fund_settlements", {"officer": officer, "on_date": on, "amount": amount, "txn_id": txn_id})
+
+    def unrecovered_issued(self, officer: str, loans_prefix: str, fund_account: str) -> int:
+        """Loan notes the officer issued that still carry principal, or compensations not yet recovered."""
+        live = self._scalar(
+            """SELECT COUNT(*) FROM (SELECT l.note_id FROM journal_lines l JOIN loan_notes n ON n.id = l.note_id
+                                     JOIN grants g ON g.id = n.grant_id
+                                     WHERE g.surveyed_by = ? AND l.account LIKE ? || '%'
+                                     GROUP BY l.note_id HAVING SUM(l.debit - l.credit) > 0)""",
+            (officer, loans_prefix),
+        )
+        open_cases = self._scalar(
+            """SELECT COUNT(*) FROM compensations c WHERE c.officer = ? AND c.amount >
+                 COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l
+                           WHERE l.note_id = c.note_id AND l.account = ? AND l.txn_id != c.txn_id), 0)""",
+            (officer, fund_account),
+        )
+        return live + open_cases
+
+    def payroll_mismatches(self, payable: str, fund: str) -> list[sqlite3.Row]:
+        """Payroll runs whose journal lines differ from the recorded per-officer lines."""
+        return self._all(
+            """SELECT r.month FROM payroll_runs r
+               WHERE COALESCE((SELECT SUM(holdback) FROM payroll_lines p WHERE p.month = r.month), 0) !=
+                     COALESCE((SELECT SUM(credit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)
+                  OR COALESCE((SELECT SUM(payable) FROM payroll_lines p WHERE p.month = r.month), 0) !=
+                     COALESCE((SELECT SUM(credit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
+            (fund, payable),
+        )
+
+    def negative_officer_balances(self, fund: str, debt: str) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT officer, account, SUM(debit - credit) AS balance FROM journal_lines
+               WHERE officer IS NOT NULL AND account IN (?, ?) GROUP BY officer, account
+               HAVING (account = ? AND balance > 0) OR (account = ? AND balance < 0)""",
+            (fund, debt, fund, debt),
+        )

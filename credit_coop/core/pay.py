@@ -1,0 +1,132 @@
+"""Officer performance pay (绩效工资), monthly — SPEC §6, source §六.
+
+- Each grant approved in the month pays the policy fee (50 yuan), split by
+  post: surveyor 80% (40), reviewer 10% (5), approver 10% (5).
+- Interest pay: 10% of the interest (and penalty interest) actually collected
+  in the month on the loan notes the officer manages, net of reversals.
+- 40% of each person's monthly pay is withheld into their risk compensation
+  fund (风险补偿金账户); 60% is payable (SPEC §7). Policy
+  ``holdback_officers_only`` limits the holdback to loan officers.
+
+Rounding rule (one, documented): each percentage is rounded half up to the
+fen; the surveyor's grant share takes whatever the other two shares leave of
+the fee, and the payable part is the total less the holdback — so grant shares
+add up to the fee and withheld + payable = total, exactly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from credit_coop.core import accounts
+from credit_coop.core.errors import Conflict, InvalidInput, RuleViolation
+from credit_coop.core.journal import Line, post
+from credit_coop.core.ledger import Ledger
+from credit_coop.core.operators import require
+
+PAID_ROLES = ("officer", "reviewer", "dept-head", "deputy-director", "committee")
+
+
+class AlreadyRun(Conflict):
+    """A batch that runs once per period was run before; ``result`` is the first run."""
+
+    def __init__(self, message: str, result: dict):
+        super().__init__(message)
+        self.result = result
+
+
+def percent_of(fen: int, percent: str | int) -> int:
+    """``fen × percent / 100`` rounded half up to the fen."""
+    return int((Decimal(fen) * Decimal(str(percent)) / 100).to_integral_value(ROUND_HALF_UP))
+
+
+def parse_month(text: str) -> tuple[str, date, date]:
+    raw = str(text).strip()
+    if not re.fullmatch(r"\d{4}-\d{2}", raw) or not 1 <= int(raw[5:]) <= 12:
+        raise InvalidInput(f"month {raw!r} is not YYYY-MM")
+    y, m = int(raw[:4]), int(raw[5:])
+    return raw, date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+
+
+def grant_shares(policy) -> dict[str, int]:
+    fee = policy["pay"]["grant_fee"]
+    split = policy["pay"]["split_percent"]
+    reviewer, approver = percent_of(fee, split["reviewer"]), percent_of(fee, split["approver"])
+    return {"surveyor": fee - reviewer - approver, "reviewer": reviewer, "approver": approver}
+
+
+def compute_payroll(ledger: Ledger, month: str) -> tuple[str, date, date, list[dict]]:
+    """The month's pay table (nothing posted)."""
+    month, first, last = parse_month(month)
+    store = ledger.store
+    policy = ledger.policy
+    shares = grant_shares(policy)
+    pay = policy["pay"]
+    collected = store.interest_collected_in(first.isoformat(), last.isoformat(), "1132.")
+    counts = {r["person"]: r for r in store.grant_roles_in(first.isoformat(), last.isoformat())}
+    lines = []
+    for person in sorted(set(collected) | set(counts)):
+        op = store.get_operator(person)
+        role = op["role"] if op else "unknown"
+        c = counts.get(person)
+        s, r, a = (c["surveyed"], c["reviewed"], c["approved"]) if c else (0, 0, 0)
+        grant_pay = s * shares["surveyor"] + r * shares["reviewer"] + a * shares["approver"]
+        got = collected.get(person, 0)
+        interest_pay = percent_of(got, pay["interest_share_percent"]) if got > 0 else 0
+        total = grant_pay + interest_pay
+        if total <= 0:
+            continue
+        held = percent_of(total, pay["holdback_percent"]) if (role == "officer" or not pay["holdback_officers_only"]) else 0
+        lines.append({
+            "officer": person, "role": role, "surveyed": s, "reviewed": r, "approved": a, "grant_pay": grant_pay,
+            "interest_collected": got, "interest_pay": interest_pay, "total": total, "holdback": held, "payable": total - held,
+        })
+    return month, first, last, lines
+
+
+def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None) -> dict:
+    keys = ("grant_pay", "interest_pay", "total", "holdback", "payable")
+    return {
+        "month": month,
+        "dry_run": dry_run,
+        "posted": posted,
+        "run_on": run_on,
+        "txn_id": txn_id,
+        "officers": [{k: v for k, v in dict(l).items() if k not in ("id", "month")} for l in lines],
+        "totals": {k: sum(l[k] for l in lines) for k in keys},
+    }
+
+
+def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) -> dict:
+    """``credit-coop batch payroll --month YYYY-MM``: once per month (a re-run is refused)."""
+    require(ledger, "payroll")
+    store = ledger.store
+    with store.write():
+        month, first, last, lines = compute_payroll(ledger, month)
+        prior = store.payroll_run(month)
+        if prior is not None:
+            raise AlreadyRun(
+                f"payroll for {month} was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
+                _result(month, store.payroll_lines(month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
+            )
+        closed = store.closed_through()
+        if not closed or closed < last.isoformat():
+            raise RuleViolation(f"{month} is not closed yet (day-end has run through {closed or 'no day'}); close the month first")
+        if on <= last:
+            raise RuleViolation(f"the payroll for {month} is posted after the month ends, not on {on.isoformat()}")
+        if dry_run:
+            return _result(month, lines, posted=False, dry_run=True)
+        txn_id = None
+        if lines:
+            journal = [Line(accounts.PAY_EXPENSE, debit=sum(l["total"] for l in lines))]
+            for l in lines:
+                if l["payable"]:
+                    journal.append(Line(accounts.PAY_PAYABLE, credit=l["payable"], officer=l["officer"]))
+                if l["holdback"]:
+                    journal.append(Line(accounts.RISK_FUND, credit=l["holdback"], officer=l["officer"]))
+            txn_id = post(ledger, "payroll", on, journal, memo=f"performance pay {month}")
+        store.insert_payroll(month, on.isoformat(), ledger.operator, txn_id, lines)
+    return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())

@@ -1,0 +1,95 @@
+"""Year-end refund batch (年终返还) — SPEC §7, source §七.
+
+For year Y, each officer none of whose loans became non-performing (次级,
+可疑, 损失 — policy) or needed compensation during Y gets 20% (policy) of the
+holdbacks withheld from their Y pay refunded as payable; the rest stays in the
+fund. Refunds never exceed the fund's balance. A transferred officer whose
+loans are all recovered gets the whole fund back instead. Once per year.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from credit_coop.core import accounts
+from credit_coop.core.errors import InvalidInput, RuleViolation
+from credit_coop.core.journal import Line, post
+from credit_coop.core.ledger import Ledger
+from credit_coop.core.operators import require
+from credit_coop.core.pay import AlreadyRun, percent_of
+from credit_coop.core.riskfund import fund_balance
+
+
+def _lines(ledger: Ledger, year: int) -> list[dict]:
+    store = ledger.store
+    first, last = f"{year:04d}-01-01", f"{year:04d}-12-31"
+    holdbacks = store.holdbacks_in(f"{year:04d}-01", f"{year:04d}-12")
+    npl = store.officers_with_npl_in(first, last, ledger.policy["classification"]["non_performing"])
+    comp = store.officers_compensating_in(first, last)
+    percent = ledger.policy["risk_fund"]["year_end_refund_percent"]
+    people = sorted(set(holdbacks) | set(store.officers_with([accounts.RISK_FUND])))
+    lines = []
+    for officer in people:
+        fund = fund_balance(ledger, officer, through=last)
+        held = holdbacks.get(officer, 0)
+        transferred = store.transfer(officer)
+        if transferred and transferred["on_date"] <= last and not store.settlement(officer) and \
+                not store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND):
+            lines.append({"officer": officer, "holdbacks": held, "clean": 1, "reason": "transferred; every loan recovered",
+                          "refund": max(fund, 0), "full_settlement": 1})
+            continue
+        reason = None
+        if officer in comp:
+            reason = f"compensated {comp[officer]}"
+        elif officer in npl:
+            reason = f"{npl[officer]} became non-performing"
+        refund = 0 if reason else min(percent_of(held, percent), max(fund, 0))
+        if held or refund:
+            lines.append({"officer": officer, "holdbacks": held, "clean": 0 if reason else 1, "reason": reason,
+                          "refund": refund, "full_settlement": 0})
+    return lines
+
+
+def _result(year: int, lines, *, posted: bool, dry_run: bool, txn_id=None, run_on=None) -> dict:
+    rows = [{k: v for k, v in dict(l).items() if k not in ("id", "year")} for l in lines]
+    return {"year": year, "dry_run": dry_run, "posted": posted, "run_on": run_on, "txn_id": txn_id, "officers": rows,
+            "total_holdbacks_fen": sum(r["holdbacks"] for r in rows), "total_refund_fen": sum(r["refund"] for r in rows)}
+
+
+def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, today: date | None = None) -> dict:
+    """``credit-coop batch year-end --year Y``: refunds posted as payable; once per year."""
+    require(ledger, "year-end")
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"year {year!r} is not a year") from None
+    today = today or date.today()
+    if year > today.year or year < 1990:
+        raise InvalidInput(f"year {year} is not a past or current year")
+    store = ledger.store
+    with store.write():
+        prior = store.year_end_run(str(year))
+        if prior is not None:
+            raise AlreadyRun(
+                f"the {year} year-end was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
+                _result(year, store.year_end_lines(str(year)), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
+            )
+        closed = store.closed_through()
+        if not closed or closed < f"{year:04d}-12-31":
+            raise RuleViolation(f"December {year} is not closed yet (day-end has run through {closed or 'no day'})")
+        if on.year <= year:
+            raise RuleViolation(f"the {year} year-end is posted after the year ends, not on {on.isoformat()}")
+        lines = _lines(ledger, year)
+        if dry_run:
+            return _result(year, lines, posted=False, dry_run=True)
+        journal = []
+        for l in lines:
+            if l["refund"]:
+                journal += [Line(accounts.RISK_FUND, debit=l["refund"], officer=l["officer"]),
+                            Line(accounts.PAY_PAYABLE, credit=l["refund"], officer=l["officer"])]
+        txn_id = post(ledger, "year-end", on, journal, memo=f"risk fund year-end refund {year}") if journal else None
+        store.insert_year_end(str(year), on.isoformat(), ledger.operator, txn_id, lines)
+        for l in lines:
+            if l["full_settlement"]:
+                store.insert_settlement(l["officer"], on.isoformat(), l["refund"], txn_id)
+    return _result(year, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())

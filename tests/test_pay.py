@@ -1,0 +1,184 @@
+"""Performance pay, holdbacks, compensation, recovery, year-end, transfer (SPEC §6–7)."""
+
+from datetime import date
+
+import pytest
+
+from credit_coop.core import interest, loans, riskfund
+from credit_coop.core.errors import InvalidInput, NotPermitted, RuleViolation
+from credit_coop.core.ledger import Ledger, create_ledger
+from credit_coop.core.pay import AlreadyRun, percent_of, run_payroll
+from credit_coop.core.verify import verify
+from credit_coop.core.yearend import run_year_end
+from conftest import STAFF, Coop
+
+FAR = date(2030, 1, 1)
+
+
+@pytest.fixture
+def coop3(tmp_path):
+    from credit_coop.core import operators
+
+    path = str(tmp_path / "c.db")
+    create_ledger(path, operator="李主任", on=date(2025, 1, 1))
+    with Ledger.open(path, "李主任") as admin:
+        for key, name in STAFF.items():
+            operators.add_operator(admin, name, key.rstrip("2"), date(2025, 1, 1))
+    c = Coop(path)
+    yield c
+    c.close()
+
+
+def close(coop, through):
+    return interest.day_end(coop.as_("accountant"), through, today=FAR)
+
+
+def payroll(coop, month, on, **kw):
+    return run_payroll(coop.as_("李主任"), month, on=on, **kw)
+
+
+def by_officer(result):
+    return {o["officer"]: o for o in result["officers"]}
+
+
+def test_percent_rounding_half_up():
+    assert percent_of(1_234_567, 10) == 123_457      # 12,345.67 × 10% = 1,234.567 → 1,234.57
+    assert percent_of(135_457, 40) == 54_183         # 1,354.57 × 40% = 541.828 → 541.83
+    assert percent_of(5, 10) == 1                     # 0.005 → 0.01 (half up)
+
+
+def test_september_hand_example(coop3):
+    """Officer A surveys 3 grants approved in September and collects 12,345.67 interest."""
+    big = coop3.granted("gxd", line="30万", term=24, on=date(2025, 1, 5))
+    loans.draw(coop3.as_("teller"), card=big["card_no"], id_number=big["borrower"], amount="30万", fingerprint_ok=True,
+               on=date(2025, 1, 6))
+    for _ in range(3):
+        coop3.granted("sdt", line="5万", term=12, on=date(2025, 9, 10))
+    close(coop3, date(2025, 9, 20))
+    r = loans.repay(coop3.as_("teller"), card=big["card_no"], amount="12,345.67", on=date(2025, 9, 21))
+    assert r["split"]["principal_fen"] == 0     # all of it is interest (penalty, due, accrued)
+    with pytest.raises(RuleViolation, match="not closed"):
+        payroll(coop3, "2025-09", date(2025, 10, 1))
+    close(coop3, date(2025, 9, 30))
+    dry = payroll(coop3, "2025-09", date(2025, 10, 1), dry_run=True)
+    assert dry["dry_run"] and not dry["posted"]
+    result = payroll(coop3, "2025-09", date(2025, 10, 1))
+    assert by_officer(dry) == by_officer(result)
+    a = by_officer(result)["张经理"]
+    assert (a["surveyed"], a["approved"]) == (3, 0)
+    assert (a["grant_pay"], a["interest_collected"], a["interest_pay"]) == (12_000, 1_234_567, 123_457)
+    assert (a["total"], a["holdback"], a["payable"]) == (135_457, 54_183, 81_274)
+    rev, head = by_officer(result)["钱审查"], by_officer(result)["孙部长"]
+    assert (rev["grant_pay"], rev["holdback"], rev["payable"]) == (1_500, 600, 900)
+    assert (head["grant_pay"], head["holdback"], head["payable"]) == (1_500, 600, 900)
+    assert riskfund.fund_balance(coop3.as_("auditor"), "张经理") == 54_183
+    with pytest.raises(AlreadyRun, match="already run") as again:
+        payroll(coop3, "2025-09", date(2025, 10, 2))
+    assert by_officer(again.value.result) == by_officer(result)
+    assert verify(coop3.as_("auditor"))["ok"]
+
+
+def test_payroll_refusals(coop3):
+    close(coop3, date(2025, 2, 28))
+    with pytest.raises(NotPermitted):
+        run_payroll(coop3.as_("dept-head"), "2025-02", on=date(2025, 3, 1))
+    with pytest.raises(InvalidInput, match="YYYY-MM"):
+        payroll(coop3, "2025-13", date(2025, 3, 1))
+    with pytest.raises(RuleViolation, match="after the month ends"):
+        payroll(coop3, "2025-02", date(2025, 2, 28))
+    assert payroll(coop3, "2025-02", date(2025, 3, 1))["officers"] == []
+
+
+def _fund_a_and_b(coop3):
+    """A (张经理) and B (刘经理) each earn grant pay in March; B's 1万 note matures unpaid in June."""
+    coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))                              # A surveys
+    b_line = coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3), surveyor="officer2")  # B surveys
+    note = loans.draw(coop3.as_("teller"), card=b_line["card_no"], id_number=b_line["borrower"], amount="1万",
+                      fingerprint_ok=True, on=date(2025, 3, 4), maturity="2025-06-04")
+    close(coop3, date(2025, 3, 31))
+    pay = payroll(coop3, "2025-03", date(2025, 4, 1))
+    # the borrower pays the interest each month until maturity, then defaults
+    for day in (date(2025, 4, 21), date(2025, 5, 21)):
+        close(coop3, day.replace(day=20))
+        owed = loans.show_line(coop3.as_("auditor"), b_line["card_no"])["notes"][0]["interest_due_fen"]
+        loans.repay(coop3.as_("teller"), card=b_line["card_no"], amount=owed, on=day)
+    return b_line, note, pay
+
+
+def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
+    b_line, note, pay = _fund_a_and_b(coop3)
+    b_fund = by_officer(pay)["刘经理"]["holdback"]
+    assert b_fund == 1_600                              # 40% of 40.00
+    close(coop3, date(2025, 6, 4))                      # maturity day: unpaid at its end → compensated
+    case = riskfund.compensation_report(coop3.as_("auditor"))["cases"][0]
+    s = loans.show_note(coop3.as_("auditor"), note["note_no"])
+    assert s["principal_fen"] == s["interest_due_fen"] == 0 and s["status"] == "compensated"
+    assert case["officer"] == "刘经理" and case["from_fund_fen"] == b_fund
+    assert case["amount_fen"] > 1_000_000  # principal plus the interest due at maturity
+    assert case["shortfall_fen"] == case["amount_fen"] - b_fund
+    assert riskfund.fund_balance(coop3.as_("auditor"), "刘经理") == 0
+    assert riskfund.officer_debt(coop3.as_("auditor"), "刘经理") == case["shortfall_fen"]
+    # the officer pays in part of the shortfall
+    with pytest.raises(RuleViolation, match="more than"):
+        riskfund.pay_in(coop3.as_("teller"), "刘经理", case["shortfall_fen"] + 1, date(2025, 6, 10))
+    riskfund.pay_in(coop3.as_("teller"), "刘经理", 500_000, date(2025, 6, 10))
+    assert riskfund.officer_debt(coop3.as_("auditor"), "刘经理") == case["shortfall_fen"] - 500_000
+    # the borrower comes back and repays: the money goes to the officer's fund
+    r = loans.repay(coop3.as_("teller"), card=b_line["card_no"], amount="2,000.00", on=date(2025, 6, 12))
+    assert r["split"]["recovery_fen"] == 200_000
+    assert riskfund.fund_balance(coop3.as_("auditor"), "刘经理") == 200_000
+    with pytest.raises(RuleViolation, match="overpayment"):
+        loans.repay(coop3.as_("teller"), card=b_line["card_no"], amount=case["amount_fen"], on=date(2025, 6, 12))
+    st = riskfund.statement(coop3.as_("刘经理"), "刘经理", 2025)
+    assert st["reconciles"] and st["closing_fen"] == 200_000
+    assert [m["what"].split()[0] for m in st["movements"]] == ["holdback", "compensation", "compensation", "pay-in", "recovery"]
+    with pytest.raises(NotPermitted):
+        riskfund.statement(coop3.as_("张经理"), "刘经理")
+    # year-end 2025: A clean → 20% of holdbacks; B compensated → nothing
+    close(coop3, date(2025, 12, 31))
+    with pytest.raises(RuleViolation, match="after the year ends"):
+        run_year_end(coop3.as_("李主任"), 2025, on=date(2025, 12, 31), today=FAR)
+    ye = run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 5), today=FAR)
+    rows = by_officer(ye)
+    a_hold = by_officer(pay)["张经理"]["holdback"]
+    assert rows["张经理"]["clean"] == 1 and rows["张经理"]["refund"] == percent_of(a_hold, 20)
+    assert rows["刘经理"]["clean"] == 0 and rows["刘经理"]["refund"] == 0 and "compensated" in rows["刘经理"]["reason"]
+    assert riskfund.fund_balance(coop3.as_("auditor"), "张经理") == a_hold - percent_of(a_hold, 20)
+    with pytest.raises(AlreadyRun):
+        run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 6), today=FAR)
+    assert verify(coop3.as_("auditor"))["ok"]
+
+
+def test_year_end_refusals(coop3):
+    close(coop3, date(2025, 11, 30))
+    with pytest.raises(RuleViolation, match="December 2025 is not closed"):
+        run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 5), today=FAR)
+    with pytest.raises(InvalidInput, match="not a past or current year"):
+        run_year_end(coop3.as_("李主任"), 2031, on=date(2032, 1, 5), today=FAR)
+    with pytest.raises(NotPermitted):
+        run_year_end(coop3.as_("accountant"), 2025, on=date(2026, 1, 5), today=FAR)
+
+
+def test_transfer_and_full_refund(coop3):
+    coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))
+    close(coop3, date(2025, 3, 31))
+    held = by_officer(payroll(coop3, "2025-03", date(2025, 4, 1)))["张经理"]["holdback"]
+    t = riskfund.transfer(coop3.as_("李主任"), "张经理", date(2025, 4, 2))
+    assert t["fund_fen"] == held and t["loans_not_recovered"] == 0
+    with pytest.raises(NotPermitted, match="transferred"):
+        coop3.apply_and_survey("sdt", "1万", 12, coop3.borrower(kinds=("business",)), on=date(2025, 4, 3))
+    r = riskfund.settle(coop3.as_("李主任"), "张经理", date(2025, 4, 3))
+    assert r["refund_fen"] == held and riskfund.fund_balance(coop3.as_("auditor"), "张经理") == 0
+    with pytest.raises(Exception, match="already settled"):
+        riskfund.settle(coop3.as_("李主任"), "张经理", date(2025, 4, 4))
+    assert verify(coop3.as_("auditor"))["ok"]
+
+
+def test_transfer_waits_for_recovery(coop3):
+    line = coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))
+    loans.draw(coop3.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=date(2025, 3, 4))
+    close(coop3, date(2025, 3, 31))
+    payroll(coop3, "2025-03", date(2025, 4, 1))
+    riskfund.transfer(coop3.as_("李主任"), "张经理", date(2025, 4, 2))
+    with pytest.raises(RuleViolation, match="not yet recovered"):
+        riskfund.settle(coop3.as_("李主任"), "张经理", date(2025, 4, 3))
