@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from credit_coop.cli import batch, borrowers, counter, data, grants, ledger
+from credit_coop.cli import batch, borrowers, counter, data, exports, grants, ledger
 from credit_coop.cli.base import CURRENT, DbOpt, JsonOpt, OperatorOpt, new_app
 
 app = new_app(
@@ -25,6 +25,7 @@ app.add_typer(grants.app, name="grant")
 counter.register(app)
 data.register(app)
 batch.register(app)
+app.add_typer(exports.app, name="export")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

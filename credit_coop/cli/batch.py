@@ -319,3 +319,63 @@ def report_compensation() -> None:
                     [[o["officer"], yuan(o["fund_fen"]), yuan(o["debt_fen"])] for o in r["officers"]], right=("fund", "debt outstanding"))
 
     emit(result, human)
+
+
+@command(report_app, "trial-balance")
+def report_trial_balance(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today].")] = None,
+) -> None:
+    """Every account's debit, credit and balance; the totals are equal.
+
+    Example: credit-coop report trial-balance --as-of 2025-12-31
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.export import trial_balance
+
+    with open_ledger() as ledger:
+        result = trial_balance(ledger, business_date(as_of))
+    emit(result, lambda r: print_table(
+        f"Trial balance as of {r['as_of']} — {'balanced' if r['balanced'] else 'NOT BALANCED'}",
+        ["account", "name", "debit", "credit", "balance"],
+        [[a["account"], a["name"], yuan(a["debit_fen"]), yuan(a["credit_fen"]), yuan(a["balance_fen"])] for a in r["accounts"]]
+        + [["total", "", yuan(r["total_debit_fen"]), yuan(r["total_credit_fen"]), ""]],
+        right=("debit", "credit", "balance")))
+
+
+@command(report_app, "officers")
+def report_officers() -> None:
+    """Per loan officer: grants, managed balance, interest collected, fund balance.
+
+    Example: credit-coop report officers
+    """
+    from credit_coop.core.reports import officers_report
+
+    with open_ledger() as ledger:
+        result = officers_report(ledger)
+    emit(result, lambda rows: print_table(
+        "Loan officers", ["officer", "grants", "managed principal", "interest collected", "risk fund"],
+        [[o["officer"], o["grants"], yuan(o["managed_fen"]), yuan(o["interest_collected_fen"]), yuan(o["fund_fen"])] for o in rows],
+        right=("grants", "managed principal", "interest collected", "risk fund")))
+
+
+@command(report_app, "sla")
+def report_sla(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today].")] = None,
+) -> None:
+    """Grants whose acceptance-to-first-disbursement exceeded 7 days (办贷时限; policy).
+
+    Example: credit-coop report sla
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.reports import sla_report
+
+    with open_ledger() as ledger:
+        result = sla_report(ledger, business_date(as_of))
+
+    def human(r: dict) -> None:
+        print_table(f"Over the {r['limit_days']}-day service level: {len(r['late'])} of {r['grants']} grants",
+                    ["grant", "product", "borrower", "accepted", "approved", "first drawn", "days", "officer", "state"],
+                    [[x["grant_no"], x["product"], x["borrower_masked"], x["applied_on"], x["approved_on"], x["first_drawn"],
+                      x["days"], x["officer"], x["state"]] for x in r["late"]], right=("days",))
+
+    emit(result, human)

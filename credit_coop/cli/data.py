@@ -86,6 +86,7 @@ def demo(
         print(f"compensation (全额赔偿): {c['cases']} cases, {yuan(c['total_fen'])}; officers' outstanding debt {yuan(c['outstanding_debt_fen'])}")
         print(f"\nverify: {'sound' if r['verify_ok'] else 'PROBLEMS: ' + '; '.join(r['findings'])}")
         print(f"demo ledger: {r['db']}")
+        print(f"audit workbook: {r['workbook']}")
         print("try:")
         for hint in r["try"]:
             print(f"  {hint}")

@@ -52,12 +52,17 @@ def component_account(component: str, product_code: str) -> str:
 
 
 def describe(account: str, products: dict | None = None, lang: str = "zh") -> str:
-    """Human name of an account code."""
-    base, _, suffix = account.partition(".")
-    if base == LOANS and suffix:
-        product = (products or {}).get(suffix, {}).get("name", suffix)
-        return f"贷款-{product}" if lang == "zh" else f"Loans:{suffix}"
-    entry = CHART.get(account) or CHART.get(base)
-    if entry is None:
-        return account
-    return entry[0] if lang == "zh" else entry[1]
+    """Human name of an account code (``1303.hnd`` → 贷款-惠农贷, ``6011.interest.hnd`` → 利息收入-贷款利息-惠农贷)."""
+    parts = account.split(".")
+    if parts[0] == LOANS and len(parts) > 1:
+        product = (products or {}).get(parts[1], {}).get("name", parts[1])
+        return f"贷款-{product}" if lang == "zh" else f"Loans:{parts[1]}"
+    for n in range(len(parts), 0, -1):
+        entry = CHART.get(".".join(parts[:n]))
+        if entry:
+            name = entry[0] if lang == "zh" else entry[1]
+            rest = parts[n:]
+            if rest and lang == "zh":
+                rest = [(products or {}).get(p, {}).get("name", p) for p in rest]
+            return "-".join([name, *rest]) if lang == "zh" else ":".join([name, *rest])
+    return account

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from credit_coop.core import loans
 from credit_coop.core.errors import Conflict, LedgerUnavailable, RuleViolation
+from credit_coop.core.export import export_workbook
 from credit_coop.core.imports import import_rows, read_csv
 from credit_coop.core.interest import day_end, next_day_to_close
 from credit_coop.core.ledger import Ledger, create_ledger
@@ -24,6 +25,7 @@ from credit_coop.core.verify import verify
 
 DEMO_ADMIN = "联社管理员"
 DEMO_TELLER = "会计1号"
+DEMO_AUDITOR = "郑稽核"
 DEMO_CREATED = date(2025, 2, 20)
 
 
@@ -150,12 +152,19 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
                          f"{len(year_end['officers'])} fund holders clean, refunds {format_yuan(year_end['total_refund_fen'])} "
                          f"({time.perf_counter() - t:.1f} s)")
         compensation = compensation_report(ledger)
+        t = time.perf_counter()
+        workbook = os.path.splitext(path)[0] + "-audit.xlsx"
+        month = through.replace(day=1)
+        exported = export_workbook(ledger.acting_as(DEMO_AUDITOR), workbook, first=month, last=through)
+        steps.append(f"wrote the audit workbook for {month} .. {through}: "
+                     f"{sum(x['rows'] for x in exported['sheets'])} rows ({time.perf_counter() - t:.1f} s)")
         products = product_report(ledger, through)
         overdue = overdue_report(ledger, through)
         checked = verify(ledger)
     steps.append(f"total {time.perf_counter() - t0:.1f} s")
     return {
         "db": os.path.abspath(path),
+        "workbook": exported["out"],
         "through": through.isoformat(),
         "steps": steps,
         "products": products,
@@ -172,6 +181,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         "try": [
             f"credit-coop --db {path} report overdue",
             f"credit-coop --db {path} report compensation",
+            f"credit-coop --db {path} report trial-balance --as-of {through}",
             f"credit-coop --db {path} --operator 联社管理员 officer statement 经理1-1 --year 2025",
             f"credit-coop --db {path} grant list --product hnd --status live",
             f"credit-coop --db {path} policy show",

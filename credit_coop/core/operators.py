@@ -53,7 +53,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 
 
 def check_operator_name(name: str | None) -> str:
-    return require_text(name, "operator name", max_len=64)
+    """Operator names appear in every export: no leading = + - @ (spreadsheet formulas)."""
+    name = require_text(name, "operator name", max_len=64)
+    if name[0] in "=+-@":
+        raise InvalidInput("an operator name cannot start with = + - or @")
+    return name
 
 
 def require(ledger: Ledger, action: str):

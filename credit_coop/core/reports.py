@@ -87,3 +87,35 @@ def overdue_report(ledger: Ledger, as_of: date | None = None) -> dict:
         "non_performing_fen": npl,
         "npl_ratio_percent": f"{bp // 100}.{bp % 100:02d}",
     }
+
+
+def officers_report(ledger: Ledger) -> list[dict]:
+    """Per loan officer: grants surveyed, principal managed, interest collected, fund balance."""
+    return [
+        {"officer": r["name"], "grants": r["grants"], "managed_fen": r["managed"], "interest_collected_fen": r["collected"],
+         "fund_fen": r["fund"]}
+        for r in ledger.store.officer_summary(accounts.LOANS + ".", accounts.RISK_FUND)
+    ]
+
+
+def sla_report(ledger: Ledger, as_of: date | None = None) -> dict:
+    """Grants whose acceptance-to-first-disbursement exceeded the policy's days (办贷时限, SPEC §3),
+    and approved grants still undrawn past it."""
+    from credit_coop.core.identity import mask_id_number
+
+    as_of = as_of or date.today()
+    limit = ledger.policy["service_level"]["days_to_first_disbursement"]
+    late = []
+    total = 0
+    for r in ledger.store.first_disbursements():
+        applied = date.fromisoformat(r["applied_on"])
+        end = date.fromisoformat(r["first_drawn"]) if r["first_drawn"] else as_of
+        if applied > as_of:
+            continue
+        total += 1
+        days = (end - applied).days
+        if days > limit:
+            late.append({"grant_no": r["grant_no"], "product": r["product"], "borrower_masked": mask_id_number(r["borrower_id"]),
+                         "applied_on": r["applied_on"], "approved_on": r["approved_on"], "first_drawn": r["first_drawn"],
+                         "days": days, "officer": r["officer"], "state": "disbursed late" if r["first_drawn"] else "not yet disbursed"})
+    return {"as_of": as_of.isoformat(), "limit_days": limit, "grants": total, "late": late}

@@ -256,6 +256,22 @@ def m0003_pay_and_risk_fund(db: Database) -> None:
     db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0004_audit_log(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            operator TEXT,
+            action TEXT NOT NULL,
+            detail TEXT,
+            result TEXT NOT NULL DEFAULT 'ok')"""
+    )
+    for stmt in _append_only_triggers(("audit_log",)):
+        db.execute(stmt)
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)

@@ -18,12 +18,13 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
     "day_closes", "note_classes", "note_officers",
     "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
+    "audit_log",
 )
 BUSY_TIMEOUT_MS = 5000
 
@@ -858,4 +859,162 @@ class Store:
                WHERE officer IS NOT NULL AND account IN (?, ?) GROUP BY officer, account
                HAVING (account = ? AND balance > 0) OR (account = ? AND balance < 0)""",
             (fund, debt, fund, debt),
+        )
+
+    # -- audit log ------------------------------------------------------------
+    def audit(self, operator: str | None, action: str, detail: str | None = None, result: str = "ok") -> None:
+        """Append to the audit log (its own small transaction when none is open)."""
+        row = {"at": _now(), "operator": operator, "action": action, "detail": detail, "result": result}
+        if self._depth:
+            self._insert("audit_log", row)
+        else:
+            with self.write():
+                self._insert("audit_log", row)
+
+    def audit_entries(self, first: str | None = None, operator: str | None = None) -> list[sqlite3.Row]:
+        sql, params = "SELECT * FROM audit_log WHERE 1=1", []
+        if first:
+            sql += " AND at >= ?"
+            params.append(first)
+        if operator:
+            sql += " AND operator = ?"
+            params.append(operator)
+        return self._all(sql + " ORDER BY id", params)
+
+    # -- exports (see core/export.py) -----------------------------------------
+    REGISTER_SQL = {
+        "borrowers": """SELECT b.id_number, b.name, (SELECT group_concat(kind, '|') FROM (SELECT kind FROM borrower_kinds k
+                            WHERE k.id_number = b.id_number ORDER BY kind)) AS kinds, b.village, b.settlement_account,
+                            b.registered_on, b.registered_by
+                        FROM borrowers b WHERE b.registered_on BETWEEN :f AND :t ORDER BY b.registered_on, b.id_number""",
+        "grants": """SELECT g.grant_no, g.borrower_id AS id_number, b.name, g.product, g.status, g.applied_amount, g.applied_on,
+                            g.applied_by, g.grade, g.posted_from, g.posted_to, g.village_reviewed_on, g.village_reviewed_by,
+                            g.line_amount, g.term_months, g.surveyed_on, g.surveyed_by, g.reviewed_on, g.reviewed_by,
+                            g.approved_on, g.approved_by, g.approval_tier, g.approval_exposure, g.rejected_on, g.rejected_by,
+                            g.reject_reason, g.contract_no, g.card_no
+                     FROM grants g JOIN borrowers b ON b.id_number = g.borrower_id
+                     WHERE g.applied_on BETWEEN :f AND :t ORDER BY g.id""",
+        "lines": """SELECT g.card_no, g.contract_no, g.grant_no, g.borrower_id AS id_number, g.product, g.line_amount,
+                           g.valid_from, g.valid_to, g.status, g.officer,
+                           COALESCE((SELECT SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                                     WHERE l.grant_id = g.id AND l.account LIKE '1303.%' AND t.business_date <= :t), 0) AS outstanding
+                    FROM grants g WHERE g.approved_on BETWEEN :f AND :t ORDER BY g.id""",
+        "loan_notes": """SELECT n.note_no, g.card_no, g.borrower_id AS id_number, g.product, n.amount, n.drawn_on, n.maturity,
+                                n.annual_rate_percent, n.teller, n.fingerprint_ok, n.txn_id,
+                                EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id) AS reversed,
+                                COALESCE((SELECT SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                                          WHERE l.note_id = n.id AND l.account LIKE '1303.%' AND t.business_date <= :t), 0) AS outstanding
+                         FROM loan_notes n JOIN grants g ON g.id = n.grant_id
+                         WHERE n.drawn_on BETWEEN :f AND :t ORDER BY n.id""",
+        "repayments": """SELECT t.id AS txn_id, t.business_date, g.card_no, g.borrower_id AS id_number,
+                                SUM(CASE WHEN l.account = '1001' THEN l.debit ELSE 0 END) AS amount,
+                                SUM(CASE WHEN l.account = '1132.penalty' THEN l.credit ELSE 0 END) AS penalty,
+                                SUM(CASE WHEN l.account = '1132.due' THEN l.credit ELSE 0 END) AS interest_due,
+                                SUM(CASE WHEN l.account = '1132.accrued' THEN l.credit ELSE 0 END) AS interest_accrued,
+                                SUM(CASE WHEN l.account LIKE '1303.%' THEN l.credit ELSE 0 END) AS principal,
+                                SUM(CASE WHEN l.account = '2241.riskfund' THEN l.credit ELSE 0 END) AS recovery,
+                                t.operator, EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id) AS reversed
+                         FROM txns t JOIN journal_lines l ON l.txn_id = t.id JOIN grants g ON g.id = l.grant_id
+                         WHERE t.kind = 'repayment' AND t.business_date BETWEEN :f AND :t
+                         GROUP BY t.id ORDER BY t.id""",
+        "journal": """SELECT t.id AS txn_id, t.business_date, t.kind, t.operator, t.memo, t.reverses, l.id AS line_id, l.account,
+                             l.debit, l.credit, n.note_no, g.card_no, l.officer
+                      FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                      LEFT JOIN loan_notes n ON n.id = l.note_id LEFT JOIN grants g ON g.id = l.grant_id
+                      WHERE t.business_date BETWEEN :f AND :t ORDER BY t.id, l.id""",
+        "pay": """SELECT p.month, p.officer, p.role, p.surveyed, p.reviewed, p.approved, p.grant_pay, p.interest_collected,
+                         p.interest_pay, p.total, p.holdback, p.payable, r.txn_id
+                  FROM payroll_lines p JOIN payroll_runs r ON r.month = p.month
+                  WHERE p.month BETWEEN substr(:f, 1, 7) AND substr(:t, 1, 7) ORDER BY p.month, p.officer""",
+        "risk_fund": """SELECT t.business_date, t.id AS txn_id, l.officer, t.kind, l.account, l.credit AS fund_in, l.debit AS fund_out,
+                               n.note_no
+                        FROM journal_lines l JOIN txns t ON t.id = l.txn_id LEFT JOIN loan_notes n ON n.id = l.note_id
+                        WHERE l.account IN ('2241.riskfund', '1221.officer') AND t.business_date BETWEEN :f AND :t
+                        ORDER BY t.id, l.id""",
+        "year_end": """SELECT y.year, y.officer, y.holdbacks, y.clean, y.reason, y.refund, y.full_settlement, r.txn_id
+                       FROM year_end_lines y JOIN year_end_runs r ON r.year = y.year
+                       WHERE y.year BETWEEN substr(:f, 1, 4) AND substr(:t, 1, 4) ORDER BY y.year, y.officer""",
+        "compensation": """SELECT c.on_date, n.note_no, g.card_no, g.borrower_id AS id_number, c.officer, c.amount, c.from_fund,
+                                  c.shortfall, c.txn_id
+                           FROM compensations c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
+                           WHERE c.on_date BETWEEN :f AND :t ORDER BY c.on_date, c.id""",
+    }
+
+    def register_rows(self, register: str, first: str, last: str) -> Iterator[sqlite3.Row]:
+        """Stream a register's rows for a period (deterministic order)."""
+        return self.conn.execute(self.REGISTER_SQL[register], {"f": first, "t": last})
+
+    def journal_sum(self, first: str, last: str, *, kinds: tuple[str, ...] | None = None, account_like: str = "%",
+                    side: str = "debit") -> int:
+        """Σ debit (or credit) of journal lines in a period, optionally for some transaction kinds / accounts."""
+        col = "l.debit" if side == "debit" else "l.credit"
+        sql = f"""SELECT COALESCE(SUM({col}), 0) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                  WHERE t.business_date BETWEEN ? AND ? AND l.account LIKE ?"""
+        params: list = [first, last, account_like]
+        if kinds:
+            sql += f" AND t.kind IN ({', '.join('?' for _ in kinds)})"
+            params += list(kinds)
+        return self._scalar(sql, params)
+
+    def journal_sum_of_txns(self, txn_ids: list[int], account_like: str, side: str = "debit") -> int:
+        if not txn_ids:
+            return 0
+        col = "debit" if side == "debit" else "credit"
+        marks = ", ".join("?" for _ in txn_ids)
+        return self._scalar(
+            f"SELECT COALESCE(SUM({col}), 0) FROM journal_lines WHERE txn_id IN ({marks}) AND account LIKE ?", (*txn_ids, account_like)
+        )
+
+    def trial_balance(self, as_of: str) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT l.account, SUM(l.debit) AS debit, SUM(l.credit) AS credit FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date <= ? GROUP BY l.account ORDER BY l.account""",
+            (as_of,),
+        )
+
+    def all_txns(self) -> Iterator[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM txns ORDER BY business_date, id")
+
+    def all_lines_by_txn(self) -> Iterator[sqlite3.Row]:
+        return self.conn.execute(
+            """SELECT l.txn_id, l.account, l.debit, l.credit FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               ORDER BY t.business_date, t.id, l.id"""
+        )
+
+    def accounts_first_used(self) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT l.account, MIN(t.business_date) AS first FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               GROUP BY l.account ORDER BY l.account"""
+        )
+
+    # -- reports ----------------------------------------------------------------
+    def officer_summary(self, loans_prefix: str, fund: str) -> list[sqlite3.Row]:
+        """Per loan officer: grants surveyed, principal managed, interest collected, fund balance."""
+        return self._all(
+            """WITH people AS (SELECT name FROM operators WHERE role = 'officer'),
+                    surveyed AS (SELECT surveyed_by AS name, COUNT(*) AS n FROM grants WHERE approved_on IS NOT NULL GROUP BY surveyed_by),
+                    managed AS (SELECT COALESCE((SELECT o.officer FROM note_officers o WHERE o.note_id = n.id ORDER BY o.id DESC LIMIT 1),
+                                                g.officer) AS name,
+                                       (SELECT COALESCE(SUM(l.debit - l.credit), 0) FROM journal_lines l
+                                         WHERE l.note_id = n.id AND l.account LIKE ? || '%') AS principal
+                                FROM loan_notes n JOIN grants g ON g.id = n.grant_id),
+                    collected AS (SELECT l.officer AS name, SUM(l.credit - l.debit) AS fen FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                                  WHERE l.account LIKE '1132.%' AND l.officer IS NOT NULL AND t.kind IN ('repayment', 'reversal')
+                                  GROUP BY l.officer),
+                    funds AS (SELECT officer AS name, SUM(credit - debit) AS fen FROM journal_lines WHERE account = ? GROUP BY officer)
+               SELECT p.name, COALESCE(s.n, 0) AS grants,
+                      COALESCE((SELECT SUM(principal) FROM managed m WHERE m.name = p.name), 0) AS managed,
+                      COALESCE(c.fen, 0) AS collected, COALESCE(f.fen, 0) AS fund
+               FROM people p LEFT JOIN surveyed s ON s.name = p.name LEFT JOIN collected c ON c.name = p.name
+               LEFT JOIN funds f ON f.name = p.name ORDER BY p.name""",
+            (loans_prefix, fund),
+        )
+
+    def first_disbursements(self) -> list[sqlite3.Row]:
+        """Every approved grant with its acceptance date and first (unreversed) drawdown date."""
+        return self._all(
+            """SELECT g.grant_no, g.product, g.borrower_id, g.applied_on, g.approved_on, g.officer,
+                      (SELECT MIN(n.drawn_on) FROM loan_notes n WHERE n.grant_id = g.id
+                         AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id)) AS first_drawn
+               FROM grants g WHERE g.status IN ('approved', 'frozen', 'closed') ORDER BY g.id"""
         )

@@ -1,0 +1,151 @@
+"""Audit exports: typed cells, masking, formula injection, control totals, determinism, plain-text journals."""
+
+import os
+import shutil
+import subprocess
+from datetime import date
+
+import pytest
+from openpyxl import load_workbook
+
+from credit_coop.core import borrowers, loans
+from credit_coop.core.errors import InvalidInput, NotPermitted
+from credit_coop.core.export import REGISTERS, export_plaintext, export_workbook, trial_balance
+from conftest import D0, new_id
+
+
+@pytest.fixture
+def busy(coop):
+    """A ledger with an injection-named borrower, a drawdown and a repayment."""
+    idn = new_id()
+    borrowers.add_borrower(coop.as_("officer"), id_number=idn, name="=HYPERLINK(\"http://x\")", kinds=["farmer"], on=D0,
+                           village="@村")
+    line = coop.granted("hnd", line="8万", borrower=idn)
+    loans.draw(coop.as_("teller"), card=line["card_no"], id_number=idn, amount="3万", fingerprint_ok=True, on=D0)
+    loans.repay(coop.as_("teller"), card=line["card_no"], amount="1万", on=date(2025, 3, 5))
+    return coop, idn, line
+
+
+def export(coop, tmp_path, who="auditor", **kw):
+    out = str(tmp_path / "audit.xlsx")
+    kw.setdefault("first", "2025-01-01")
+    kw.setdefault("last", "2025-12-31")
+    return out, export_workbook(coop.as_(who), out, **kw)
+
+
+def test_round_trip_types_masking_injection_and_controls(busy, tmp_path):
+    coop, idn, line = busy
+    out, result = export(coop, tmp_path)
+    wb = load_workbook(out)
+    assert wb.sheetnames[0] == "封面" and len(wb.sheetnames) == 1 + len(REGISTERS)
+    b = wb["借款人"]
+    header = [c.value for c in b[1]]
+    assert header[:2] == ["身份证号", "姓名"] and b.freeze_panes == "A2" and b.auto_filter.ref.startswith("A1:")
+    row = [c for c in b[2]]
+    assert row[0].value == idn[:6] + "********" + idn[-4:] and row[0].data_type == "s"
+    assert row[1].value == '=HYPERLINK("http://x")' and row[1].data_type == "s" and row[1].quotePrefix
+    assert row[3].value == "@村" and row[3].quotePrefix
+    notes = wb["借据"]
+    amount = notes.cell(2, 5)
+    assert amount.value == 30000 and amount.number_format == "#,##0.00" and amount.data_type == "n"
+    assert notes.cell(2, 6).is_date
+    card = notes.cell(2, 2)
+    assert card.value == line["card_no"] and card.data_type == "s"     # a 16-digit card never becomes a number
+    cover = {r[0].value: r for r in wb["封面"].iter_rows(min_row=8)}
+    for sheet in result["sheets"]:
+        if sheet["agrees"] is not None:
+            assert sheet["agrees"], sheet
+    assert cover["借据"][3].value == 30000 and cover["还款"][3].value == 10000
+    assert cover["会计分录"][3].value == cover["会计分录"][4].value
+    tb = trial_balance(coop.as_("auditor"), date(2025, 12, 31))
+    assert tb["balanced"] and cover["会计分录"][3].value * 100 == tb["total_debit_fen"]
+
+
+def test_same_ledger_same_sheets(busy, tmp_path):
+    coop = busy[0]
+    _, a = export(coop, tmp_path)
+    _, b = export(coop, tmp_path)
+    assert [s["sha256"] for s in a["sheets"]] == [s["sha256"] for s in b["sheets"]]
+
+
+def test_unmasked_only_for_auditor_and_logged(busy, tmp_path):
+    coop, idn, _ = busy
+    with pytest.raises(NotPermitted):
+        export(coop, tmp_path, who="teller", unmasked=True)
+    out, _ = export(coop, tmp_path, unmasked=True, registers=["borrowers"], lang="en")
+    wb = load_workbook(out)
+    assert wb["Borrowers"].cell(2, 1).value == idn and wb.sheetnames == ["Cover", "Borrowers"]
+    log = coop.as_("auditor").store.audit_entries()
+    assert log[-1]["action"] == "export --unmasked" and log[-1]["operator"] == "郑稽核"
+
+
+def test_bad_input_leaves_no_file(busy, tmp_path):
+    coop = busy[0]
+    with pytest.raises(InvalidInput, match="after --to"):
+        export(coop, tmp_path, first="2025-12-31", last="2025-01-01")
+    with pytest.raises(InvalidInput, match="unknown register"):
+        export(coop, tmp_path, registers=["salaries"])
+    with pytest.raises(InvalidInput, match="does not exist"):
+        export_workbook(coop.as_("auditor"), str(tmp_path / "nope" / "a.xlsx"), first="2025-01-01", last="2025-12-31")
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".xlsx") or f.startswith(".credit-coop-")]
+
+
+def _beancount_balances(path):
+    from beancount import loader
+    from beancount.core import realization
+
+    entries, errors, _ = loader.load_file(path)
+    assert not errors, errors[:3]
+    real = realization.realize(entries)
+    out = {}
+    for acc in realization.iter_children(real):
+        units = acc.balance.get_currency_units("CNY").number
+        if units:
+            out[acc.account] = int(units * 100)
+    return out
+
+
+def test_beancount_file_checks_and_matches_trial_balance(busy, tmp_path):
+    pytest.importorskip("beancount", reason="beancount is not installed")
+    coop = busy[0]
+    out = str(tmp_path / "coop.beancount")
+    export_plaintext(coop.as_("auditor"), out, "beancount")
+    balances = _beancount_balances(out)
+    from credit_coop.core.export import ledger_account_name
+
+    tb = trial_balance(coop.as_("auditor"), date(2030, 1, 1))
+    assert balances == {ledger_account_name(a["account"]): a["balance_fen"] for a in tb["accounts"] if a["balance_fen"]}
+
+
+@pytest.mark.skipif(shutil.which("hledger") is None, reason="hledger is not installed (Debian package hledger)")
+def test_hledger_file_checks(busy, tmp_path):
+    coop = busy[0]
+    out = str(tmp_path / "coop.journal")
+    export_plaintext(coop.as_("auditor"), out, "hledger")
+    r = subprocess.run(["hledger", "-f", out, "check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["hledger", "-f", out, "bal", "--flat", "-O", "csv", "--no-total"], capture_output=True, text=True, check=True)
+    from credit_coop.core.export import ledger_account_name
+
+    got = {line.split(",")[0].strip('"'): line.split(",")[1].strip('"') for line in r.stdout.splitlines()[1:]}
+    tb = trial_balance(coop.as_("auditor"), date(2030, 1, 1))
+    want = {ledger_account_name(a["account"]): a["balance_fen"] for a in tb["accounts"] if a["balance_fen"]}
+    assert {k: int(round(float(v.split()[0]) * 100)) for k, v in got.items()} == want
+
+
+@pytest.mark.skipif(shutil.which("libreoffice") is None and shutil.which("soffice") is None,
+                    reason="LibreOffice is not installed (apt-get install libreoffice-calc to run this check)")
+def test_libreoffice_opens_the_workbook(busy, tmp_path):
+    coop = busy[0]
+    out, _ = export(coop, tmp_path)
+    office = shutil.which("libreoffice") or shutil.which("soffice")
+    r = subprocess.run([office, "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), out], capture_output=True, timeout=180)
+    assert r.returncode == 0 and (tmp_path / "audit.csv").exists()
+
+
+def test_plaintext_refusals(busy, tmp_path):
+    coop = busy[0]
+    with pytest.raises(InvalidInput, match="hledger or beancount"):
+        export_plaintext(coop.as_("auditor"), str(tmp_path / "x"), "ledger")
+    with pytest.raises(InvalidInput, match="does not exist"):
+        export_plaintext(coop.as_("auditor"), str(tmp_path / "no" / "x"), "hledger")
