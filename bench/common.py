@@ -27,23 +27,27 @@ def ids(n: int) -> list[str]:
 
 
 def build_ledger(path: str, notes: int, officers: int = 1, on: date = date(2025, 3, 3)) -> dict:
-    """``notes`` borrowers, each with a 商贷通 line and one 5万 drawdown; returns timings."""
+    """``notes`` borrowers, each with a 商贷通 line (applied two days before ``on``, approved the day
+    before) and one 5万 drawdown on ``on``; returns timings."""
+    from datetime import timedelta
+
     t0 = time.perf_counter()
-    create_ledger(path, operator=ADMIN, on=date(2025, 3, 1))
+    d2, d1 = (on - timedelta(days=2)).isoformat(), (on - timedelta(days=1)).isoformat()
+    create_ledger(path, operator=ADMIN, on=on - timedelta(days=2))
     with Ledger.open(path, ADMIN) as ledger:
         staff = [(f"{name}{k}", role) for k in range(officers) for name, role in STAFF]
         import_rows(ledger, "operators", [(i, {"name": n, "role": r}) for i, (n, r) in enumerate(staff, 2)], on=on)
         people = ids(notes)
         t = time.perf_counter()
-        import_rows(ledger, "borrowers", [(i + 2, {"id_number": p, "name": f"户{i}", "kinds": "business", "registered_on": "2025-03-01"})
+        import_rows(ledger, "borrowers", [(i + 2, {"id_number": p, "name": f"户{i}", "kinds": "business", "registered_on": d2})
                                           for i, p in enumerate(people)], on=on)
         rows = []
         for i, p in enumerate(people):
             k = i % officers
-            rows.append((i + 2, {"ref": f"G{i}", "id_number": p, "product": "sdt", "amount": "10万", "applied_on": "2025-03-01",
-                                 "applied_by": f"经理{k}", "line": "10万", "term_months": "24", "surveyed_on": "2025-03-01",
-                                 "surveyed_by": f"经理{k}", "reviewed_on": "2025-03-02", "reviewed_by": f"审查{k}",
-                                 "approved_on": "2025-03-02", "approved_by": f"部长{k}"}))
+            rows.append((i + 2, {"ref": f"G{i}", "id_number": p, "product": "sdt", "amount": "10万", "applied_on": d2,
+                                 "applied_by": f"经理{k}", "line": "10万", "term_months": "24", "surveyed_on": d2,
+                                 "surveyed_by": f"经理{k}", "reviewed_on": d1, "reviewed_by": f"审查{k}",
+                                 "approved_on": d1, "approved_by": f"部长{k}"}))
         rep = import_rows(ledger, "grants", rows, on=on)
         assert rep.committed, rep.rejected[:3]
         t_grants = time.perf_counter() - t

@@ -140,25 +140,22 @@ def test_verify_exit_1_on_findings(db):
     assert r.exit_code == 1 and "ceiling" in r.stdout
 
 
-def _all_commands(group, prefix=()):
+def _all_commands(group):
+    """Every leaf command as (path, click command), loading the lazy groups."""
     import typer.main
 
-    cmd = typer.main.get_command(group)
-    out = []
-    for name, sub in getattr(cmd, "commands", {}).items():
-        if hasattr(sub, "commands"):
-            out += [(prefix + (name,) + rest, c) for rest, c in _walk(sub)]
-        else:
-            out.append((prefix + (name,), sub))
-    return out
+    root = typer.main.get_command(group)
 
+    def walk(cmd, prefix):
+        ctx = cmd.make_context(prefix[-1] if prefix else "credit-coop", [], resilient_parsing=True)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if hasattr(sub, "list_commands"):
+                yield from walk(sub, prefix + (name,))
+            else:
+                yield prefix + (name,), sub
 
-def _walk(cmd):
-    for name, sub in cmd.commands.items():
-        if hasattr(sub, "commands"):
-            yield from (((name,) + rest, c) for rest, c in _walk(sub))
-        else:
-            yield (name,), sub
+    return list(walk(root, ()))
 
 
 def test_every_command_has_help_and_global_options():

@@ -1,31 +1,71 @@
-"""The ``credit-coop`` command: a thin shell over :mod:`credit_coop.core`."""
+"""The ``credit-coop`` command: a thin shell over :mod:`credit_coop.core`.
 
+The root is a lazy group: a run imports and builds only the command it
+executes (the counter's ``draw`` does not pay for fifty other commands), and
+``--help`` lists commands from the table below without importing them.
+"""
+
+import importlib
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
-from credit_coop.cli import batch, borrowers, counter, data, exports, grants, ledger
-from credit_coop.cli.base import CURRENT, DbOpt, JsonOpt, OperatorOpt, new_app
+from credit_coop.cli.base import CURRENT, DbOpt, JsonOpt, OperatorOpt, command, new_app
+
+# name: (module under credit_coop.cli, short help shown by --help)
+LAZY = {
+    "init": ("ledger", "Create a new ledger."),
+    "policy": ("ledger", "The policy in force."),
+    "operator": ("ledger", "Operators and their roles."),
+    "borrower": ("borrowers", "Borrowers and their qualifications."),
+    "grant": ("grants", "Credit grants (授信): apply, village-review, survey, review, approve, line status."),
+    "draw": ("counter", "Draw down (用信) on a credit line: issues a loan note (借据)."),
+    "repay": ("counter", "Repay on a credit line; availability is restored (revolving)."),
+    "line": ("counter", "Credit lines as the counter sees them."),
+    "loan": ("batch", "Loan notes (借据): show, reassign."),
+    "batch": ("batch", "Head-office batch runs: day-end, payroll, year-end."),
+    "officer": ("batch", "Loan officers' risk compensation funds (风险补偿金)."),
+    "report": ("batch", "Reports: overdue, products, compensation, trial balance, officers, SLA."),
+    "export": ("exports", "Audit exports: Excel workbooks and plain-text journals."),
+    "reverse": ("ledger", "Reverse a posted transaction by posting its mirror image."),
+    "verify": ("ledger", "Recompute every balance from the journal and check every invariant."),
+    "import": ("data", "Import a CSV from the old system through the same rules."),
+    "demo": ("data", "Build a fresh demo ledger from sample_data and show what it holds."),
+}
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx):
+        return list(LAZY)
+
+    def get_command(self, ctx, name):
+        if name not in LAZY:
+            return None
+        module = importlib.import_module(f"credit_coop.cli.{LAZY[name][0]}")
+        if name in module.GROUPS:
+            return typer.main.get_command(module.GROUPS[name])
+        single = new_app(LAZY[name][1])
+        command(single, name)(module.COMMANDS[name])
+        return typer.main.get_command(single)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, help_) for name, (_, help_) in LAZY.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = new_app(
     "credit-coop: microcredit ledger for county rural credit cooperatives (农村信用社).\n\n"
     "Global options go before or after the command. Exit codes: 0 ok, 1 verify found problems, "
-    "2 usage, 3 invalid input, 4 not found, 5 refused by a rule, 6 not permitted, 7 conflict, 8 busy, 9 no ledger."
+    "2 usage, 3 invalid input, 4 not found, 5 refused by a rule, 6 not permitted, 7 conflict, 8 busy, 9 no ledger.",
+    cls=LazyGroup,
 )
 
 
 @app.callback()
 def root(db: DbOpt = None, operator: OperatorOpt = None, json_output: JsonOpt = False) -> None:
     CURRENT.db, CURRENT.operator, CURRENT.json = db, operator, json_output
-
-
-ledger.register(app)
-app.add_typer(borrowers.app, name="borrower")
-app.add_typer(grants.app, name="grant")
-counter.register(app)
-data.register(app)
-batch.register(app)
-app.add_typer(exports.app, name="export")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -41,6 +41,17 @@ def new_app(help: str, **kw) -> typer.Typer:
     )
 
 
+def new_group(help: str) -> typer.Typer:
+    """A command group that stays a group even with one command (``line show``, ``policy show``)."""
+    group = new_app(help)
+
+    @group.callback()
+    def _group() -> None:
+        pass
+
+    return group
+
+
 @dataclass
 class Globals:
     db: Optional[str] = None

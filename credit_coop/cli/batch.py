@@ -4,18 +4,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_app, open_ledger, print_fields, print_table, progress_bar, yuan
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, yuan
 
-batch_app = new_app("Head-office batch runs: day-end, payroll, year-end.")
-loan_app = new_app("Loan notes (借据).")
-report_app = new_app("Reports.")
+batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
+loan_app = new_group("Loan notes (借据).")
+report_app = new_group("Reports.")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(batch_app, name="batch")
-    app.add_typer(loan_app, name="loan")
-    app.add_typer(report_app, name="report")
-    app.add_typer(officer_app, name="officer")
 
 
 @command(batch_app, "day-end")
@@ -138,7 +133,7 @@ def report_products(
         right=("households", "source", "granted 万", "drawn 万", "outstanding 万", "outstanding ¥")))
 
 
-officer_app = new_app("Loan officers' risk compensation funds (风险补偿金).")
+officer_app = new_group("Loan officers' risk compensation funds (风险补偿金).")
 
 
 def _pay_table(r: dict) -> None:
@@ -379,3 +374,7 @@ def report_sla(
                       x["days"], x["officer"], x["state"]] for x in r["late"]], right=("days",))
 
     emit(result, human)
+
+
+COMMANDS: dict = {}
+GROUPS = {"batch": batch_app, "loan": loan_app, "report": report_app, "officer": officer_app}

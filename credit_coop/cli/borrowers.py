@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_app, open_ledger, print_fields, print_table, yuan
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan
 
-app = new_app("Borrowers and their qualifications.")
+app = new_group("Borrowers and their qualifications.")
 
 
 @command(app, "add")
@@ -64,3 +64,7 @@ def show(
             )
 
     emit(result, human)
+
+
+COMMANDS: dict = {}
+GROUPS = {"borrower": app}

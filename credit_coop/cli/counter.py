@@ -5,9 +5,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_app, open_ledger, print_fields, print_table, yuan
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan
 
-line_app = new_app("Credit lines as the counter sees them.")
+line_app = new_group("Credit lines as the counter sees them.")
 
 COMPONENT_LABELS = {
     "penalty_fen": "penalty 罚息",
@@ -18,10 +18,6 @@ COMPONENT_LABELS = {
 }
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "draw")(draw)
-    command(app, "repay")(repay)
-    app.add_typer(line_app, name="line")
 
 
 def draw(
@@ -127,3 +123,7 @@ def line_show(
             )
 
     emit(result, human)
+
+
+COMMANDS = {"draw": draw, "repay": repay}
+GROUPS = {"line": line_app}

@@ -7,9 +7,6 @@ import typer
 from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table, progress_bar, yuan
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "import")(import_)
-    command(app, "demo")(demo)
 
 
 def import_(
@@ -98,3 +95,7 @@ def _wan(fen: Optional[int]) -> str:
     from credit_coop.core.money import format_wan
 
     return "" if fen is None else format_wan(fen).removesuffix("万")
+
+
+COMMANDS = {"import": import_, "demo": demo}
+GROUPS: dict = {}

@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import command, emit, new_app, open_ledger, print_table, yuan
+from credit_coop.cli.base import command, emit, new_group, open_ledger, print_table, yuan
 
-app = new_app("Audit exports: Excel workbooks and plain-text journals.")
+app = new_group("Audit exports: Excel workbooks and plain-text journals.")
 
 FromOpt = Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="Period start [default: the ledger's first day].")]
 ToOpt = Annotated[Optional[str], typer.Option("--to", metavar="YYYY-MM-DD", help="Period end [default: today].")]
@@ -83,3 +83,7 @@ def _register_command(name: str, key: str) -> None:
 
 for _name, _key in REGISTER_COMMANDS.items():
     _register_command(_name, _key)
+
+
+COMMANDS: dict = {}
+GROUPS = {"export": app}

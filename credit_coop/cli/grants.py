@@ -4,9 +4,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_app, open_ledger, print_fields, print_table, yuan
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan
 
-app = new_app("Credit grants (授信): apply, village-review, survey, review, approve, and line status.")
+app = new_group("Credit grants (授信): apply, village-review, survey, review, approve, and line status.")
 
 GrantArg = Annotated[str, typer.Argument(help="Grant number, e.g. SX2025000001.")]
 RejectOpt = Annotated[Optional[str], typer.Option("--reject", metavar="REASON", help="Reject, giving the reason.")]
@@ -173,3 +173,7 @@ def list_(
             right=("line", "outstanding"),
         ),
     )
+
+
+COMMANDS: dict = {}
+GROUPS = {"grant": app}

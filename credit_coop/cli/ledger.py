@@ -4,18 +4,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, command, emit, new_app, open_ledger, print_table, yuan
+from credit_coop.cli.base import CURRENT, OnOpt, command, emit, new_group, open_ledger, print_table, yuan
 
-policy_app = new_app("The policy in force.")
-operator_app = new_app("Operators and their roles.")
+policy_app = new_group("The policy in force.")
+operator_app = new_group("Operators and their roles.")
 
 
-def register(app: typer.Typer) -> None:
-    command(app, "init")(init)
-    command(app, "verify")(verify)
-    command(app, "reverse")(reverse)
-    app.add_typer(policy_app, name="policy")
-    app.add_typer(operator_app, name="operator")
 
 
 def init(
@@ -135,3 +129,7 @@ def reverse(
     with open_ledger() as ledger:
         result = core_reverse(ledger, txn, reason, business_date(on), request_id)
     emit(result, lambda r: print(f"transaction {r['reverses']} ({r['reversed_kind']}, ¥{yuan(r['amount_fen'])}) reversed by transaction {r['txn_id']}"))
+
+
+COMMANDS = {"init": init, "verify": verify, "reverse": reverse}
+GROUPS = {"policy": policy_app, "operator": operator_app}
