@@ -92,3 +92,18 @@ def test_post_refuses_unbalanced(coop):
     with ledger.store.write():
         with pytest.raises(AssertionError, match="unbalanced"):
             journal.post(ledger, "x", D0, [journal.Line("1001", debit=1), journal.Line("1303.hnd", credit=2)])
+
+
+def test_hash_chain_reports_the_first_edited_row(coop, drawn):
+    line, note = drawn
+    loans.repay(coop.as_("teller"), card=line["card_no"], amount="1万", on=D0)
+    assert verify(coop.as_("auditor"))["ok"]
+    db = raw(coop.path)
+    db.execute("DROP TRIGGER journal_lines_no_update")
+    # an edit that keeps the transaction balanced: only the chain can see it
+    db.execute("UPDATE journal_lines SET account = '1303.sdt' WHERE txn_id = ? AND account = '1303.hnd'", (note["txn_id"],))
+    db.commit()
+    db.close()
+    findings = verify(coop.as_("auditor"))["findings"]
+    chain = [f for f in findings if f["check"] == "hash-chain"]
+    assert chain and f"transaction {note['txn_id']} does not match" in chain[0]["message"]

@@ -30,6 +30,8 @@ LAZY = {
     "export": ("exports", "Audit exports: Excel workbooks and plain-text journals."),
     "reverse": ("ledger", "Reverse a posted transaction by posting its mirror image."),
     "verify": ("ledger", "Recompute every balance from the journal and check every invariant."),
+    "backup": ("ledger", "Copy the ledger into a verified backup file (safe while tellers work)."),
+    "restore": ("ledger", "Replace the ledger with a backup after checking it verifies."),
     "import": ("data", "Import a CSV from the old system through the same rules."),
     "demo": ("data", "Build a fresh demo ledger from sample_data and show what it holds."),
 }

@@ -131,5 +131,28 @@ def reverse(
     emit(result, lambda r: print(f"transaction {r['reverses']} ({r['reversed_kind']}, ¥{yuan(r['amount_fen'])}) reversed by transaction {r['txn_id']}"))
 
 
-COMMANDS = {"init": init, "verify": verify, "reverse": reverse}
+def backup(out: Annotated[str, typer.Option("--out", metavar="FILE", help="The backup file to create.")]) -> None:
+    """Copy the ledger into a backup file, safely while tellers work; the copy is verified.
+
+    Example: credit-coop backup --out /backups/coop-2025-12-31.db
+    """
+    from credit_coop.core.backup import backup as core_backup
+
+    with open_ledger() as ledger:
+        result = core_backup(ledger, out)
+    emit(result, lambda r: print(f"backed up {r['transactions']} transactions to {r['out']} ({r['bytes']:,} bytes); the copy verifies"))
+
+
+def restore(file: Annotated[str, typer.Argument(help="A backup made by `credit-coop backup`.")]) -> None:
+    """Replace the ledger with a backup, after checking the backup verifies (admin).
+
+    Example: credit-coop restore /backups/coop-2025-12-31.db
+    """
+    from credit_coop.core.backup import restore as core_restore
+
+    result = core_restore(CURRENT.db, file, CURRENT.operator)
+    emit(result, lambda r: print(f"restored {r['db']} from {r['from']} ({r['transactions']} transactions, verified)"))
+
+
+COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore}
 GROUPS = {"policy": policy_app, "operator": operator_app}

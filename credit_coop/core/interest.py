@@ -112,6 +112,7 @@ def close_day(ledger: Ledger, day: date) -> dict:
                 txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_DUE, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
             )
             store.dayend_settle(txn_id, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
+            store.seal(txn_id)
         else:
             store.dayend_settle(None, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
         store.dayend_classify(d, _class_case(policy["classification"]["categories"]))

@@ -46,6 +46,7 @@ def post(ledger: Ledger, kind: str, on: date, lines: list[Line], *, memo: str | 
     ledger.store.insert_lines(
         txn_id, [(l.account, l.debit, l.credit, l.grant_id, l.note_id, l.officer) for l in lines]
     )
+    ledger.store.seal(txn_id)
     return txn_id
 
 

@@ -41,6 +41,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "reverse": ("accountant", "admin"),
     "import": ("admin",),
     "day-end": ("accountant", "admin"),
+    "backup": ("accountant", "admin"),
+    "restore": ("admin",),
     "loan.reassign": ("dept-head", "admin"),
     "payroll": ("admin",),
     "year-end": ("admin",),

@@ -113,6 +113,12 @@ def check_officer_funds(ledger: Ledger) -> list[Finding]:
     return out
 
 
+def check_hash_chain(ledger: Ledger) -> list[Finding]:
+    """Every transaction and its lines hash to their link in the chain (tamper evidence)."""
+    broken = ledger.store.first_broken_link()
+    return [Finding("hash-chain", f"transaction {broken[0]} {broken[1]}; everything from there on is suspect")] if broken else []
+
+
 CHECKS = (
     check_journal_balanced,
     check_notes,
@@ -122,6 +128,7 @@ CHECKS = (
     check_append_only_guards,
     check_day_end_state,
     check_officer_funds,
+    check_hash_chain,
 )
 
 

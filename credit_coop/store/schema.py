@@ -272,6 +272,27 @@ def m0004_audit_log(db: Database) -> None:
     db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0005_hash_chain(db: Database) -> None:
+    from credit_coop.store.sqlite import GENESIS, LINE_COLUMNS, TXN_COLUMNS, chain_hash
+
+    db.execute(
+        """CREATE TABLE txn_chain (
+            txn_id INTEGER PRIMARY KEY REFERENCES txns(id),
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL)"""
+    )
+    prev = GENESIS
+    for txn in db.execute(f"SELECT {TXN_COLUMNS} FROM txns ORDER BY id").fetchall():
+        lines = db.execute(f"SELECT {LINE_COLUMNS} FROM journal_lines WHERE txn_id = ? ORDER BY id", [txn[0]]).fetchall()
+        digest = chain_hash(prev, txn, lines)
+        db.execute("INSERT INTO txn_chain(txn_id, prev_hash, hash) VALUES (?, ?, ?)", [txn[0], prev, digest])
+        prev = digest
+    for stmt in _append_only_triggers(("txn_chain",)):
+        db.execute(stmt)
+    db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)

@@ -18,14 +18,30 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
     "day_closes", "note_classes", "note_officers",
     "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
-    "audit_log",
+    "audit_log", "txn_chain",
 )
+GENESIS = "0" * 64
+
+
+def chain_hash(prev: str, txn: sqlite3.Row | tuple, lines: Iterable) -> str:
+    """SHA-256 over the previous link, the transaction row and its journal lines (tamper evidence)."""
+    import hashlib
+
+    h = hashlib.sha256(prev.encode())
+    h.update(("|".join("" if v is None else str(v) for v in txn) + "\n").encode())
+    for line in lines:
+        h.update(("|".join("" if v is None else str(v) for v in line) + "\n").encode())
+    return h.hexdigest()
+
+
+TXN_COLUMNS = "id, kind, business_date, operator, memo, reverses, posted_at"
+LINE_COLUMNS = "id, account, debit, credit, grant_id, note_id, officer"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -860,6 +876,38 @@ class Store:
                HAVING (account = ? AND balance > 0) OR (account = ? AND balance < 0)""",
             (fund, debt, fund, debt),
         )
+
+    # -- hash chain -------------------------------------------------------------
+    def seal(self, txn_id: int) -> str:
+        """Append the chain link of a transaction whose lines are all written (same transaction)."""
+        prev = self._scalar("SELECT hash FROM txn_chain ORDER BY txn_id DESC LIMIT 1") or GENESIS
+        txn = self._one(f"SELECT {TXN_COLUMNS} FROM txns WHERE id = ?", (txn_id,))
+        lines = self.conn.execute(f"SELECT {LINE_COLUMNS} FROM journal_lines WHERE txn_id = ? ORDER BY id", (txn_id,))
+        digest = chain_hash(prev, txn, lines)
+        self.conn.execute("INSERT INTO txn_chain(txn_id, prev_hash, hash) VALUES (?, ?, ?)", (txn_id, prev, digest))
+        return digest
+
+    def first_broken_link(self) -> tuple[int, str] | None:
+        """Walk the chain in order; the first transaction whose link does not recompute (or is missing)."""
+        chain = {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT txn_id, prev_hash, hash FROM txn_chain")}
+        lines = self.conn.execute(f"SELECT txn_id, {LINE_COLUMNS} FROM journal_lines ORDER BY txn_id, id")
+        pending = next(lines, None)
+        prev = GENESIS
+        for txn in self.conn.execute(f"SELECT {TXN_COLUMNS} FROM txns ORDER BY id"):
+            own = []
+            while pending is not None and pending[0] <= txn[0]:
+                if pending[0] == txn[0]:
+                    own.append(pending[1:])
+                pending = next(lines, None)
+            link = chain.pop(txn[0], None)
+            if link is None:
+                return txn[0], "has no link in the hash chain"
+            if link[0] != prev or chain_hash(prev, tuple(txn), own) != link[1]:
+                return txn[0], "does not match its hash-chain link (edited outside the program)"
+            prev = link[1]
+        if chain:
+            return min(chain), "is in the hash chain but its transaction is gone"
+        return None
 
     # -- audit log ------------------------------------------------------------
     def audit(self, operator: str | None, action: str, detail: str | None = None, result: str = "ok") -> None:
