@@ -59,6 +59,10 @@ def main() -> None:
             export_workbook(ledger, os.path.join(d, "ours.xlsx"), first=first, last=last, registers=["journal"])
             t_ours = time.perf_counter() - t
     n = len(rows)
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {rss:.0f} MB (the floor's rows are held in memory; the export itself streams)", file=sys.stderr)
     print("| case | figure | floor | ratio |\n|---|---|---|---|")
     print(f"| export journal, {n:,} rows | {n / t_ours:,.0f} rows/s | {n / t_floor:,.0f} rows/s (bare openpyxl write-only) | "
           f"{t_floor / t_ours:.2f}× |")
