@@ -11,6 +11,7 @@ from credit_coop.core.imports import import_rows
 from credit_coop.core.ledger import Ledger, create_ledger
 
 ADMIN = "管理员"
+PASSPHRASE = "bench-pass"
 STAFF = [("经理", "officer"), ("审查", "reviewer"), ("部长", "dept-head"), ("柜员", "teller"), ("会计", "accountant")]
 
 
@@ -37,6 +38,9 @@ def build_ledger(path: str, notes: int, officers: int = 1, on: date = date(2025,
     with Ledger.open(path, ADMIN) as ledger:
         staff = [(f"{name}{k}", role) for k in range(officers) for name, role in STAFF]
         import_rows(ledger, "operators", [(i, {"name": n, "role": r}) for i, (n, r) in enumerate(staff, 2)], on=on)
+        from credit_coop.core.auth import set_passphrase
+
+        set_passphrase(ledger, "柜员0", PASSPHRASE)
         people = ids(notes)
         t = time.perf_counter()
         import_rows(ledger, "borrowers", [(i + 2, {"id_number": p, "name": f"户{i}", "kinds": "business", "registered_on": d2})

@@ -30,7 +30,7 @@ from datetime import date
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import ADMIN, build_ledger, peak_rss_mb  # noqa: E402
+from common import ADMIN, PASSPHRASE, build_ledger, peak_rss_mb  # noqa: E402
 
 from credit_coop.core.interest import day_end  # noqa: E402
 from credit_coop.core.ledger import Ledger  # noqa: E402
@@ -58,6 +58,9 @@ def median_ms(cmd, n: int = 25, env=None) -> float:
 def counter_latency(path: str) -> None:
     script = shutil.which("credit-coop") or os.path.join(os.path.dirname(sys.executable), "credit-coop")
     env = dict(os.environ, CREDIT_COOP_DB=path, CREDIT_COOP_OPERATOR="柜员0")
+    env.pop("CREDIT_COOP_PASSWORD", None)
+    # the teller starts a shift: one scrypt check, then every draw presents the session token
+    subprocess.run([script, "login"], env=dict(env, CREDIT_COOP_PASSWORD=PASSPHRASE), check=True, capture_output=True)
     con = sqlite3.connect(path)
     cards = con.execute("SELECT card_no, borrower_id FROM grants WHERE status='approved' ORDER BY id DESC LIMIT 30").fetchall()
     lines = con.execute("SELECT COUNT(*) FROM journal_lines").fetchone()[0]

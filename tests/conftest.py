@@ -7,6 +7,7 @@ from itertools import count
 import pytest
 
 from credit_coop.core import borrowers, grants, operators
+from credit_coop.core.auth import set_passphrase
 from credit_coop.core.identity import make_id_number
 from credit_coop.core.ledger import Ledger, create_ledger
 
@@ -26,6 +27,8 @@ STAFF = {
 }
 
 _seq = count(1)
+PASSPHRASE = "pass-123"
+CHEAP = 2**10  # tests store passphrases with a low scrypt cost; production uses auth.COST
 
 
 def new_id(born: date = date(1980, 5, 17)) -> str:
@@ -95,8 +98,9 @@ def ledger_path(tmp_path) -> str:
     path = str(tmp_path / "coop.db")
     create_ledger(path, operator="李主任", on=D0)
     with Ledger.open(path, "李主任") as admin:
+        set_passphrase(admin, "李主任", PASSPHRASE, cost=CHEAP)
         for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), D0)
+            operators.add_operator(admin, name, key.rstrip("2"), D0, passphrase=PASSPHRASE, cost=CHEAP)
     return path
 
 

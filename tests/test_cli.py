@@ -19,11 +19,15 @@ def reset_globals():
     yield
 
 
-def run(db, *args, operator=None):
+PW = "pass-123"
+ENV = {"CREDIT_COOP_PASSWORD": PW, "CREDIT_COOP_NEW_PASSWORD": PW, "CREDIT_COOP_OPERATOR": None}
+
+
+def run(db, *args, operator="李主任", env=None):
     CURRENT.db = CURRENT.operator = None
     CURRENT.json = False
     pre = ["--db", db] + (["--operator", operator] if operator else [])
-    return runner.invoke(app, pre + list(args))
+    return runner.invoke(app, pre + list(args), env={**ENV, **(env or {})})
 
 
 @pytest.fixture
@@ -81,8 +85,8 @@ def test_walkthrough_and_json(db):
         (["draw", "--card", "6220250000000010", "--id-number", "11010519491231002X", "--amount", "1", "--on", "2025-02-30"], 3, "calendar"),
         (["draw", "--card", "6220250000000010", "--id-number", "11010519491231002X", "--amount", "1", "--fingerprint-ok"], 4, "no credit line"),
         (["grant", "show", "SX2099000001"], 4, "no grant"),
-        (["operator", "add", "x", "--role", "boss"], 6, "may not operator add"),
-        (["grant", "apply", "--borrower", "11010519491231002X", "--product", "xyz", "--amount", "1"], 6, "may not grant apply"),
+        (["operator", "add", "x", "--role", "boss"], 6, "may not run `operator add`"),
+        (["grant", "apply", "--borrower", "11010519491231002X", "--product", "xyz", "--amount", "1"], 6, "may not run `grant apply`"),
         (["draw", "--card", "1"], 2, "Missing option"),
     ],
 )
@@ -103,7 +107,7 @@ def test_json_error_on_stdout(db):
 
 def test_global_options_after_the_command(db):
     CURRENT.db = None
-    r = runner.invoke(app, ["operator", "list", "--db", db, "--json"])
+    r = runner.invoke(app, ["operator", "list", "--db", db, "--json", "--operator", "李主任"], env=ENV)
     assert r.exit_code == 0 and any(o["role"] == "admin" for o in json.loads(r.stdout))
 
 
@@ -118,12 +122,12 @@ def test_bad_policy_leaves_no_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[approval\n", "utf-8")
     path = tmp_path / "x.db"
-    r = run(str(path), "init", "--policy", str(bad), operator="a")
+    r = run(str(path), "init", "--policy", str(bad), operator="admin")
     assert r.exit_code == 3 and not path.exists()
 
 
 def test_no_operator_given(db):
-    r = run(db, "borrower", "add", "--id-number", "11010519491231002X", "--name", "x", "--kind", "farmer")
+    r = run(db, "borrower", "add", "--id-number", "11010519491231002X", "--name", "x", "--kind", "farmer", operator=None)
     assert r.exit_code == 6 and "who is acting" in r.stderr
 
 

@@ -20,8 +20,8 @@ def script() -> str:
     return found
 
 
-def cc(db, *args, operator=None, check=True):
-    env = dict(os.environ, CREDIT_COOP_DB=str(db))
+def cc(db, *args, operator="李主任", check=True, password="pass-123"):
+    env = dict(os.environ, CREDIT_COOP_DB=str(db), CREDIT_COOP_PASSWORD=password, CREDIT_COOP_NEW_PASSWORD=password)
     env.pop("CREDIT_COOP_OPERATOR", None)
     if operator:
         env["CREDIT_COOP_OPERATOR"] = operator
@@ -57,7 +57,7 @@ def test_installed_script_walkthrough(tmp_path):
 
 def test_demo_runs_end_to_end(tmp_path):
     db = tmp_path / "demo.db"
-    r = cc(db, "demo", "--db", str(db), "--json")
+    r = cc(db, "demo", "--db", str(db), "--json", operator=None)
     out = json.loads(r.stdout)
     assert out["verify_ok"]
     by = {p["product"]: p for p in out["products"]}
@@ -68,16 +68,17 @@ def test_demo_runs_end_to_end(tmp_path):
     assert by["hnd"]["households"] == 921 and by["hnd"]["granted_fen"] == 921 * 10_000_000
     assert out["compensation"]["cases"] >= 1 and out["overdue"]["notes"] >= 1   # the sample's defaulters show up
     # a second run replaces its own demo ledger and gives byte-identical reports
+    demo = dict(operator="郑稽核", password="demo-pass")
     reports = [["report", "products", "--as-of", "2025-12-31"], ["report", "overdue", "--as-of", "2025-12-31"],
                ["report", "trial-balance", "--as-of", "2025-12-31"], ["report", "compensation"], ["report", "officers"]]
-    first = [cc(db, *r).stdout for r in reports]
-    again = json.loads(cc(db, "demo", "--db", str(db), "--json").stdout)
+    first = [cc(db, *r, **demo).stdout for r in reports]
+    again = json.loads(cc(db, "demo", "--db", str(db), "--json", operator=None).stdout)
     assert again["products"] == out["products"] and again["overdue"] == out["overdue"]
-    assert [cc(db, *r).stdout for r in reports] == first
+    assert [cc(db, *r, **demo).stdout for r in reports] == first
     # but never a real ledger
     real = tmp_path / "real.db"
-    cc(real, "init", operator="a")
-    refused = cc(real, "demo", "--db", str(real), check=False)
+    cc(real, "init", operator="admin")
+    refused = cc(real, "demo", "--db", str(real), check=False, operator=None)
     assert refused.returncode == 7 and "not a demo ledger" in refused.stderr
 
 
@@ -102,7 +103,7 @@ def test_draw_loads_no_heavy_module(tmp_path):
     create_ledger(path, operator="李主任", on=D0)
     with Ledger.open(path, "李主任") as admin:
         for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), D0)
+            operators.add_operator(admin, name, key.rstrip("2"), D0, passphrase="pass-123", cost=2**10)
     coop = Coop(path)
     line = coop.granted("hnd")
     coop.close()
@@ -115,7 +116,8 @@ def test_draw_loads_no_heavy_module(tmp_path):
         "    assert not e.code, e.code\n"
         f"print('LOADED', ' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = dict(os.environ, CREDIT_COOP_PASSWORD="pass-123")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "loan note" in r.stdout
     assert r.stdout.strip().splitlines()[-1] == "LOADED"
@@ -128,7 +130,8 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     block = section.split("```sh", 1)[1].split("```", 1)[0]
     bindir = Path(script()).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    env.pop("CREDIT_COOP_OPERATOR", None)
+    for var in ("CREDIT_COOP_OPERATOR", "CREDIT_COOP_PASSWORD", "CREDIT_COOP_NEW_PASSWORD", "CREDIT_COOP_DB"):
+        env.pop(var, None)
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "ledger is sound" in r.stdout

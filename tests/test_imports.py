@@ -83,9 +83,11 @@ def test_cli_import_writes_rejects(coop, people, tmp_path):
     CURRENT.json = False
     path = write(tmp_path / "g.csv", GRANT_COLS, [grant_row("C1", people[0]), grant_row("C2", people[1], line="abc")])
     rejects = tmp_path / "bad.csv"
-    r = CliRunner().invoke(app, ["--db", coop.path, "--operator", "李主任", "import", "grants", path])
+    env = {"CREDIT_COOP_PASSWORD": "pass-123"}
+    r = CliRunner().invoke(app, ["--db", coop.path, "--operator", "李主任", "import", "grants", path], env=env)
     assert r.exit_code == 5 and "line 3" in r.stdout and "nothing posted" in r.stdout
-    r = CliRunner().invoke(app, ["--db", coop.path, "--operator", "李主任", "import", "grants", path, "--rejects", str(rejects), "--json"])
+    r = CliRunner().invoke(app, ["--db", coop.path, "--operator", "李主任", "import", "grants", path, "--rejects", str(rejects), "--json"],
+                           env=env)
     assert r.exit_code == 0 and json.loads(r.stdout)["posted"] == 1
     bad = list(csv.DictReader(open(rejects, encoding="utf-8")))
     assert bad[0]["csv_line"] == "3" and bad[0]["ref"] == "C2" and "not an amount" in bad[0]["error"]

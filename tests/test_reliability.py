@@ -160,7 +160,9 @@ def test_older_ledger_is_upgraded_with_a_backup(tmp_path):
     db.conn.commit()
     db.close()
     with Ledger.open(path, "a") as ledger:
-        assert ledger.store.get_meta("schema_version") == "5"
+        from credit_coop.store import SCHEMA_VERSION
+
+        assert ledger.store.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert verify(ledger)["ok"]
     assert os.path.exists(path + ".schema1.bak")
 

@@ -32,6 +32,9 @@ LAZY = {
     "verify": ("ledger", "Recompute every balance from the journal and check every invariant."),
     "backup": ("ledger", "Copy the ledger into a verified backup file (safe while tellers work)."),
     "restore": ("ledger", "Replace the ledger with a backup after checking it verifies."),
+    "login": ("ledger", "Start a shift: check the passphrase once for the following commands."),
+    "logout": ("ledger", "End the shift."),
+    "audit-log": ("ledger", "Every command run against the ledger: who, when, what, result."),
     "import": ("data", "Import a CSV from the old system through the same rules."),
     "demo": ("data", "Build a fresh demo ledger from sample_data and show what it holds."),
 }

@@ -57,15 +57,86 @@ class Globals:
     db: Optional[str] = None
     operator: Optional[str] = None
     json: bool = False
+    command: str = ""
+    detail: str = ""
 
 
 CURRENT = Globals()
 
 
-def open_ledger():
-    from credit_coop.core.ledger import Ledger
+def passphrase(prompt: str = "passphrase: ", confirm: bool = False, env: str = "CREDIT_COOP_PASSWORD") -> Optional[str]:
+    """From the environment, else a hidden prompt on a terminal, else None."""
+    import os
 
-    return Ledger.open(CURRENT.db, CURRENT.operator)
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    value = getpass.getpass(prompt)
+    if confirm and getpass.getpass("again: ") != value:
+        from credit_coop.core.errors import InvalidInput
+
+        raise InvalidInput("the two passphrases differ")
+    return value
+
+
+def session_token(db_path: str, operator: Optional[str]) -> Optional[str]:
+    from credit_coop.core.auth import session_file
+
+    try:
+        with open(session_file(db_path, operator or ""), encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class open_ledger:
+    """``with open_ledger() as ledger``: open, authenticate, check the role matrix;
+    on the way out write the audit-log entry (success or refusal) and close."""
+
+    def __init__(self, check: bool = True):
+        self.check = check
+        self.ledger = None
+
+    def __enter__(self):
+        import os
+
+        from credit_coop.core import auth, operators
+        from credit_coop.core.ledger import Ledger
+
+        ledger = Ledger.open(CURRENT.db, CURRENT.operator)
+        try:
+            secret = os.environ.get("CREDIT_COOP_PASSWORD")
+            token = None if secret is not None else session_token(ledger.store.path, ledger.operator)
+            if secret is None and token is None:
+                secret = passphrase(f"passphrase for {ledger.operator}: ") if ledger.operator else None
+            auth.authenticate(ledger, secret, token)
+            if self.check:
+                operators.check_command(ledger, CURRENT.command)
+        except BaseException:
+            ledger.close()
+            raise
+        self.ledger = ledger
+        return ledger
+
+    def __exit__(self, kind, exc, tb) -> None:
+        from credit_coop.core.errors import LedgerBusy
+
+        if exc is None:
+            result = "ok"
+        elif isinstance(exc, LedgerError):
+            result = f"refused ({exc.exit_code}): {exc}"
+        else:
+            result = f"failed: {type(exc).__name__}"
+        try:
+            self.ledger.store.audit(self.ledger.operator, CURRENT.command, CURRENT.detail, result=result)
+        except LedgerBusy:
+            pass  # the command's own outcome stands; a busy ledger cannot take the log line now
+        finally:
+            self.ledger.close()
 
 
 def fail(code: int, message: str) -> None:
@@ -82,13 +153,16 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
     def deco(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
         extra = [
+            inspect.Parameter("global_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context),
             inspect.Parameter("global_db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOpt),
             inspect.Parameter("global_operator", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OperatorOpt),
             inspect.Parameter("global_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOpt),
         ]
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, global_db=None, global_operator=None, global_json=False, **kwargs: Any):
+        def wrapper(*args: Any, global_ctx=None, global_db=None, global_operator=None, global_json=False, **kwargs: Any):
+            CURRENT.command = global_ctx.command_path.split(" ", 1)[1] if " " in global_ctx.command_path else global_ctx.command_path
+            CURRENT.detail = json.dumps({k: v for k, v in kwargs.items() if v not in (None, False, [])}, ensure_ascii=False, default=str)
             CURRENT.db = global_db or CURRENT.db
             CURRENT.operator = global_operator or CURRENT.operator
             CURRENT.json = global_json or CURRENT.json
@@ -104,7 +178,8 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
                 fail(9, f"the ledger refused the change ({e}); nothing was posted")
 
         wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
-        wrapper.__annotations__ = {**fn.__annotations__, "global_db": DbOpt, "global_operator": OperatorOpt, "global_json": JsonOpt}
+        wrapper.__annotations__ = {**fn.__annotations__, "global_ctx": typer.Context, "global_db": DbOpt,
+                                   "global_operator": OperatorOpt, "global_json": JsonOpt}
         del wrapper.__wrapped__
         app.command(name, **kw)(wrapper)
         return fn

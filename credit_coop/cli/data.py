@@ -84,7 +84,7 @@ def demo(
         print(f"\nverify: {'sound' if r['verify_ok'] else 'PROBLEMS: ' + '; '.join(r['findings'])}")
         print(f"demo ledger: {r['db']}")
         print(f"audit workbook: {r['workbook']}")
-        print("try:")
+        print(f"every demo operator's passphrase is {r['passphrase']!r} (demo only). Try:")
         for hint in r["try"]:
             print(f"  {hint}")
 

@@ -20,10 +20,15 @@ def init(
 
     Example: credit-coop --db coop.db --operator 李主任 init
     """
+    from credit_coop.cli.base import passphrase
     from credit_coop.core.dates import business_date
+    from credit_coop.core.errors import InvalidInput
     from credit_coop.core.ledger import create_ledger
 
-    result = create_ledger(CURRENT.db, operator=CURRENT.operator, policy_file=policy, on=business_date(on))
+    secret = passphrase("passphrase for the new admin: ", confirm=True)
+    if secret is None:
+        raise InvalidInput("the first admin needs a passphrase: set CREDIT_COOP_PASSWORD or run init on a terminal")
+    result = create_ledger(CURRENT.db, operator=CURRENT.operator, policy_file=policy, on=business_date(on), passphrase=secret)
     emit(result, lambda r: print(f"created ledger {r['db']} for {r['cooperative']}; admin: {r['admin']}; products: {', '.join(r['products'])}"))
 
 
@@ -64,18 +69,120 @@ def policy_show() -> None:
 def operator_add(
     name: Annotated[str, typer.Argument(help="Operator name.")],
     role: Annotated[str, typer.Option("--role", help="teller, accountant, officer, reviewer, dept-head, deputy-director, committee, auditor, admin.")],
+    id_number: Annotated[Optional[str], typer.Option("--id-number", help="The operator's own ID number (they may never act on their own credit).")] = None,
     on: OnOpt = None,
 ) -> None:
-    """Register an operator (admin only).
+    """Register an operator (admin only). Their passphrase comes from CREDIT_COOP_NEW_PASSWORD or a prompt.
 
-    Example: credit-coop operator add 王柜员 --role teller
+    Example: CREDIT_COOP_NEW_PASSWORD=... credit-coop operator add 王柜员 --role teller
     """
+    from credit_coop.cli.base import passphrase
     from credit_coop.core.dates import business_date
     from credit_coop.core.operators import add_operator
 
     with open_ledger() as ledger:
-        result = add_operator(ledger, name, role, business_date(on))
-    emit(result, lambda r: print(f"operator {r['name']} added as {r['role']}"))
+        secret = passphrase(f"passphrase for {name}: ", confirm=True, env="CREDIT_COOP_NEW_PASSWORD")
+        result = add_operator(ledger, name, role, business_date(on), passphrase=secret, id_number=id_number)
+    emit(result, lambda r: print(f"operator {r['name']} added as {r['role']}"
+                                 + ("" if r["has_passphrase"] else f"; no passphrase yet: `credit-coop operator passwd {r['name']}`")))
+
+
+@command(operator_app, "passwd")
+def operator_passwd(name: Annotated[str, typer.Argument(help="Operator (yourself, or anyone if you are admin).")]) -> None:
+    """Set a passphrase (from CREDIT_COOP_NEW_PASSWORD or a prompt).
+
+    Example: credit-coop operator passwd 王柜员
+    """
+    from credit_coop.cli.base import passphrase
+    from credit_coop.core.auth import set_passphrase
+    from credit_coop.core.errors import InvalidInput
+
+    with open_ledger() as ledger:
+        secret = passphrase(f"new passphrase for {name}: ", confirm=True, env="CREDIT_COOP_NEW_PASSWORD")
+        if secret is None:
+            raise InvalidInput("give the new passphrase in CREDIT_COOP_NEW_PASSWORD or on a terminal")
+        set_passphrase(ledger, name, secret)
+    emit({"name": name, "passphrase": "set"}, lambda r: print(f"passphrase set for {r['name']}"))
+
+
+@command(operator_app, "unlock")
+def operator_unlock(name: Annotated[str, typer.Argument(help="The locked operator.")]) -> None:
+    """Unlock an operator locked after five failed attempts (admin).
+
+    Example: credit-coop operator unlock 王柜员
+    """
+    from credit_coop.core.auth import unlock
+
+    with open_ledger() as ledger:
+        result = unlock(ledger, name)
+    emit(result, lambda r: print(f"{r['name']} unlocked"))
+
+
+@command(operator_app, "set-role")
+def operator_set_role(
+    name: Annotated[str, typer.Argument(help="The operator.")],
+    role: Annotated[str, typer.Option("--role", help="The new role.")],
+) -> None:
+    """Change another operator's role (admin; never one's own).
+
+    Example: credit-coop operator set-role 张经理 --role dept-head
+    """
+    from credit_coop.core.operators import set_role
+
+    with open_ledger() as ledger:
+        result = set_role(ledger, name, role)
+    emit(result, lambda r: print(f"{r['name']} is now {r['role']}"))
+
+
+def login(hours: Annotated[int, typer.Option("--hours", help="How long the session lasts.")] = 10) -> None:
+    """Start a shift: check the passphrase once; later commands by this operator use the session.
+
+    Example: credit-coop --operator 王柜员 login
+    """
+    import os
+
+    from credit_coop.core.auth import new_session, session_file
+
+    with open_ledger() as ledger:
+        token = new_session(ledger, hours)
+        path = session_file(ledger.store.path, ledger.operator)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token)
+        who = ledger.operator
+    emit({"operator": who, "hours": hours, "session_file": path}, lambda r: print(f"{r['operator']} logged in for {r['hours']} hours"))
+
+
+def logout() -> None:
+    """End the shift: remove this operator's session.
+
+    Example: credit-coop --operator 王柜员 logout
+    """
+    import os
+
+    from credit_coop.core.auth import session_file
+    from credit_coop.core.ledger import default_db_path
+
+    path = session_file(os.path.abspath(CURRENT.db or default_db_path()), CURRENT.operator or "")
+    existed = os.path.exists(path)
+    if existed:
+        os.remove(path)
+    emit({"operator": CURRENT.operator, "logged_out": existed}, lambda r: print(f"{r['operator']} logged out" if r["logged_out"] else "no session"))
+
+
+def audit_log(
+    first: Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="From this day (UTC).")] = None,
+    operator: Annotated[Optional[str], typer.Option("--by", help="Only this operator.")] = None,
+) -> None:
+    """Every command run against the ledger: who, when, what, result (auditor, admin).
+
+    Example: credit-coop audit-log --from 2025-12-01 --by 王柜员
+    """
+    with open_ledger() as ledger:
+        rows = [dict(r) for r in ledger.store.audit_entries(first, operator)]
+    emit(rows, lambda rs: print_table("Audit log", ["at (UTC)", "operator", "command", "detail", "result"],
+                                      [[r["at"], r["operator"], r["action"], r["detail"], r["result"]] for r in rs]))
 
 
 @command(operator_app, "list")
@@ -148,11 +255,18 @@ def restore(file: Annotated[str, typer.Argument(help="A backup made by `credit-c
 
     Example: credit-coop restore /backups/coop-2025-12-31.db
     """
-    from credit_coop.core.backup import restore as core_restore
+    import os
 
+    from credit_coop.core.backup import restore as core_restore
+    from credit_coop.core.ledger import default_db_path
+
+    if os.path.exists(CURRENT.db or default_db_path()):
+        with open_ledger():  # the restoring admin proves who they are on the current ledger
+            pass
     result = core_restore(CURRENT.db, file, CURRENT.operator)
     emit(result, lambda r: print(f"restored {r['db']} from {r['from']} ({r['transactions']} transactions, verified)"))
 
 
-COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore}
+COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore,
+            "login": login, "logout": logout, "audit-log": audit_log}
 GROUPS = {"policy": policy_app, "operator": operator_app}

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from credit_coop.core import loans
+from credit_coop.core.auth import hash_passphrase
 from credit_coop.core.errors import Conflict, LedgerUnavailable, RuleViolation
 from credit_coop.core.export import export_workbook
 from credit_coop.core.imports import import_rows, read_csv
@@ -26,6 +27,7 @@ from credit_coop.core.verify import verify
 DEMO_ADMIN = "联社管理员"
 DEMO_TELLER = "会计1号"
 DEMO_AUDITOR = "郑稽核"
+DEMO_PASSPHRASE = "demo-pass"  # every demo operator's passphrase (printed by the demo; never use it for real)
 DEMO_CREATED = date(2025, 2, 20)
 
 
@@ -92,7 +94,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
     _replaceable(path)
     steps: list[str] = []
     t0 = time.perf_counter()
-    create_ledger(path, operator=DEMO_ADMIN, policy_file=str(data / "policy.toml"), on=DEMO_CREATED)
+    create_ledger(path, operator=DEMO_ADMIN, policy_file=str(data / "policy.toml"), on=DEMO_CREATED, passphrase=DEMO_PASSPHRASE)
     with Ledger.open(path, DEMO_ADMIN) as ledger:
         with ledger.store.write():
             ledger.store.set_meta("demo", "1")
@@ -110,6 +112,10 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         for kind in ("operators", "borrowers", "grants"):
             t = time.perf_counter()
             steps.append(f"imported {load(kind, rows_of(kind)):>6} {kind:<10} ({time.perf_counter() - t:.1f} s)")
+            if kind == "operators":
+                with ledger.store.write():
+                    for op in ledger.store.list_operators():
+                        ledger.store.update_operator(op["name"], passphrase=hash_passphrase(DEMO_PASSPHRASE))
 
         # the counter's year: each settlement period's drawdowns and repayments, then the day-end,
         # then the borrowers paying their interest on the day after settlement
@@ -178,13 +184,14 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         ),
         "verify_ok": checked["ok"],
         "findings": [f["message"] for f in checked["findings"]],
+        "passphrase": DEMO_PASSPHRASE,
         "try": [
-            f"credit-coop --db {path} report overdue",
-            f"credit-coop --db {path} report compensation",
-            f"credit-coop --db {path} report trial-balance --as-of {through}",
-            f"credit-coop --db {path} --operator 联社管理员 officer statement 经理1-1 --year 2025",
-            f"credit-coop --db {path} grant list --product hnd --status live",
-            f"credit-coop --db {path} policy show",
-            f"credit-coop --db {path} verify",
+            f"export CREDIT_COOP_DB={path} CREDIT_COOP_PASSWORD={DEMO_PASSPHRASE} CREDIT_COOP_OPERATOR={DEMO_AUDITOR}",
+            "credit-coop report overdue",
+            "credit-coop report compensation",
+            f"credit-coop report trial-balance --as-of {through}",
+            "credit-coop officer statement 经理1-1 --year 2025",
+            "credit-coop grant list --product hnd --status live",
+            "credit-coop verify",
         ],
     }

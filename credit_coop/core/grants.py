@@ -19,7 +19,7 @@ from credit_coop.core.errors import Conflict, InvalidInput, NotFound, NotPermitt
 from credit_coop.core.identity import luhn_digit, mask_id_number, validate_id_number
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.money import format_yuan, to_fen
-from credit_coop.core.operators import require
+from credit_coop.core.operators import not_own, require
 
 PENDING = ("applied", "village-reviewed", "surveyed", "reviewed")
 LINE_STATES = ("approved", "frozen")
@@ -234,6 +234,7 @@ def survey(
         if prod["village_review"] and g["status"] == "applied":
             raise RuleViolation(f"{prod['name']} needs the village credit review (grant village-review) before the survey")
         _expect_status(g, "village-reviewed" if prod["village_review"] else "applied", step="the survey")
+        not_own(op, g["borrower_id"], "survey their own grant")
         _not_before(on, g["village_reviewed_on"] or g["applied_on"], "survey")
         moved = store.transfer(op["name"])
         if moved and moved["on_date"] <= on.isoformat():
@@ -269,6 +270,7 @@ def review(ledger: Ledger, grant_no: str, *, on: date, reject: str | None = None
     with store.write():
         g = get_grant(ledger, grant_no)
         _expect_status(g, "surveyed", step="the review")
+        not_own(op, g["borrower_id"], "review their own grant")
         if op["name"] == g["surveyed_by"]:
             raise NotPermitted(f"{op['name']} surveyed this grant; the reviewer must be a different person")
         _not_before(on, g["surveyed_on"], "review")
@@ -306,6 +308,7 @@ def approve(ledger: Ledger, grant_no: str, *, on: date, reject: str | None = Non
     with store.write():
         g = get_grant(ledger, grant_no)
         _expect_status(g, "reviewed", step="approval")
+        not_own(op, g["borrower_id"], "approve their own grant")
         if op["name"] in (g["surveyed_by"], g["reviewed_by"]):
             raise NotPermitted(f"{op['name']} already surveyed or reviewed this grant; the approver must be a third person")
         _not_before(on, g["reviewed_on"], "approval")

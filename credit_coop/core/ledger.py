@@ -51,7 +51,8 @@ class Ledger:
         self.close()
 
 
-def create_ledger(path: str | None, *, operator: str | None, policy_file: str | None = None, on: date | None = None) -> dict:
+def create_ledger(path: str | None, *, operator: str | None, policy_file: str | None = None, on: date | None = None,
+                  passphrase: str | None = None) -> dict:
     """``credit-coop init``: a new ledger with the given (or shipped) policy.
 
     The operator who creates it becomes its first admin.
@@ -60,8 +61,11 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
     from credit_coop.core.policy import load_policy_file
 
     path = path or default_db_path()
+    from credit_coop.core.auth import hash_passphrase, valid_new_passphrase
+
     admin = check_operator_name(operator or "admin")
     policy = load_policy_file(policy_file)  # checked before anything touches the disk
+    stored = hash_passphrase(valid_new_passphrase(passphrase)) if passphrase is not None else None
     on = on or date.today()
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))) and path == default_db_path():
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -72,6 +76,7 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
             store.set_meta("created_on", on.isoformat())
             store.set_meta("created_by", admin)
             store.insert_operator(admin, "admin", on.isoformat(), admin)
+            store.update_operator(admin, passphrase=stored)
     except BaseException:
         store.close()
         Store.remove(path)  # a ledger that was never finished is not left behind

@@ -19,7 +19,7 @@ from credit_coop.core.identity import mask_id_number, validate_card_number, vali
 from credit_coop.core.journal import Line, once, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
-from credit_coop.core.operators import require
+from credit_coop.core.operators import not_own, require
 
 COMPONENTS = ("penalty", "interest_due", "interest_accrued", "principal")
 
@@ -102,6 +102,7 @@ def draw(
         g = _line_by_card(ledger, card)
         if g["borrower_id"] != id_number:
             raise RuleViolation(f"loan card {card} does not belong to ID {mask_id_number(id_number)}; check both cards")
+        not_own(op, g["borrower_id"], "draw on this line")
         _check_line_open_for_drawing(g, on)
         prod = policy.product(g["product"])
         loans_acc = accounts.loans_account(g["product"])

@@ -51,6 +51,63 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "officer.pay-in": ("teller", "accountant", "admin"),
     # officer.statement: the officer themself, or these roles (see riskfund.statement)
     "officer.statement": ("admin", "auditor", "dept-head", "deputy-director"),
+    "operator.unlock": ("admin",),
+    "operator.set-role": ("admin",),
+}
+
+EVERYONE = ROLES
+EXPORTERS = ("auditor", "admin", "accountant", "dept-head", "deputy-director")
+
+# The role × command matrix (README "Who may run what"): the CLI checks it for every
+# command before running it; the core checks its own actions again. A command missing
+# here is refused. init and demo create their own ledger and need no role.
+COMMAND_ROLES: dict[str, tuple[str, ...]] = {
+    "policy show": EVERYONE,
+    "operator add": PERMISSIONS["operator.add"],
+    "operator list": ("admin", "auditor"),
+    "operator passwd": EVERYONE,          # your own; an admin sets anyone's
+    "operator unlock": PERMISSIONS["operator.unlock"],
+    "operator set-role": PERMISSIONS["operator.set-role"],
+    "login": EVERYONE,
+    "logout": EVERYONE,
+    "borrower add": PERMISSIONS["borrower.add"],
+    "borrower show": EVERYONE,
+    "grant apply": PERMISSIONS["grant.apply"],
+    "grant village-review": PERMISSIONS["grant.village-review"],
+    "grant survey": PERMISSIONS["grant.survey"],
+    "grant review": PERMISSIONS["grant.review"],
+    "grant approve": PERMISSIONS["grant.approve"],
+    "grant freeze": PERMISSIONS["grant.freeze"],
+    "grant unfreeze": PERMISSIONS["grant.unfreeze"],
+    "grant close": PERMISSIONS["grant.close"],
+    "grant show": EVERYONE,
+    "grant list": EVERYONE,
+    "draw": PERMISSIONS["draw"],
+    "repay": PERMISSIONS["repay"],
+    "line show": EVERYONE,
+    "loan show": EVERYONE,
+    "loan reassign": PERMISSIONS["loan.reassign"],
+    "batch day-end": PERMISSIONS["day-end"],
+    "batch payroll": PERMISSIONS["payroll"],
+    "batch year-end": PERMISSIONS["year-end"],
+    "officer statement": ("officer", "reviewer", "dept-head", "deputy-director", "committee", "auditor", "admin"),
+    "officer pay-in": PERMISSIONS["officer.pay-in"],
+    "officer transfer": PERMISSIONS["officer.transfer"],
+    "officer settle": PERMISSIONS["officer.settle"],
+    "report overdue": EVERYONE,
+    "report products": EVERYONE,
+    "report compensation": EVERYONE,
+    "report trial-balance": EVERYONE,
+    "report officers": EVERYONE,
+    "report sla": EVERYONE,
+    "reverse": PERMISSIONS["reverse"],
+    "verify": EVERYONE,
+    "backup": PERMISSIONS["backup"],
+    "restore": PERMISSIONS["restore"],
+    "import": PERMISSIONS["import"],
+    "audit-log": ("auditor", "admin"),
+    **{f"export {name}": EXPORTERS for name in (
+        "audit", "journal", "borrowers", "grants", "lines", "loan-notes", "repayments", "pay", "risk-fund", "year-end", "compensation")},
 }
 
 
@@ -79,21 +136,61 @@ def require(ledger: Ledger, action: str):
     return op
 
 
-def add_operator(ledger: Ledger, name: str, role: str, on: date) -> dict:
-    """Register an operator (admin only)."""
+def check_command(ledger: Ledger, command_path: str) -> None:
+    """The matrix check the CLI runs before every command."""
+    allowed = COMMAND_ROLES.get(command_path)
+    op = ledger.store.get_operator(ledger.operator or "")
+    if allowed is None:
+        raise NotPermitted(f"`{command_path}` is not in the role matrix; refused")
+    if op is None or op["role"] not in allowed:
+        role = op["role"] if op else "unknown"
+        raise NotPermitted(f"operator {ledger.operator} ({role}) may not run `{command_path}`; that needs: {', '.join(allowed)}")
+
+
+def not_own(op, borrower_id: str, what: str) -> None:
+    """An operator never acts on credit where they are the borrower."""
+    if op["id_number"] and op["id_number"] == borrower_id:
+        raise NotPermitted(f"{op['name']} is the borrower here and cannot {what}")
+
+
+def add_operator(ledger: Ledger, name: str, role: str, on: date, *, passphrase: str | None = None,
+                 id_number: str | None = None, cost: int | None = None) -> dict:
+    """Register an operator (admin only), with their passphrase when given."""
+    from credit_coop.core.auth import COST, hash_passphrase, valid_new_passphrase
+    from credit_coop.core.identity import validate_id_number
+
     require(ledger, "operator.add")
     name = check_operator_name(name)
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+    id_number = validate_id_number(id_number, what="operator's ID number") if id_number else None
+    stored = hash_passphrase(valid_new_passphrase(passphrase), cost=cost or COST) if passphrase is not None else None
     with ledger.store.write():
         if ledger.store.get_operator(name):
             raise Conflict(f"operator {name} already exists")
         ledger.store.insert_operator(name, role, on.isoformat(), ledger.operator)
-    return {"name": name, "role": role, "added_on": on.isoformat(), "added_by": ledger.operator}
+        ledger.store.update_operator(name, passphrase=stored, id_number=id_number)
+    return {"name": name, "role": role, "added_on": on.isoformat(), "added_by": ledger.operator, "has_passphrase": stored is not None}
+
+
+def set_role(ledger: Ledger, name: str, role: str) -> dict:
+    """Change another operator's role (admin; never one's own)."""
+    require(ledger, "operator.set-role")
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; roles are: {', '.join(ROLES)}")
+    if name == ledger.operator:
+        raise NotPermitted("no operator changes their own role")
+    with ledger.store.write():
+        if ledger.store.get_operator(name) is None:
+            raise NotFound(f"no operator {name}")
+        ledger.store.update_operator(name, role=role)
+        ledger.store.audit(ledger.operator, "set-role", f"{name} → {role}")
+    return {"name": name, "role": role}
 
 
 def list_operators(ledger: Ledger) -> list[dict]:
-    return [dict(r) for r in ledger.store.list_operators()]
+    return [{k: v for k, v in dict(r).items() if k != "passphrase"} | {"has_passphrase": bool(r["passphrase"])}
+            for r in ledger.store.list_operators()]
 
 
 def get_operator(ledger: Ledger, name: str) -> dict:

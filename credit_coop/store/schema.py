@@ -293,6 +293,17 @@ def m0005_hash_chain(db: Database) -> None:
     db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0006_authentication(db: Database) -> None:
+    import secrets
+
+    for column in ("passphrase TEXT", "failed_attempts INTEGER NOT NULL DEFAULT 0", "locked INTEGER NOT NULL DEFAULT 0",
+                   "id_number TEXT"):
+        db.execute(f"ALTER TABLE operators ADD COLUMN {column}")
+    db.execute("INSERT INTO meta(key, value) VALUES ('session_key', ?)", [secrets.token_hex(32)])
+    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
@@ -230,6 +230,10 @@ class Store:
 
     def insert_operator(self, name: str, role: str, on: str, by: str) -> None:
         self._insert("operators", {"name": name, "role": role, "added_on": on, "added_by": by})
+
+    def update_operator(self, name: str, **fields) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.conn.execute(f"UPDATE operators SET {sets} WHERE name=?", (*fields.values(), name))
 
     def list_operators(self) -> list[sqlite3.Row]:
         return self._all("SELECT * FROM operators ORDER BY name")
