@@ -174,3 +174,24 @@ def test_newer_ledger_is_refused(tmp_path, coop):
     db.close()
     with pytest.raises(LedgerUnavailable, match="newer credit-coop"):
         Ledger.open(coop.path)
+
+
+def test_locked_ledger_says_busy_retry(coop, monkeypatch):
+    """Another writer holding the lock past the busy timeout: a clear exit 8, nothing posted."""
+    import credit_coop.store.sqlite as sq
+    from credit_coop.core.errors import LedgerBusy
+
+    line = coop.granted("hnd", line="8万")
+    monkeypatch.setattr(sq, "BUSY_TIMEOUT_MS", 200)
+    teller = Ledger.open(coop.path, "王柜员")
+    other = sqlite3.connect(coop.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(LedgerBusy, match="busy with another posting; please retry") as e:
+            loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+        assert e.value.exit_code == 8
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        teller.close()
+    assert loans.show_line(coop.as_("auditor"), line["card_no"], D0)["outstanding_fen"] == 0
