@@ -45,6 +45,8 @@ def test_parse_accepts(text, fen):
         ("10万万", "not an amount"),
         ("9" * 20, "too large"),
         ("1; DROP TABLE grants", "not an amount"),
+        ("１０", "not an amount"),      # full-width digits: only ASCII digits are money
+        ("٣", "not an amount"),
     ],
 )
 def test_parse_refuses_with_a_clear_message(text, needle):

@@ -139,7 +139,7 @@ def test_sigkill_at_random_points_then_resume(coop, tmp_path, kind):
     elif kind == "day-end":
         assert auditor.store.closed_through() == "2027-12-31"
     else:
-        assert auditor.store.year_end_run("2025") is not None
+        assert auditor.store.batch_run("year-end", "2025") is not None
 
 
 def test_older_ledger_is_upgraded_with_a_backup(tmp_path):

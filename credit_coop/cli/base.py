@@ -24,6 +24,10 @@ OperatorOpt = Annotated[
     typer.Option("--operator", envvar="CREDIT_COOP_OPERATOR", metavar="NAME", help="Who is acting."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+AsOfOpt = Annotated[
+    Optional[str],
+    typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today; overdue: the last closed day]."),
+]
 OnOpt = Annotated[
     Optional[str],
     typer.Option("--on", metavar="YYYY-MM-DD", help="Business date (营业日期) [default: today]."),

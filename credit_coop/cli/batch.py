@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, yuan
+from credit_coop.cli.base import AsOfOpt, OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, yuan
 
 batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_group("Loan notes (借据).")
@@ -79,7 +79,7 @@ def loan_reassign(
 
 @command(report_app, "overdue")
 def report_overdue(
-    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="A closed day [default: the last closed].")] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Overdue loan notes with days past due, class and officer; totals; NPL ratio.
 
@@ -109,7 +109,7 @@ def report_overdue(
 
 @command(report_app, "products")
 def report_products(
-    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today].")] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Per product: households granted, granted, drawn (cumulative), outstanding — beside the source's table.
 
@@ -318,7 +318,7 @@ def report_compensation() -> None:
 
 @command(report_app, "trial-balance")
 def report_trial_balance(
-    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today].")] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Every account's debit, credit and balance; the totals are equal.
 
@@ -355,7 +355,7 @@ def report_officers() -> None:
 
 @command(report_app, "sla")
 def report_sla(
-    as_of: Annotated[Optional[str], typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today].")] = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Grants whose acceptance-to-first-disbursement exceeded 7 days (办贷时限; policy).
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from credit_coop.core.errors import InvalidInput
 
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def parse_date(text: str | date, *, what: str = "date") -> date:

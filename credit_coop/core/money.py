@@ -14,8 +14,8 @@ MAX_FEN = 10**14  # one trillion yuan: far beyond any cooperative, far inside in
 
 _AMOUNT = re.compile(
     r"""^(?P<sign>[-+])?\s*(?:¥|￥|RMB\s*|CNY\s*)?\s*
-        (?P<int>\d{1,3}(?:,\d{3})+|\d+)?
-        (?:\.(?P<frac>\d+))?
+        (?P<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)?
+        (?:\.(?P<frac>[0-9]+))?
         \s*(?P<wan>万)?\s*(?P<yuan>元)?$""",
     re.VERBOSE,
 )

@@ -106,11 +106,11 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
     store = ledger.store
     with store.write():
         month, first, last, lines = compute_payroll(ledger, month)
-        prior = store.payroll_run(month)
+        prior = store.batch_run("payroll", month)
         if prior is not None:
             raise AlreadyRun(
                 f"payroll for {month} was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
-                _result(month, store.payroll_lines(month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
+                _result(month, store.batch_lines("payroll", month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
             )
         closed = store.closed_through()
         if not closed or closed < last.isoformat():
@@ -128,5 +128,5 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
                 if l["holdback"]:
                     journal.append(Line(accounts.RISK_FUND, credit=l["holdback"], officer=l["officer"]))
             txn_id = post(ledger, "payroll", on, journal, memo=f"performance pay {month}")
-        store.insert_payroll(month, on.isoformat(), ledger.operator, txn_id, lines)
+        store.insert_batch("payroll", month, on.isoformat(), ledger.operator, txn_id, lines)
     return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())

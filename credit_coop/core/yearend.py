@@ -68,11 +68,11 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
         raise InvalidInput(f"year {year} is not a past or current year")
     store = ledger.store
     with store.write():
-        prior = store.year_end_run(str(year))
+        prior = store.batch_run("year-end", str(year))
         if prior is not None:
             raise AlreadyRun(
                 f"the {year} year-end was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
-                _result(year, store.year_end_lines(str(year)), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
+                _result(year, store.batch_lines("year-end", str(year)), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
             )
         closed = store.closed_through()
         if not closed or closed < f"{year:04d}-12-31":
@@ -88,7 +88,7 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
                 journal += [Line(accounts.RISK_FUND, debit=l["refund"], officer=l["officer"]),
                             Line(accounts.PAY_PAYABLE, credit=l["refund"], officer=l["officer"])]
         txn_id = post(ledger, "year-end", on, journal, memo=f"risk fund year-end refund {year}") if journal else None
-        store.insert_year_end(str(year), on.isoformat(), ledger.operator, txn_id, lines)
+        store.insert_batch("year-end", str(year), on.isoformat(), ledger.operator, txn_id, lines)
         for l in lines:
             if l["full_settlement"]:
                 store.insert_settlement(l["officer"], on.isoformat(), l["refund"], txn_id)

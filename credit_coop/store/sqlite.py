@@ -718,16 +718,22 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
-    def payroll_run(self, month: str) -> sqlite3.Row | None:
-        return self._one("SELECT * FROM payroll_runs WHERE month=?", (month,))
+    # Batches that run once per period and keep a line per person: (runs table, lines table, period column)
+    BATCHES = {"payroll": ("payroll_runs", "payroll_lines", "month"), "year-end": ("year_end_runs", "year_end_lines", "year")}
 
-    def payroll_lines(self, month: str) -> list[sqlite3.Row]:
-        return self._all("SELECT * FROM payroll_lines WHERE month=? ORDER BY officer", (month,))
+    def batch_run(self, batch: str, period: str) -> sqlite3.Row | None:
+        runs, _, key = self.BATCHES[batch]
+        return self._one(f"SELECT * FROM {runs} WHERE {key}=?", (period,))
 
-    def insert_payroll(self, month: str, run_on: str, operator: str, txn_id: int | None, lines: list[dict]) -> None:
-        self._insert("payroll_runs", {"month": month, "run_on": run_on, "operator": operator, "txn_id": txn_id, "run_at": _now()})
+    def batch_lines(self, batch: str, period: str) -> list[sqlite3.Row]:
+        _, lines, key = self.BATCHES[batch]
+        return self._all(f"SELECT * FROM {lines} WHERE {key}=? ORDER BY officer", (period,))
+
+    def insert_batch(self, batch: str, period: str, run_on: str, operator: str, txn_id: int | None, lines: list[dict]) -> None:
+        runs, table, key = self.BATCHES[batch]
+        self._insert(runs, {key: period, "run_on": run_on, "operator": operator, "txn_id": txn_id, "run_at": _now()})
         for line in lines:
-            self._insert("payroll_lines", {"month": month, **line})
+            self._insert(table, {key: period, **line})
 
     def officer_balance(self, officer: str, account: str, sign: int = -1, through: str | None = None) -> int:
         """Balance of an officer's sub-account (credit-positive with sign=-1)."""
@@ -822,16 +828,6 @@ class Store:
         )
         return {r[0]: r[1] for r in rows}
 
-    def year_end_run(self, year: str) -> sqlite3.Row | None:
-        return self._one("SELECT * FROM year_end_runs WHERE year=?", (year,))
-
-    def year_end_lines(self, year: str) -> list[sqlite3.Row]:
-        return self._all("SELECT * FROM year_end_lines WHERE year=? ORDER BY officer", (year,))
-
-    def insert_year_end(self, year: str, run_on: str, operator: str, txn_id: int | None, lines: list[dict]) -> None:
-        self._insert("year_end_runs", {"year": year, "run_on": run_on, "operator": operator, "txn_id": txn_id, "run_at": _now()})
-        for line in lines:
-            self._insert("year_end_lines", {"year": year, **line})
 
     def transfer(self, officer: str) -> sqlite3.Row | None:
         return self._one("SELECT * FROM officer_transfers WHERE officer=?", (officer,))
