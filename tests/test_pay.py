@@ -147,6 +147,15 @@ def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
     with pytest.raises(AlreadyRun):
         run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 6), today=FAR)
     assert verify(coop3.as_("auditor"))["ok"]
+    # verify recomputes the records against the journal: a doctored compensation record is found
+    import sqlite3
+
+    db = sqlite3.connect(coop3.path)
+    db.execute("DROP TRIGGER compensations_no_update")
+    db.execute("UPDATE compensations SET from_fund = from_fund + 1, shortfall = shortfall - 1")
+    db.commit()
+    db.close()
+    assert any("compensation case" in f["message"] for f in verify(coop3.as_("auditor"))["findings"])
 
 
 def test_year_end_refusals(coop3):

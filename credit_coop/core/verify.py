@@ -105,11 +105,16 @@ def check_day_end_state(ledger: Ledger) -> list[Finding]:
 
 
 def check_officer_funds(ledger: Ledger) -> list[Finding]:
-    """Payroll runs equal their journal lines; no fund overdrawn; no negative officer debt."""
+    """Payroll runs, compensation cases and year-end refunds equal their journal lines;
+    no fund overdrawn; no negative officer debt."""
     out = [Finding("funds", f"payroll {r['month']}: recorded holdbacks or payables differ from the journal")
            for r in ledger.store.payroll_mismatches(accounts.PAY_PAYABLE, accounts.RISK_FUND)]
     out += [Finding("funds", f"officer {r['officer']}: {r['account']} balance {format_yuan(-r['balance'])} has the wrong sign")
             for r in ledger.store.negative_officer_balances(accounts.RISK_FUND, accounts.OFFICER_DEBT)]
+    out += [Finding("funds", f"compensation case {r['id']} (note id {r['note_id']}) differs from its journal lines")
+            for r in ledger.store.compensation_mismatches(accounts.RISK_FUND, accounts.OFFICER_DEBT)]
+    out += [Finding("funds", f"year-end {r['year']}: recorded refunds differ from the journal")
+            for r in ledger.store.year_end_mismatches(accounts.RISK_FUND)]
     return out
 
 

@@ -869,6 +869,24 @@ class Store:
             (fund, payable),
         )
 
+    def compensation_mismatches(self, fund: str, debt: str) -> list[sqlite3.Row]:
+        """Compensation records whose amounts differ from their transaction's lines."""
+        return self._all(
+            """SELECT c.id, c.note_id FROM compensations c
+               WHERE c.from_fund != COALESCE((SELECT SUM(debit) FROM journal_lines WHERE txn_id = c.txn_id AND account = ?), 0)
+                  OR c.shortfall != COALESCE((SELECT SUM(debit) FROM journal_lines WHERE txn_id = c.txn_id AND account = ?), 0)
+                  OR c.amount != COALESCE((SELECT SUM(credit) FROM journal_lines WHERE txn_id = c.txn_id), 0)""",
+            (fund, debt),
+        )
+
+    def year_end_mismatches(self, fund: str) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT r.year FROM year_end_runs r
+               WHERE COALESCE((SELECT SUM(refund) FROM year_end_lines y WHERE y.year = r.year), 0) !=
+                     COALESCE((SELECT SUM(debit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
+            (fund,),
+        )
+
     def negative_officer_balances(self, fund: str, debt: str) -> list[sqlite3.Row]:
         return self._all(
             """SELECT officer, account, SUM(debit - credit) AS balance FROM journal_lines
