@@ -41,6 +41,17 @@ def chain_hash(prev: str, txn: sqlite3.Row | tuple, lines: Iterable) -> str:
 
 
 TXN_COLUMNS = "id, kind, business_date, operator, memo, reverses, posted_at"
+
+
+def _note_components(date_op: str) -> str:
+    """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date."""
+    return f"""SELECT l.note_id,
+                      SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
+                      SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
+                      SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+                      SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
+               FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL GROUP BY l.note_id"""
 LINE_COLUMNS = "id, account, debit, credit, grant_id, note_id, officer"
 BUSY_TIMEOUT_MS = 5000
 
@@ -513,15 +524,7 @@ class Store:
     def dayend_apply_postings(self, day: str) -> None:
         """Move the day's counter postings (draws, repayments, reversals) into note_state."""
         self.conn.execute(
-            """WITH d AS (
-                 SELECT l.note_id,
-                        SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
-                        SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
-                        SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
-                        SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
-                 FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                 WHERE t.business_date = ? AND l.note_id IS NOT NULL
-                 GROUP BY l.note_id)
+            f"""WITH d AS ({_note_components("=")})
                UPDATE note_state SET principal = principal + d.p, accrued = accrued + d.a,
                                      interest_due = interest_due + d.i, penalty = penalty + d.q
                FROM d WHERE note_state.note_id = d.note_id""",
@@ -636,14 +639,7 @@ class Store:
     def note_state_mismatches(self, through: str) -> list[sqlite3.Row]:
         """note_state balances that differ from the journal through the last closed day."""
         return self._all(
-            """WITH j AS (
-                 SELECT l.note_id,
-                        SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
-                        SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
-                        SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
-                        SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
-                 FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                 WHERE t.business_date <= ? AND l.note_id IS NOT NULL GROUP BY l.note_id)
+            f"""WITH j AS ({_note_components("<=")})
                SELECT s.note_id, s.principal, s.accrued, s.interest_due, s.penalty, j.p, j.a, j.i, j.q
                FROM note_state s LEFT JOIN j ON j.note_id = s.note_id
                WHERE s.principal != COALESCE(j.p, 0) OR s.accrued != COALESCE(j.a, 0)
