@@ -12,7 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from credit_coop.core.errors import EXIT_USAGE, LedgerError
+from credit_coop.core.errors import LedgerError
 
 DbOpt = Annotated[
     Optional[str],
@@ -189,10 +189,6 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
         return fn
 
     return deco
-
-
-def usage_error(message: str) -> None:
-    fail(EXIT_USAGE, message)
 
 
 # -- output ------------------------------------------------------------------

@@ -262,9 +262,6 @@ class Store:
             "INSERT INTO borrower_kinds(id_number, kind) VALUES (?, ?)", [(row["id_number"], k) for k in kinds]
         )
 
-    def list_borrowers(self) -> list[sqlite3.Row]:
-        return self._all("SELECT * FROM borrowers ORDER BY id_number")
-
     # -- grants -----------------------------------------------------------
     def insert_grant(self, row: dict) -> int:
         return self._insert("grants", row)
