@@ -24,9 +24,22 @@ def _run(fn_name: str, grant: Optional[str] = None, on: Optional[str] = None, **
 
 
 def _print_step(r: dict) -> None:
-    extra = {k: v for k, v in r.items() if k not in ("grant_no", "status")}
-    parts = [f"{k.removesuffix('_fen')} {yuan(v) if k.endswith('_fen') else v}" for k, v in extra.items()]
-    print(f"grant {r['grant_no']}: {r['status']}" + (f" ({'; '.join(parts)})" if parts else ""))
+    """One sentence per workflow step, as a loan officer would say it."""
+    g = f"grant {r['grant_no']}"
+    if r["status"] == "rejected":
+        print(f"{g}: rejected — {r['reason']}")
+    elif r["status"] == "applied":
+        print(f"{g} accepted: {r['product_name']} {yuan(r['applied_fen'])} for {r['borrower_masked']}; next: grant {r['next']}")
+    elif r["status"] == "village-reviewed":
+        print(f"{g}: village review recorded — grade {r['grade']}, line cap {yuan(r['grade_cap_fen'])}, posted {r['posting_days']} days")
+    elif r["status"] == "surveyed":
+        extra = f", {r['guarantors']} guarantor(s)" if r["guarantors"] else ""
+        print(f"{g}: surveyed — line {yuan(r['line_fen'])} for {r['term_months']} months{extra}; next: grant review")
+    elif r["status"] == "reviewed":
+        print(f"{g}: reviewed; next: grant approve")
+    else:
+        print(f"{g} approved at the {r['approval_tier']} tier (total exposure {yuan(r['exposure_fen'])}): "
+              f"contract {r['contract_no']}, loan card {r['card_no']}, line {yuan(r['line_fen'])} valid {r['valid_from']} .. {r['valid_to']}")
 
 
 @command(app, "apply")

@@ -82,7 +82,7 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
         Store.remove(path)  # a ledger that was never finished is not left behind
         raise
     store.close()
-    return {"db": path, "admin": admin, "cooperative": policy["cooperative"]["name"], "products": sorted(policy.products)}
+    return {"db": path, "admin": admin, "cooperative": policy["cooperative"]["name"], "products": list(policy.products)}
 
 
 def require_text(value: str | None, what: str, max_len: int = 200) -> str:
