@@ -899,25 +899,30 @@ class Store:
         return digest
 
     def first_broken_link(self) -> tuple[int, str] | None:
-        """Walk the chain in order; the first transaction whose link does not recompute (or is missing)."""
-        chain = {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT txn_id, prev_hash, hash FROM txn_chain")}
+        """Walk the chain in order (streaming); the first transaction whose link does not recompute or is missing."""
+        cols = ", ".join(f"t.{c.strip()}" for c in TXN_COLUMNS.split(","))
+        txns = self.conn.execute(
+            f"SELECT {cols}, c.prev_hash, c.hash FROM txns t LEFT JOIN txn_chain c ON c.txn_id = t.id ORDER BY t.id"
+        )
         lines = self.conn.execute(f"SELECT txn_id, {LINE_COLUMNS} FROM journal_lines ORDER BY txn_id, id")
         pending = next(lines, None)
         prev = GENESIS
-        for txn in self.conn.execute(f"SELECT {TXN_COLUMNS} FROM txns ORDER BY id"):
+        width = len(TXN_COLUMNS.split(","))
+        for row in txns:
+            txn, link_prev, link = tuple(row[:width]), row[width], row[width + 1]
             own = []
             while pending is not None and pending[0] <= txn[0]:
                 if pending[0] == txn[0]:
                     own.append(pending[1:])
                 pending = next(lines, None)
-            link = chain.pop(txn[0], None)
             if link is None:
                 return txn[0], "has no link in the hash chain"
-            if link[0] != prev or chain_hash(prev, tuple(txn), own) != link[1]:
+            if link_prev != prev or chain_hash(prev, txn, own) != link:
                 return txn[0], "does not match its hash-chain link (edited outside the program)"
-            prev = link[1]
-        if chain:
-            return min(chain), "is in the hash chain but its transaction is gone"
+            prev = link
+        orphan = self._scalar("SELECT MIN(txn_id) FROM txn_chain WHERE txn_id NOT IN (SELECT id FROM txns)")
+        if orphan is not None:
+            return orphan, "is in the hash chain but its transaction is gone"
         return None
 
     # -- audit log ------------------------------------------------------------
