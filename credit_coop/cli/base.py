@@ -206,6 +206,13 @@ def yuan(fen: Optional[int]) -> str:
     return "" if fen is None else format_yuan(fen)
 
 
+def wan(fen: Optional[int]) -> str:
+    """An amount in 万元 for summary tables (the figure only; the header says 万)."""
+    from credit_coop.core.money import format_wan
+
+    return "" if fen is None else format_wan(fen).removesuffix("万")
+
+
 def _console():
     """A terminal keeps its width; piped output is wide enough not to cut numbers."""
     from rich.console import Console

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import AsOfOpt, OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, yuan
+from credit_coop.cli.base import AsOfOpt, OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan
 
 batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_group("Loan notes (借据).")
@@ -116,14 +116,10 @@ def report_products(
     Example: credit-coop report products --as-of 2025-12-31
     """
     from credit_coop.core.dates import business_date
-    from credit_coop.core.money import format_wan
     from credit_coop.core.reports import product_report
 
     with open_ledger() as ledger:
         result = product_report(ledger, business_date(as_of))
-
-    def wan(fen):
-        return "" if fen is None else format_wan(fen).removesuffix("万")
 
     emit(result, lambda rows: print_table(
         "Products (万元; source = SPEC §8)",

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table, progress_bar, yuan
+from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table, progress_bar, wan, yuan
 
 
 
@@ -70,8 +70,8 @@ def demo(
         for p in r["products"]:
             src = p["source_households"] is not None
             rows.append([p["name"], p["households"], p["source_households"] if src else "",
-                         _wan(p["granted_fen"]), _wan(p["source_granted_fen"]) if src else "",
-                         _wan(p["drawn_fen"]), _wan(p["source_drawn_fen"]) if src else "", _wan(p["outstanding_fen"])])
+                         wan(p["granted_fen"]), wan(p["source_granted_fen"]) if src else "",
+                         wan(p["drawn_fen"]), wan(p["source_drawn_fen"]) if src else "", wan(p["outstanding_fen"])])
         print_table(f"Products as of {r['through']} — ledger vs the source's table (万元)",
                     ["product", "households", "source", "granted", "source", "drawn", "source", "outstanding"], rows,
                     right=("households", "source", "granted", "drawn", "outstanding"))
@@ -90,11 +90,6 @@ def demo(
 
     emit(result, human)
 
-
-def _wan(fen: Optional[int]) -> str:
-    from credit_coop.core.money import format_wan
-
-    return "" if fen is None else format_wan(fen).removesuffix("万")
 
 
 COMMANDS = {"import": import_, "demo": demo}

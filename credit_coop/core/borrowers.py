@@ -79,9 +79,10 @@ def show_borrower(ledger: Ledger, id_number: str, as_of: date | None = None) -> 
 
     as_of = as_of or date.today()
     b = get_borrower(ledger, id_number)
-    lines = [grant_summary(ledger, g, as_of) for g in ledger.store.borrower_grants(b["id_number"])]
+    grants = ledger.store.borrower_grants(b["id_number"])
+    lines = [grant_summary(ledger, g, as_of) for g in grants]
     b["lines"] = lines
-    b["total_exposure_fen"] = live_exposure(ledger, b["id_number"], as_of)
+    b["total_exposure_fen"] = live_exposure(ledger, b["id_number"], as_of, grants=grants)
     b["outstanding_fen"] = sum(l["outstanding_fen"] for l in lines)
-    b["live_lines"] = sum(1 for g in ledger.store.borrower_grants(b["id_number"]) if is_live(g, as_of))
+    b["live_lines"] = sum(1 for g in grants if is_live(g, as_of))
     return b

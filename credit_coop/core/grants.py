@@ -48,13 +48,14 @@ def effective_status(g, on: date) -> str:
     return g["status"]
 
 
-def live_exposure(ledger: Ledger, borrower_id: str, on: date, exclude_grant: int | None = None) -> int:
-    """Sum of the borrower's live lines on ``on`` (SPEC §3.4 "total credit exposure")."""
-    return sum(
-        g["line_amount"]
-        for g in ledger.store.borrower_grants(borrower_id)
-        if is_live(g, on) and g["id"] != exclude_grant
-    )
+def live_exposure(ledger: Ledger, borrower_id: str, on: date, exclude_grant: int | None = None, grants=None) -> int:
+    """Sum of the borrower's live lines on ``on`` (SPEC §3.4 "total credit exposure").
+
+    ``grants``: the borrower's grant rows, when the caller already has them.
+    """
+    if grants is None:
+        grants = ledger.store.borrower_grants(borrower_id)
+    return sum(g["line_amount"] for g in grants if is_live(g, on) and g["id"] != exclude_grant)
 
 
 def outstanding(ledger: Ledger, g) -> int:

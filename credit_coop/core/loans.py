@@ -46,14 +46,19 @@ def _check_line_open_for_drawing(g, on: date) -> None:
         raise RuleViolation(f"line {g['card_no']} expired on {g['valid_to']}; no drawdowns after its last valid day")
 
 
-def note_balances(ledger: Ledger, g) -> list[dict]:
-    """Every loan note on a line with its balances per component (from the journal)."""
+def note_balances(ledger: Ledger, g, cases: list | None = None) -> list[dict]:
+    """Every loan note on a line with its balances per component (from the journal).
+
+    ``cases``: the line's compensation rows, when the caller already has them.
+    """
     comp_accounts = {c: accounts.component_account(c, g["product"]) for c in COMPONENTS}
     bal = ledger.store.note_balances_for_grant(g["id"], comp_accounts.values())
     notes = ledger.store.notes_for_grant(g["id"])
     reversed_ids = ledger.store.reversed_txn_ids(n["txn_id"] for n in notes)
     out = []
-    compensated = {c["note_id"] for c in ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND)}
+    if cases is None:
+        cases = ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND)
+    compensated = {c["note_id"] for c in cases}
     for n in notes:
         comps = {c: bal.get((n["id"], acc), 0) for c, acc in comp_accounts.items()}
         owed = sum(comps.values())
@@ -172,9 +177,10 @@ def repay(
 
     def act() -> dict:
         g = _line_by_card(ledger, card)
-        notes = [n for n in note_balances(ledger, g) if n["owed_fen"] > 0]
+        all_cases = store.compensations_for_grant(g["id"], accounts.RISK_FUND)
+        notes = [n for n in note_balances(ledger, g, all_cases) if n["owed_fen"] > 0]
         # compensated notes: what the borrower pays back goes to the officer's fund (SPEC §7)
-        cases = [c for c in store.compensations_for_grant(g["id"], accounts.RISK_FUND) if c["amount"] > c["recovered"]]
+        cases = [c for c in all_cases if c["amount"] > c["recovered"]]
         if note_no is not None:
             n = store.get_note_by_no(note_no)
             if n is None or n["grant_id"] != g["id"]:
@@ -193,15 +199,17 @@ def repay(
         split = {c: 0 for c in COMPONENTS}
         split["recovery"] = 0
         paid: dict[str, dict] = {}
+        officers: dict[int, str | None] = {}  # each note's managing officer, looked up once
         # component by component across the line (all penalty first, ...), earliest maturity first within each
         for comp in order:
             for n in notes:
                 take = min(remaining, n[f"{comp}_fen"])
                 if not take:
                     continue
-                officer = store.note_officer(n["id"], g["officer"])
+                if n["id"] not in officers:
+                    officers[n["id"]] = store.note_officer(n["id"], g["officer"])
                 lines.append(Line(accounts.component_account(comp, g["product"]), credit=take, grant_id=g["id"],
-                                  note_id=n["id"], officer=officer))
+                                  note_id=n["id"], officer=officers[n["id"]]))
                 paid.setdefault(n["note_no"], {})[f"{comp}_fen"] = take
                 split[comp] += take
                 remaining -= take
