@@ -104,7 +104,8 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
     "compensation": ("赔偿", "Compensation cases", [
         C("on_date", "日期", "Date", "date", 12), C("note_no", "借据号", "Loan note", "text", 16), C("card_no", "贷款卡号", "Loan card", "text", 18),
         C("id_number", "身份证号", "ID number", "id", 22), C("officer", "客户经理", "Officer", "text", 10), C("amount", "赔偿金额", "Amount", "money"),
-        C("from_fund", "补偿金支付", "From fund", "money"), C("shortfall", "欠款", "Shortfall", "money"), C("txn_id", "交易号", "Transaction", "int", 10)]),
+        C("from_fund", "补偿金支付", "From fund", "money"), C("shortfall", "欠款", "Shortfall", "money"), C("txn_id", "交易号", "Transaction", "int", 10),
+        C("reversed_by", "冲正交易", "Reversed by", "int", 10)]),
 }
 
 # Control totals: (money column, how the journal gives the same figure)

@@ -85,41 +85,58 @@ def next_day_to_close(ledger: Ledger) -> date:
     return parse_date(min(s for s in starts if s))
 
 
-def close_day(ledger: Ledger, day: date) -> dict:
-    """Close one business day (one transaction). See the module docstring."""
+def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int] | None = None,
+            restate: bool = False, memo: str | None = None) -> dict:
+    """The day-end steps for one day on the store's current state table (inside a write transaction).
+
+    ``close_day`` runs them for every note. A back-dated correction (corrections.py)
+    replays them for one line's notes (``grant_ids``): with ``post=False`` for days
+    before the correction, to rebuild the exact state, then posting from its date on.
+    """
     policy = ledger.policy
     it = policy["interest"]
     den = PPB * it["day_count_basis"]
     store = ledger.store
     d = day.isoformat()
+    fresh = store.notes_without_state(d, grant_ids)
+    if fresh:
+        rows = []
+        for n in fresh:
+            r = rate_ppb(n["annual_rate_percent"])
+            rows.append((n["id"], n["grant_id"], n["product"], n["maturity"], r, penalty_ppb(r, it["penalty_uplift_percent"])))
+        store.insert_note_states(rows)
+    store.dayend_apply_postings(d, grant_ids)
+    store.dayend_accrue(d, den, it["compound_unpaid_interest"])
+    settling = is_settlement_day(day, it)
+    touched, txn_id = 0, None
+    if post and store.dayend_has_postings(d, settling):
+        txn_id = store.insert_txn("day-end", d, ledger.operator, memo or f"day-end {d}", None)
+    touched = store.dayend_post_accruals(
+        txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_DUE, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
+    )
+    store.dayend_settle(txn_id, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
+    if txn_id is not None:
+        store.seal(txn_id)
+    store.dayend_classify(d, _class_case(policy["classification"]["categories"]), record=post, restate=restate)
+    if post:
+        compensated = compensate_matured(ledger, day)
+    else:
+        store.clear_compensated_state(d)
+        compensated = []
+    return {"day": d, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated}
+
+
+def close_day(ledger: Ledger, day: date) -> dict:
+    """Close one business day (one transaction). See the module docstring."""
+    store = ledger.store
+    d = day.isoformat()
     with store.write():
         if store.closed_through() and d <= store.closed_through():
             raise RuleViolation(f"{d} is already closed")
-        fresh = store.notes_without_state(d)
-        if fresh:
-            rows = []
-            for n in fresh:
-                r = rate_ppb(n["annual_rate_percent"])
-                rows.append((n["id"], n["grant_id"], n["product"], n["maturity"], r, penalty_ppb(r, it["penalty_uplift_percent"])))
-            store.insert_note_states(rows)
-        store.dayend_apply_postings(d)
-        store.dayend_accrue(d, den, it["compound_unpaid_interest"])
-        settling = is_settlement_day(day, it)
-        touched, txn_id = 0, None
-        if store.dayend_has_postings(d, settling):
-            txn_id = store.insert_txn("day-end", d, ledger.operator, f"day-end {d}", None)
-            touched = store.dayend_post_accruals(
-                txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_DUE, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
-            )
-            store.dayend_settle(txn_id, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
-            store.seal(txn_id)
-        else:
-            store.dayend_settle(None, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
-        store.dayend_classify(d, _class_case(policy["classification"]["categories"]))
-        compensated = compensate_matured(ledger, day)
+        out = run_day(ledger, day)
         active = store.count_active_notes()
-        store.insert_day_close(d, ledger.operator, active, txn_id)
-    return {"day": d, "active_notes": active, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated}
+        store.insert_day_close(d, ledger.operator, active, out["txn_id"])
+    return {**out, "active_notes": active}
 
 
 def day_end(ledger: Ledger, through: date, *, today: date | None = None, progress: Callable[[int, int], None] | None = None) -> dict:

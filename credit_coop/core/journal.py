@@ -17,6 +17,7 @@ from credit_coop.core import accounts
 from credit_coop.core.errors import Conflict, NotFound, RuleViolation
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.money import format_yuan
+from credit_coop.store.sqlite import DAY_END_KINDS
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,15 @@ def post(ledger: Ledger, kind: str, on: date, lines: list[Line], *, memo: str | 
 
 
 def check_open(ledger: Ledger, on: date) -> None:
-    """Postings go on open business dates only: the day-end has not closed ``on`` (SPEC §5)."""
+    """Postings go on open business dates only: the day-end has not closed ``on`` (SPEC §5),
+    unless a back-dated correction has reopened the days from a date on or before it."""
     closed = ledger.store.closed_through()
     if closed and on.isoformat() <= closed:
+        if ledger.reopened_from is not None and on >= ledger.reopened_from:
+            return
         raise RuleViolation(
-            f"business date {on.isoformat()} is closed (day-end has run through {closed}); post on an open business date"
+            f"business date {on.isoformat()} is closed (day-end has run through {closed}); post on an open business "
+            "date, or as a back-dated correction (--correction REASON, accountant)"
         )
 
 
@@ -86,8 +91,12 @@ def once(ledger: Ledger, request_id: str | None, command: str, content: dict, ac
     return result
 
 
-def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str | None = None) -> dict:
-    """Post the mirror image of transaction ``txn_id`` (``credit-coop reverse``)."""
+def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str | None = None,
+            correction: bool = False) -> dict:
+    """Post the mirror image of transaction ``txn_id`` (``credit-coop reverse``).
+
+    ``correction``: dated on a closed day, the lines' interest recomputed since (corrections.py).
+    """
     from credit_coop.core.operators import require
 
     require(ledger, "reverse")
@@ -101,8 +110,11 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str 
                 raise NotFound(f"no transaction {txn_id}")
             if txn["reverses"] is not None:
                 raise RuleViolation(f"transaction {txn_id} is itself a reversal; post a new transaction instead")
-            if txn["kind"] == "day-end":
-                raise RuleViolation(f"transaction {txn_id} was posted by the day-end; it is not reversed by hand")
+            if txn["kind"] in DAY_END_KINDS:
+                raise RuleViolation(
+                    f"transaction {txn_id} was posted by the day-end; it is not reversed by hand. Correct the "
+                    "counter posting behind it instead (a back-dated correction recomputes the day-end)"
+                )
             prior = store.reversal_of(txn_id)
             if prior is not None:
                 raise RuleViolation(f"transaction {txn_id} was already reversed by transaction {prior['id']}")
@@ -112,10 +124,12 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str 
             lines = store.txn_lines(txn_id)
             note_ids = sorted({l["note_id"] for l in lines if l["note_id"] is not None})
             later = store.later_txns_touching(txn_id, note_ids)
-            if any(t["kind"] == "day-end" for t in later):
+            if correction:  # the day-end's postings since are reversed and recomputed around this one
+                later = [t for t in later if t["kind"] not in DAY_END_KINDS]
+            if any(t["kind"] in DAY_END_KINDS for t in later):
                 raise RuleViolation(
-                    "the day-end has accrued interest on this loan note since; undoing it needs a back-dated "
-                    "correction of those days, which this version does not do — post a repayment instead"
+                    "the day-end has accrued interest on this loan note since; reverse it as a back-dated "
+                    "correction dated on a closed day (--correction), which recomputes those days"
                 )
             if later:
                 ids = ", ".join(str(t["id"]) for t in later)
@@ -134,7 +148,16 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str 
                 "on": on.isoformat(),
             }
 
-        return once(ledger, request_id, "reverse", {"txn": txn_id, "reason": reason}, act)
+        if not correction:
+            return once(ledger, request_id, "reverse", {"txn": txn_id, "reason": reason}, act)
+
+        def corrected() -> dict:
+            from credit_coop.core.corrections import back_dated
+
+            grants = {l["grant_id"] for l in store.txn_lines(txn_id) if l["grant_id"] is not None}
+            return back_dated(ledger, on, reason, grants, act)
+
+        return once(ledger, request_id, "reverse", {"txn": txn_id, "reason": reason, "correction": True}, corrected)
 
 
 def _check_after_reversal(ledger: Ledger, lines) -> None:

@@ -26,6 +26,8 @@ class Ledger:
     def __init__(self, store: Store, operator: str | None = None):
         self.store = store
         self.operator = operator.strip() if operator else None
+        # Set only while a back-dated correction runs: closed days from this date on take postings.
+        self.reopened_from: date | None = None
 
     @classmethod
     def open(cls, path: str | None = None, operator: str | None = None) -> "Ledger":

@@ -89,8 +89,12 @@ def draw(
     on: date,
     request_id: str | None = None,
     maturity: date | str | None = None,
+    correction: str | None = None,
 ) -> dict:
-    """A drawdown at the counter; returns the loan note (借据)."""
+    """A drawdown at the counter; returns the loan note (借据).
+
+    ``correction``: the reason, for a drawdown dated on a closed day (corrections.py).
+    """
     op = require(ledger, "draw")
     on = parse_date(on)
     amount = to_fen(amount, what="drawdown amount")
@@ -158,14 +162,36 @@ def draw(
         }
 
     with store.write():
-        return once(ledger, request_id, "draw", content, act)
+        return once(ledger, request_id, "draw", _content(content, correction), _corrected(ledger, on, card, correction, act))
+
+
+def _content(content: dict, correction: str | None) -> dict:
+    """What a request id fingerprints (a correction's reason included)."""
+    return {**content, "correction": correction} if correction else content
+
+
+def _corrected(ledger: Ledger, on: date, card: str, correction: str | None, act):
+    """``act`` itself, or ``act`` run as a back-dated correction of the line behind ``card``."""
+    if correction is None:
+        return act
+
+    def run() -> dict:
+        from credit_coop.core.corrections import back_dated
+
+        return back_dated(ledger, on, correction, [_line_by_card(ledger, card)["id"]], act)
+
+    return run
 
 
 def repay(
-    ledger: Ledger, *, card: str, amount: int | str, on: date, note: str | None = None, request_id: str | None = None
+    ledger: Ledger, *, card: str, amount: int | str, on: date, note: str | None = None, request_id: str | None = None,
+    correction: str | None = None,
 ) -> dict:
     """A repayment on a line, in the policy's order of components (penalty, interest due,
-    accrued interest, principal) across all its notes, earliest maturity first within each."""
+    accrued interest, principal) across all its notes, earliest maturity first within each.
+
+    ``correction``: the reason, for a repayment dated on a closed day (corrections.py).
+    """
     require(ledger, "repay")
     on = parse_date(on)
     amount = to_fen(amount, what="repayment amount")
@@ -236,7 +262,7 @@ def repay(
         }
 
     with store.write():
-        return once(ledger, request_id, "repay", content, act)
+        return once(ledger, request_id, "repay", _content(content, correction), _corrected(ledger, on, card, correction, act))
 
 
 def show_line(ledger: Ledger, card: str, as_of: date | None = None) -> dict:

@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "draw": ("teller", "accountant"),
     "repay": ("teller", "accountant"),
     "reverse": ("accountant", "admin"),
+    # a drawdown, repayment or reversal dated on a closed day (corrections.py)
+    "correction": ("accountant", "admin"),
     "import": ("admin",),
     "day-end": ("accountant", "admin"),
     "backup": ("accountant", "admin"),

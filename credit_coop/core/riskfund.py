@@ -57,7 +57,8 @@ def compensate_matured(ledger: Ledger, day: date) -> list[dict]:
         store.insert_compensation({"note_id": c["note_id"], "officer": c["officer"], "on_date": day.isoformat(), "amount": amount,
                                    "from_fund": from_fund, "shortfall": shortfall, "txn_id": txn_id})
         store.clear_note_state(c["note_id"])
-        cases.append({"note_no": c["note_no"], "officer": c["officer"], "amount_fen": amount, "shortfall_fen": shortfall})
+        cases.append({"note_no": c["note_no"], "officer": c["officer"], "amount_fen": amount, "shortfall_fen": shortfall,
+                      "txn_id": txn_id})
     return cases
 
 

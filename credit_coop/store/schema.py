@@ -304,6 +304,31 @@ def m0006_authentication(db: Database) -> None:
     db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0007_compensation_redone(db: Database) -> None:
+    """A back-dated correction may reverse a compensation and compensate the note afresh:
+    ``compensations.note_id`` is no longer unique (a case stands until its transaction is reversed)."""
+    db.execute(
+        """CREATE TABLE compensations_v7 (
+            id INTEGER PRIMARY KEY,
+            note_id INTEGER NOT NULL REFERENCES loan_notes(id),
+            officer TEXT NOT NULL,
+            on_date TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            from_fund INTEGER NOT NULL,
+            shortfall INTEGER NOT NULL,
+            txn_id INTEGER NOT NULL UNIQUE REFERENCES txns(id),
+            CHECK (amount = from_fund + shortfall))"""
+    )
+    db.execute("INSERT INTO compensations_v7 SELECT id, note_id, officer, on_date, amount, from_fund, shortfall, txn_id FROM compensations")
+    db.execute("DROP TABLE compensations")  # its triggers go with it
+    db.execute("ALTER TABLE compensations_v7 RENAME TO compensations")
+    db.execute("CREATE INDEX compensations_note ON compensations(note_id)")
+    for stmt in _append_only_triggers(("compensations",)):
+        db.execute(stmt)
+    db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)

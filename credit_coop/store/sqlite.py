@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
@@ -43,16 +43,32 @@ def chain_hash(prev: str, txn: sqlite3.Row | tuple, lines: Iterable) -> str:
 TXN_COLUMNS = "id, kind, business_date, operator, memo, reverses, posted_at"
 
 
-def _note_components(date_op: str) -> str:
-    """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date."""
+# Transactions the day-end posts itself (and their reversals by a back-dated correction):
+# everything else is a counter posting.
+DAY_END_KINDS = ("day-end", "day-end-reversal", "compensation", "compensation-reversal")
+_DAY_END_KINDS_SQL = "(" + ", ".join(f"'{k}'" for k in DAY_END_KINDS) + ")"
+
+
+def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterable[int] | None = None) -> str:
+    """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date
+    (``counter_only``: leave out what the day-end posts; ``grant_ids``: only these lines' notes)."""
+    only = f"AND t.kind NOT IN {_DAY_END_KINDS_SQL}" if counter_only else ""
+    if grant_ids is not None:
+        only += f" AND l.grant_id IN ({', '.join(str(int(g)) for g in grant_ids)})"
     return f"""SELECT l.note_id,
                       SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
                       SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
                       SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
                       SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
                FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-               WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL GROUP BY l.note_id"""
+               WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL {only} GROUP BY l.note_id"""
 LINE_COLUMNS = "id, account, debit, credit, grant_id, note_id, officer"
+# Compensation cases still standing (a back-dated correction may reverse one and compensate afresh).
+LIVE_COMPENSATIONS = "(SELECT * FROM compensations WHERE NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = compensations.txn_id))"
+# What a borrower has paid back on a compensated note: the fund's lines on it, other than compensations.
+_RECOVERED = """COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                          WHERE l.note_id = c.note_id AND l.account = ?
+                            AND t.kind NOT IN ('compensation', 'compensation-reversal')), 0)"""
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -497,34 +513,51 @@ class Store:
         )
 
     # -- day-end (see core/interest.py for the rules) ---------------------
+    # The day-end works on ``self.state``: the ``note_state`` table, or during a
+    # back-dated correction a temporary copy for the corrected line's notes.
+    state = "note_state"
+
     def closed_through(self) -> str | None:
         return self.get_meta("closed_through")
+
+    def first_closed_day(self) -> str | None:
+        return self._scalar("SELECT MIN(business_date) FROM day_closes")
 
     def earliest_business_date(self) -> str | None:
         return self._scalar("SELECT MIN(business_date) FROM txns")
 
-    def notes_without_state(self, through: str) -> list[sqlite3.Row]:
+    def notes_without_state(self, through: str, grant_ids: list[int] | None = None) -> list[sqlite3.Row]:
+        only = f"AND n.grant_id IN ({', '.join(str(int(g)) for g in grant_ids)})" if grant_ids is not None else ""
         return self._all(
-            """SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product
+            f"""SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product
                FROM loan_notes n JOIN grants g ON g.id = n.grant_id
-               LEFT JOIN note_state s ON s.note_id = n.id
-               WHERE s.note_id IS NULL AND n.drawn_on <= ?""",
+               LEFT JOIN {self.state} s ON s.note_id = n.id
+               WHERE s.note_id IS NULL AND n.drawn_on <= ? {only}""",
             (through,),
         )
 
     def insert_note_states(self, rows: list[tuple]) -> None:
-        """rows: (note_id, grant_id, product, maturity, rate_ppb, penalty_ppb)."""
-        self.conn.executemany(
-            "INSERT INTO note_state(note_id, grant_id, product, maturity, rate_ppb, penalty_ppb) VALUES (?, ?, ?, ?, ?, ?)", rows
-        )
+        """rows: (note_id, grant_id, product, maturity, rate_ppb, penalty_ppb[, principal, accrued, interest_due,
+        penalty, past_due_since, dpd, class])."""
+        cols = ["note_id", "grant_id", "product", "maturity", "rate_ppb", "penalty_ppb", "principal", "accrued",
+                "interest_due", "penalty", "past_due_since", "dpd", "class"]
+        for width in {len(r) for r in rows}:
+            self.conn.executemany(
+                f"INSERT INTO {self.state}({', '.join(cols[:width])}) VALUES ({', '.join('?' * width)})",
+                [r for r in rows if len(r) == width],
+            )
 
-    def dayend_apply_postings(self, day: str) -> None:
-        """Move the day's counter postings (draws, repayments, reversals) into note_state."""
+    def dayend_apply_postings(self, day: str, grant_ids: list[int] | None = None) -> None:
+        """Move the day's counter postings (draws, repayments, reversals) into the day-end state.
+
+        The day-end's own postings (and compensations, which end a note's state
+        directly) are left out, so a replay of a closed day sees what the day-end saw.
+        """
         self.conn.execute(
-            f"""WITH d AS ({_note_components("=")})
-               UPDATE note_state SET principal = principal + d.p, accrued = accrued + d.a,
+            f"""WITH d AS ({_note_components("=", counter_only=True, grant_ids=grant_ids)})
+               UPDATE {self.state} SET principal = principal + d.p, accrued = accrued + d.a,
                                      interest_due = interest_due + d.i, penalty = penalty + d.q
-               FROM d WHERE note_state.note_id = d.note_id""",
+               FROM d WHERE {self.state}.note_id = d.note_id""",
             (day,),
         )
 
@@ -534,7 +567,7 @@ class Store:
         regular = "(CASE WHEN :day <= maturity THEN principal * rate_ppb ELSE 0 END)"
         pen = f"({penalty_base}) * penalty_ppb"
         self.conn.execute(
-            f"""UPDATE note_state SET
+            f"""UPDATE {self.state} SET
                   d_accrual = (2 * (accrual_num + {regular}) + :den) / (2 * :den) - accrual_posted,
                   accrual_num = accrual_num + {regular},
                   d_penalty = (2 * (penalty_num + {pen}) + :den) / (2 * :den) - penalty_posted,
@@ -543,80 +576,91 @@ class Store:
             {"day": day, "den": den},
         )
 
-    def dayend_post_accruals(self, txn_id: int, accrued_acc: str, penalty_acc: str, income_acc: str, penalty_income_acc: str) -> int:
-        """Journal lines for today's accruals: per note receivable, per product income. Returns notes touched."""
+    def dayend_post_accruals(self, txn_id: int | None, accrued_acc: str, penalty_acc: str, income_acc: str,
+                             penalty_income_acc: str) -> int:
+        """Journal lines for today's accruals: per note receivable, per product income. Returns notes touched.
+
+        With no ``txn_id`` (a replay of days before a correction) only the state moves.
+        """
         c = self.conn
-        c.execute(
-            """INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
-               SELECT ?, ?, d_accrual, 0, grant_id, note_id FROM note_state WHERE d_accrual > 0 ORDER BY note_id""",
-            (txn_id, accrued_acc),
-        )
-        c.execute(
-            """INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
-               SELECT ?, ?, d_penalty, 0, grant_id, note_id FROM note_state WHERE d_penalty > 0 ORDER BY note_id""",
-            (txn_id, penalty_acc),
-        )
-        c.execute(
-            """INSERT INTO journal_lines(txn_id, account, debit, credit)
-               SELECT ?, ? || '.' || product, 0, SUM(d_accrual) FROM note_state WHERE d_accrual > 0 GROUP BY product
-               UNION ALL
-               SELECT ?, ? || '.' || product, 0, SUM(d_penalty) FROM note_state WHERE d_penalty > 0 GROUP BY product""",
-            (txn_id, income_acc, txn_id, penalty_income_acc),
-        )
+        st = self.state
+        if txn_id is not None:
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                   SELECT ?, ?, d_accrual, 0, grant_id, note_id FROM {st} WHERE d_accrual > 0 ORDER BY note_id""",
+                (txn_id, accrued_acc),
+            )
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                   SELECT ?, ?, d_penalty, 0, grant_id, note_id FROM {st} WHERE d_penalty > 0 ORDER BY note_id""",
+                (txn_id, penalty_acc),
+            )
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit)
+                   SELECT ?, ? || '.' || product, 0, SUM(d_accrual) FROM {st} WHERE d_accrual > 0 GROUP BY product
+                   UNION ALL
+                   SELECT ?, ? || '.' || product, 0, SUM(d_penalty) FROM {st} WHERE d_penalty > 0 GROUP BY product""",
+                (txn_id, income_acc, txn_id, penalty_income_acc),
+            )
         n = c.execute(
-            """UPDATE note_state SET accrual_posted = accrual_posted + d_accrual, accrued = accrued + d_accrual,
+            f"""UPDATE {st} SET accrual_posted = accrual_posted + d_accrual, accrued = accrued + d_accrual,
                                      penalty_posted = penalty_posted + d_penalty, penalty = penalty + d_penalty,
                                      d_accrual = 0, d_penalty = 0
                WHERE d_accrual != 0 OR d_penalty != 0"""
         ).rowcount
         return n
 
-    def dayend_settle(self, txn_id: int, day: str, settlement_day: bool, accrued_acc: str, due_acc: str) -> None:
+    def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, accrued_acc: str, due_acc: str) -> None:
         """Move accrued interest to interest due (settlement day for all notes, maturity day for each note)."""
         c = self.conn
+        st = self.state
         which = "1" if settlement_day else "maturity = :day"
+        if txn_id is not None:
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                    SELECT :txn, :due, accrued, 0, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
+                    UNION ALL
+                    SELECT :txn, :acc, 0, accrued, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})""",
+                {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "day": day},
+            )
         c.execute(
-            f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
-                SELECT :txn, :due, accrued, 0, grant_id, note_id FROM note_state WHERE accrued > 0 AND ({which})
-                UNION ALL
-                SELECT :txn, :acc, 0, accrued, grant_id, note_id FROM note_state WHERE accrued > 0 AND ({which})""",
-            {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "day": day},
-        )
-        c.execute(
-            f"""UPDATE note_state SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued > 0 AND ({which})""",
+            f"""UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued > 0 AND ({which})""",
             {"day": day},
         )
         # a new rounding period starts after each settlement (and after maturity for the note)
         c.execute(
-            f"""UPDATE note_state SET accrual_num = 0, accrual_posted = 0
+            f"""UPDATE {st} SET accrual_num = 0, accrual_posted = 0
                                    {", penalty_num = 0, penalty_posted = 0" if settlement_day else ""}
                 WHERE ({which}) AND (accrual_num != 0 OR accrual_posted != 0 OR penalty_num != 0 OR penalty_posted != 0)""",
             {"day": day},
         )
 
-    def dayend_classify(self, day: str, class_case: str) -> None:
-        """Past-due date, days past due and class at the end of ``day``; record every change."""
+    def dayend_classify(self, day: str, class_case: str, *, record: bool = True, restate: bool = False) -> None:
+        """Past-due date, days past due and class at the end of ``day``; record every change
+        (``restate``: record every note's class, changed or not; ``record=False``: record nothing)."""
+        st = self.state
         overdue = "((principal > 0 AND maturity <= :day) OR interest_due > 0 OR penalty > 0)"
         pds = f"(CASE WHEN {overdue} THEN COALESCE(past_due_since, date(:day, '+1 day')) ELSE NULL END)"
         dpd = f"(CASE WHEN {pds} <= :day THEN CAST(julianday(:day) - julianday({pds}) AS INTEGER) + 1 ELSE 0 END)"
         cls = class_case.replace("{dpd}", dpd)
         c = self.conn
         c.execute(
-            f"""UPDATE note_state SET
+            f"""UPDATE {st} SET
                   changed = ({cls}) != class OR {pds} IS NOT past_due_since,
                   past_due_since = {pds}, dpd = {dpd}, class = {cls}
                 WHERE principal + accrued + interest_due + penalty > 0 OR past_due_since IS NOT NULL OR dpd != 0""",
             {"day": day},
         )
-        c.execute(
-            """INSERT INTO note_classes(note_id, on_date, class, past_due_since, dpd)
-               SELECT note_id, ?, class, past_due_since, dpd FROM note_state WHERE changed ORDER BY note_id""",
-            (day,),
-        )
-        c.execute("UPDATE note_state SET changed = 0 WHERE changed")
+        if record:
+            c.execute(
+                f"""INSERT INTO note_classes(note_id, on_date, class, past_due_since, dpd)
+                   SELECT note_id, ?, class, past_due_since, dpd FROM {st} WHERE changed OR ? ORDER BY note_id""",
+                (day, restate),
+            )
+        c.execute(f"UPDATE {st} SET changed = 0 WHERE changed")
 
     def count_active_notes(self) -> int:
-        return self._scalar("SELECT COUNT(*) FROM note_state WHERE principal + accrued + interest_due + penalty > 0")
+        return self._scalar(f"SELECT COUNT(*) FROM {self.state} WHERE principal + accrued + interest_due + penalty > 0")
 
     def insert_day_close(self, day: str, operator: str, notes: int, txn_id: int | None) -> None:
         self._insert("day_closes", {"business_date": day, "closed_at": _now(), "operator": operator, "notes": notes, "txn_id": txn_id})
@@ -625,10 +669,111 @@ class Store:
     def dayend_has_postings(self, day: str, settlement_day: bool) -> bool:
         which = "1" if settlement_day else "maturity = :day"
         return bool(self._scalar(
-            f"""SELECT EXISTS (SELECT 1 FROM note_state
+            f"""SELECT EXISTS (SELECT 1 FROM {self.state}
                  WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which})))""",
             {"day": day},
         ))
+
+    # -- back-dated corrections (see core/corrections.py) -------------------
+    @contextmanager
+    def replay_state(self) -> Iterator["Store"]:
+        """A temporary, empty copy of ``note_state``; the day-end queries work on it inside the block."""
+        import re
+
+        ddl = self._scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'note_state'")
+        ddl = re.sub(r"\s+REFERENCES\s+\w+\s*\(\w+\)", "", ddl).replace("CREATE TABLE note_state", "CREATE TEMP TABLE replay_state", 1)
+        self.conn.execute("DROP TABLE IF EXISTS temp.replay_state")
+        self.conn.execute(ddl)
+        self.state = "replay_state"
+        try:
+            yield self
+        finally:
+            del self.state  # back to the class default, note_state
+            self.conn.execute("DROP TABLE IF EXISTS temp.replay_state")
+
+    def replace_note_states(self, grant_ids: list[int]) -> None:
+        """Put the replayed state of a line's notes in place of their day-end state."""
+        marks = ", ".join("?" for _ in grant_ids)
+        self.conn.execute(f"DELETE FROM note_state WHERE grant_id IN ({marks})", grant_ids)
+        self.conn.execute("INSERT INTO note_state SELECT * FROM temp.replay_state")
+
+    def notes_of_grants(self, grant_ids: list[int], drawn_through: str) -> list[sqlite3.Row]:
+        marks = ", ".join("?" for _ in grant_ids)
+        return self._all(
+            f"""SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product FROM loan_notes n
+                JOIN grants g ON g.id = n.grant_id WHERE n.grant_id IN ({marks}) AND n.drawn_on <= ? ORDER BY n.id""",
+            (*grant_ids, drawn_through),
+        )
+
+    def note_components_through(self, grant_ids: list[int], day: str) -> dict[int, sqlite3.Row]:
+        """{note_id: (p, a, i, q)} for a line's notes: principal, accrued, due and penalty through ``day``."""
+        return {r["note_id"]: r for r in self._all(_note_components("<=", grant_ids=grant_ids), (day,))}
+
+    def class_as_of(self, note_ids: list[int], day: str) -> dict[int, sqlite3.Row]:
+        """Each note's class record in force at the end of ``day`` (the latest written on or before it)."""
+        marks = ", ".join("?" for _ in note_ids)
+        rows = self._all(
+            f"""SELECT c.* FROM note_classes c
+                JOIN (SELECT note_id, MAX(id) AS id FROM note_classes WHERE on_date <= ? AND note_id IN ({marks})
+                      GROUP BY note_id) last ON last.id = c.id""",
+            (day, *note_ids),
+        )
+        return {r["note_id"]: r for r in rows}
+
+    def replay_mismatches(self, grant_ids: list[int], day: str) -> list[int]:
+        """Replayed notes whose balances differ from the journal through ``day``."""
+        return [r[0] for r in self._all(
+            f"""WITH j AS ({_note_components("<=", grant_ids=grant_ids)})
+                SELECT s.note_id FROM temp.replay_state s LEFT JOIN j ON j.note_id = s.note_id
+                WHERE s.principal != COALESCE(j.p, 0) OR s.accrued != COALESCE(j.a, 0)
+                   OR s.interest_due != COALESCE(j.i, 0) OR s.penalty != COALESCE(j.q, 0)""",
+            (day,),
+        )]
+
+    def negative_replayed(self) -> list[sqlite3.Row]:
+        return self._all(
+            """SELECT s.*, n.note_no FROM temp.replay_state s JOIN loan_notes n ON n.id = s.note_id
+               WHERE s.principal < 0 OR s.accrued < 0 OR s.interest_due < 0 OR s.penalty < 0"""
+        )
+
+    def day_end_postings_from(self, grant_ids: list[int], day: str) -> list[sqlite3.Row]:
+        """Net of what the day-end posted per business day, note and account on a line's notes, from ``day`` on."""
+        marks = ", ".join("?" for _ in grant_ids)
+        return self._all(
+            f"""SELECT t.business_date, l.note_id, l.grant_id, g.product, l.account, SUM(l.debit - l.credit) AS net
+                FROM journal_lines l JOIN txns t ON t.id = l.txn_id JOIN grants g ON g.id = l.grant_id
+                WHERE l.grant_id IN ({marks}) AND l.note_id IS NOT NULL AND t.business_date >= ?
+                  AND t.kind IN ('day-end', 'day-end-reversal')
+                GROUP BY t.business_date, l.note_id, l.account HAVING net != 0
+                ORDER BY t.business_date, l.note_id, l.account""",
+            (*grant_ids, day),
+        )
+
+    def compensations_from(self, grant_ids: list[int], day: str) -> list[sqlite3.Row]:
+        marks = ", ".join("?" for _ in grant_ids)
+        return self._all(
+            f"""SELECT c.*, n.note_no FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id
+                WHERE n.grant_id IN ({marks}) AND c.on_date >= ? ORDER BY c.on_date, c.id""",
+            (*grant_ids, day),
+        )
+
+    def counter_postings_after(self, grant_ids: list[int], day: str) -> list[sqlite3.Row]:
+        """Counter transactions on a line dated after ``day`` (a transaction and its reversal on the
+        same day cancel out and are left out)."""
+        marks = ", ".join("?" for _ in grant_ids)
+        return self._all(
+            f"""SELECT DISTINCT t.id, t.kind, t.business_date FROM txns t JOIN journal_lines l ON l.txn_id = t.id
+                WHERE l.grant_id IN ({marks}) AND t.business_date > ? AND t.kind NOT IN {_DAY_END_KINDS_SQL}
+                  AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id AND r.business_date = t.business_date)
+                  AND NOT EXISTS (SELECT 1 FROM txns o WHERE o.id = t.reverses AND o.business_date = t.business_date)
+                ORDER BY t.id""",
+            (*grant_ids, day),
+        )
+
+    def first_batch_from(self, batch: str, period: str) -> str | None:
+        """The first period on or after ``period`` for which a batch (payroll, year-end) has run."""
+        runs, _, key = self.BATCHES[batch]
+        return self._scalar(f"SELECT MIN({key}) FROM {runs} WHERE {key} >= ?", (period,))
 
     def note_state(self, note_id: int) -> sqlite3.Row | None:
         return self._one("SELECT * FROM note_state WHERE note_id=?", (note_id,))
@@ -750,10 +895,10 @@ class Store:
     def compensation_candidates(self, day: str, grace_days: int) -> list[sqlite3.Row]:
         """Notes unpaid ``grace_days`` after maturity, not yet compensated, with their issuing officer."""
         return self._all(
-            """SELECT s.note_id, s.grant_id, s.product, s.principal, s.accrued, s.interest_due, s.penalty,
+            f"""SELECT s.note_id, s.grant_id, s.product, s.principal, s.accrued, s.interest_due, s.penalty,
                       n.amount, n.note_no, g.surveyed_by AS officer
-               FROM note_state s JOIN loan_notes n ON n.id = s.note_id JOIN grants g ON g.id = s.grant_id
-               LEFT JOIN compensations c ON c.note_id = s.note_id
+               FROM {self.state} s JOIN loan_notes n ON n.id = s.note_id JOIN grants g ON g.id = s.grant_id
+               LEFT JOIN {LIVE_COMPENSATIONS} c ON c.note_id = s.note_id
                WHERE s.principal > 0 AND date(s.maturity, '+' || ? || ' day') <= ? AND c.note_id IS NULL
                ORDER BY s.note_id""",
             (grace_days, day),
@@ -762,29 +907,34 @@ class Store:
     def insert_compensation(self, row: dict) -> None:
         self._insert("compensations", row)
 
+    _CLEARED = """principal = 0, accrued = 0, interest_due = 0, penalty = 0, accrual_num = 0,
+                  accrual_posted = 0, penalty_num = 0, penalty_posted = 0"""
+
     def clear_note_state(self, note_id: int) -> None:
+        self.conn.execute(f"UPDATE {self.state} SET {self._CLEARED} WHERE note_id = ?", (note_id,))
+
+    def clear_compensated_state(self, day: str) -> None:
+        """Replaying a day before a correction: notes compensated that day leave the day-end as they did then."""
         self.conn.execute(
-            """UPDATE note_state SET principal = 0, accrued = 0, interest_due = 0, penalty = 0, accrual_num = 0,
-                      accrual_posted = 0, penalty_num = 0, penalty_posted = 0 WHERE note_id = ?""",
-            (note_id,),
+            f"""UPDATE {self.state} SET {self._CLEARED}
+                WHERE note_id IN (SELECT note_id FROM {LIVE_COMPENSATIONS} c WHERE c.on_date = ?)""",
+            (day,),
         )
 
     def compensations_for_grant(self, grant_id: int, fund_account: str) -> list[sqlite3.Row]:
         """Compensated notes on a line with what the borrower has paid back since (recoveries)."""
         return self._all(
-            """SELECT c.*, n.note_no,
-                      COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                                WHERE l.note_id = c.note_id AND l.account = ? AND t.id != c.txn_id), 0) AS recovered
-               FROM compensations c JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",
+            f"""SELECT c.*, n.note_no,
+                      {_RECOVERED} AS recovered
+               FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",
             (fund_account, grant_id),
         )
 
     def compensation_cases(self, fund_account: str) -> list[sqlite3.Row]:
         return self._all(
-            """SELECT c.*, n.note_no, g.card_no, g.product,
-                      COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                                WHERE l.note_id = c.note_id AND l.account = ? AND t.id != c.txn_id), 0) AS recovered
-               FROM compensations c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
+            f"""SELECT c.*, n.note_no, g.card_no, g.product,
+                      {_RECOVERED} AS recovered
+               FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
                ORDER BY c.on_date, c.id""",
             (fund_account,),
         )
@@ -808,14 +958,18 @@ class Store:
         rows = self._all(
             f"""SELECT g.surveyed_by, MIN(n.note_no) FROM note_classes c JOIN loan_notes n ON n.id = c.note_id
                 JOIN grants g ON g.id = n.grant_id
-                WHERE c.on_date BETWEEN ? AND ? AND c.class IN ({marks}) GROUP BY g.surveyed_by""",
+                WHERE c.on_date BETWEEN ? AND ? AND c.class IN ({marks})
+                  -- a record restated by a back-dated correction no longer counts
+                  AND NOT EXISTS (SELECT 1 FROM note_classes r WHERE r.note_id = c.note_id AND r.id > c.id
+                                  AND r.on_date <= c.on_date)
+                GROUP BY g.surveyed_by""",
             (first, last, *npl_classes),
         )
         return {r[0]: r[1] for r in rows}
 
     def officers_compensating_in(self, first: str, last: str) -> dict[str, str]:
         rows = self._all(
-            """SELECT c.officer, MIN(n.note_no) FROM compensations c JOIN loan_notes n ON n.id = c.note_id
+            f"""SELECT c.officer, MIN(n.note_no) FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id
                WHERE c.on_date BETWEEN ? AND ? GROUP BY c.officer""",
             (first, last),
         )
@@ -844,9 +998,7 @@ class Store:
             (officer, loans_prefix),
         )
         open_cases = self._scalar(
-            """SELECT COUNT(*) FROM compensations c WHERE c.officer = ? AND c.amount >
-                 COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l
-                           WHERE l.note_id = c.note_id AND l.account = ? AND l.txn_id != c.txn_id), 0)""",
+            f"""SELECT COUNT(*) FROM {LIVE_COMPENSATIONS} c WHERE c.officer = ? AND c.amount > {_RECOVERED}""",
             (officer, fund_account),
         )
         return live + open_cases
@@ -999,8 +1151,9 @@ class Store:
                        FROM year_end_lines y JOIN year_end_runs r ON r.year = y.year
                        WHERE y.year BETWEEN substr(:f, 1, 4) AND substr(:t, 1, 4) ORDER BY y.year, y.officer""",
         "compensation": """SELECT c.on_date, n.note_no, g.card_no, g.borrower_id AS id_number, c.officer, c.amount, c.from_fund,
-                                  c.shortfall, c.txn_id
+                                  c.shortfall, c.txn_id, r.id AS reversed_by
                            FROM compensations c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
+                           LEFT JOIN txns r ON r.reverses = c.txn_id
                            WHERE c.on_date BETWEEN :f AND :t ORDER BY c.on_date, c.id""",
     }
 
