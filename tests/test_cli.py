@@ -77,6 +77,27 @@ def test_walkthrough_and_json(db):
     assert "惠农贷" in run(db, "policy", "show").stdout
 
 
+def test_back_dated_correction(db):
+    idn = new_id()
+    card = walk_hnd(db, idn)["card_no"]
+    r = run(db, "--json", "draw", "--card", card, "--id-number", idn, "--amount", "3万", "--fingerprint-ok", "--on", "2025-03-12",
+            operator="王柜员")
+    draw_txn = json.loads(r.stdout)["txn_id"]
+    assert run(db, "batch", "day-end", "--through", "2025-03-31", operator="赵会计").exit_code == 0
+    repay = ["repay", "--card", card, "--amount", "5,000.00", "--on", "2025-03-15"]
+    r = run(db, *repay, operator="王柜员")
+    assert r.exit_code == 5 and "is closed" in r.stderr and "--correction" in r.stderr
+    r = run(db, *repay, "--correction", "receipt found", operator="王柜员")
+    assert r.exit_code == 6 and r.stderr.count("\n") == 1 and "correction" in r.stderr
+    r = run(db, *repay, "--correction", "receipt found", operator="赵会计")
+    assert r.exit_code == 0, r.output
+    assert "back-dated correction (receipt found): 17 closed day(s) 2025-03-15 .. 2025-03-31 recomputed" in r.stdout
+    # the drawdown cannot be taken back now: a later repayment stands on it
+    r = run(db, "reverse", str(draw_txn), "--reason", "wrong", "--on", "2025-03-12", "--correction", operator="赵会计")
+    assert r.exit_code == 5 and "Reverse them first" in r.stderr
+    assert run(db, "verify").exit_code == 0
+
+
 @pytest.mark.parametrize(
     "args,code,needle",
     [

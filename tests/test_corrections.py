@@ -289,7 +289,7 @@ def test_later_postings_must_be_taken_out_first(twins):
     close(late, date(2025, 3, 14))
     later = repay(late, card, "5,000.00", date(2025, 3, 15))
     close(late, date(2025, 3, 31))
-    with pytest.raises(RuleViolation, match=f"transactions {later['txn_id']} \\(repayment 2025-03-15\\)"):
+    with pytest.raises(RuleViolation, match=f"transaction {later['txn_id']} \\(repayment 2025-03-15\\)"):
         repay(late, card, "1万", date(2025, 3, 10), who="accountant", correction="missed")
     # take the later one out, post the missed one, post the later one again: same as on time
     journal.reverse(late.as_("accountant"), later["txn_id"], "re-post after correction", date(2025, 3, 15), correction=True)

@@ -195,3 +195,33 @@ def test_locked_ledger_says_busy_retry(coop, monkeypatch):
         other.close()
         teller.close()
     assert loans.show_line(coop.as_("auditor"), line["card_no"], D0)["outstanding_fen"] == 0
+
+
+def test_schema_6_compensations_survive_the_upgrade(tmp_path):
+    """m0007 rebuilds compensations (a note may be compensated again after a correction): rows and guards kept."""
+    from sqlite_utils import Database
+
+    from credit_coop.store import schema
+
+    path = str(tmp_path / "v6.db")
+    db = Database(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    schema.migrations.apply(db, stop_before="m0007_compensation_redone")
+    from credit_coop.core.policy import load_policy_file
+
+    db.execute("INSERT INTO meta(key, value) VALUES ('policy', ?)", [load_policy_file(None).to_json()])
+    db.execute("INSERT INTO meta(key, value) VALUES ('created_on', '2025-03-01')")
+    db.execute("INSERT INTO operators(name, role, added_on, added_by) VALUES ('a', 'admin', '2025-03-01', 'a')")
+    db.execute("PRAGMA foreign_keys=OFF")
+    db.execute("INSERT INTO compensations(id, note_id, officer, on_date, amount, from_fund, shortfall, txn_id) "
+               "VALUES (1, 7, 'a', '2025-04-10', 100, 60, 40, 9)")
+    db.conn.commit()
+    db.close()
+    with Ledger.open(path, "a") as ledger:
+        store = ledger.store
+        assert store.get_meta("schema_version") == "7"
+        assert [tuple(r) for r in store.conn.execute("SELECT * FROM compensations")] == [(1, 7, "a", "2025-04-10", 100, 60, 40, 9)]
+        assert not store.missing_guards()
+        with pytest.raises(sqlite3.DatabaseError, match="never changed"):
+            store.conn.execute("UPDATE compensations SET amount = 1")
+    assert os.path.exists(path + ".schema6.bak")

@@ -24,6 +24,11 @@ OperatorOpt = Annotated[
     typer.Option("--operator", envvar="CREDIT_COOP_OPERATOR", metavar="NAME", help="Who is acting."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+CorrectionOpt = Annotated[
+    Optional[str],
+    typer.Option("--correction", metavar="REASON",
+                 help="Back-dated correction: post on a closed --on date (accountant); that line's interest is recomputed since."),
+]
 AsOfOpt = Annotated[
     Optional[str],
     typer.Option("--as-of", metavar="YYYY-MM-DD", help="As of this date [default: today; overdue: the last closed day]."),
@@ -204,6 +209,23 @@ def yuan(fen: Optional[int]) -> str:
     from credit_coop.core.money import format_yuan
 
     return "" if fen is None else format_yuan(fen)
+
+
+def print_correction(r: dict) -> None:
+    """The lines a back-dated correction adds to a receipt."""
+    c = r.get("correction")
+    if not c:
+        return
+    if not c["days_recomputed"]:
+        print(f"  back-dated correction ({c['reason']}): no loan interest depended on it")
+        return
+    print(f"  back-dated correction ({c['reason']}): {c['days_recomputed']} closed day(s) {c['from']} .. {c['through']} recomputed")
+    print(f"    interest ¥{yuan(c['interest_before_fen'])} → ¥{yuan(c['interest_after_fen'])}   "
+          f"penalty ¥{yuan(c['penalty_before_fen'])} → ¥{yuan(c['penalty_after_fen'])}")
+    if c["compensations_reversed"]:
+        print(f"    compensation reversed: {', '.join(c['compensations_reversed'])}")
+    for case in c["compensations_made"]:
+        print(f"    compensated afresh: {case['note_no']} ¥{yuan(case['amount_fen'])} by {case['officer']}")
 
 
 def wan(fen: Optional[int]) -> str:

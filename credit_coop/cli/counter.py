@@ -5,7 +5,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan
+from credit_coop.cli.base import (
+    CorrectionOpt, OnOpt, command, emit, new_group, open_ledger, print_correction, print_fields, print_table, yuan,
+)
 
 line_app = new_group("Credit lines as the counter sees them.")
 
@@ -28,6 +30,7 @@ def draw(
     request_id: Annotated[Optional[str], typer.Option("--request-id", help="Retry-safe id: the same id never posts twice.")] = None,
     maturity: Annotated[Optional[str], typer.Option("--maturity", metavar="YYYY-MM-DD", help="Loan note maturity [default: product note term].")] = None,
     on: OnOpt = None,
+    correction: CorrectionOpt = None,
 ) -> None:
     """Draw down (用信) on a credit line: issues a loan note (借据).
 
@@ -39,7 +42,7 @@ def draw(
     with open_ledger() as ledger:
         result = core_draw(
             ledger, card=card, id_number=id_number, amount=amount, fingerprint_ok=fingerprint_ok,
-            on=business_date(on), request_id=request_id, maturity=maturity,
+            on=business_date(on), request_id=request_id, maturity=maturity, correction=correction,
         )
     emit(result, _print_draw)
 
@@ -51,6 +54,7 @@ def _print_draw(r: dict) -> None:
     print(f"  amount     ¥{yuan(r['amount_fen'])}   drawn {r['drawn_on']}   matures {r['maturity']}")
     print(f"  rate       {r['annual_rate_percent']}% a year")
     print(f"  available  ¥{yuan(r['available_after_fen'])}   transaction {r['txn_id']}")
+    print_correction(r)
 
 
 def repay(
@@ -59,16 +63,19 @@ def repay(
     note: Annotated[Optional[str], typer.Option("--note", help="Apply to this loan note only [default: earliest maturity first].")] = None,
     request_id: Annotated[Optional[str], typer.Option("--request-id", help="Retry-safe id: the same id never posts twice.")] = None,
     on: OnOpt = None,
+    correction: CorrectionOpt = None,
 ) -> None:
     """Repay on a credit line; availability is restored (revolving).
 
     Example: credit-coop repay --card 6220250000000017 --amount 10000
+    Missed on a closed day: ... --on 2025-04-15 --correction "receipt 0415-07 not keyed"
     """
     from credit_coop.core.dates import business_date
     from credit_coop.core.loans import repay as core_repay
 
     with open_ledger() as ledger:
-        result = core_repay(ledger, card=card, amount=amount, on=business_date(on), note=note, request_id=request_id)
+        result = core_repay(ledger, card=card, amount=amount, on=business_date(on), note=note, request_id=request_id,
+                            correction=correction)
     emit(result, _print_repay)
 
 
@@ -82,6 +89,7 @@ def _print_repay(r: dict) -> None:
         parts = ", ".join(f"{k.removesuffix('_fen')} {yuan(v)}" for k, v in n.items() if k != "note_no")
         print(f"  note {n['note_no']}: {parts}")
     print(f"  outstanding ¥{yuan(r['outstanding_after_fen'])}   available ¥{yuan(r['available_after_fen'])}")
+    print_correction(r)
 
 
 @command(line_app, "show")

@@ -80,9 +80,9 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
     if grant_ids:
         later = store.counter_postings_after(grant_ids, d0)
         if later:
-            listed = ", ".join(f"{t['id']} ({t['kind']} {t['business_date']})" for t in later)
+            listed = ", ".join(f"transaction {t['id']} ({t['kind']} {t['business_date']})" for t in later)
             raise RuleViolation(
-                f"the line has postings after {d0}: transactions {listed}. Reverse them first, newest first "
+                f"the line has postings after {d0}: {listed}. Reverse them first, newest first "
                 "(as corrections), then post this correction, then post them again"
             )
     ledger.reopened_from = on
