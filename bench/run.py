@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import ADMIN, PASSPHRASE, build_ledger, peak_rss_mb  # noqa: E402
 
 from credit_coop.core.interest import day_end  # noqa: E402
+from credit_coop.core.loans import repay  # noqa: E402
 from credit_coop.core.ledger import Ledger  # noqa: E402
 from credit_coop.core.pay import run_payroll  # noqa: E402
 from credit_coop.core.verify import verify  # noqa: E402
@@ -116,6 +117,12 @@ def main() -> None:
             day_end(ledger, date(2025, 12, 12))
             per_day = (time.perf_counter() - t) / 10
             record(f"day-end, {notes:,} live notes", f"{per_day:.2f} s/day", "", f"{notes / per_day:,.0f} notes/s")
+            # a repayment missed on 12-05 and keyed after 12-12 was closed: 8 closed days recomputed for its line
+            card = ledger.store.get_grant(1)["card_no"]
+            t = time.perf_counter()
+            repay(ledger.acting_as("会计0"), card=card, amount="1,000.00", on=date(2025, 12, 5), correction="bench")
+            record(f"back-dated correction, 8 closed days, {notes:,} notes", f"{(time.perf_counter() - t) * 1000:.0f} ms",
+                   "one day-end", f"{(time.perf_counter() - t) / per_day:.2f}× a day")
             day_end(ledger, date(2025, 12, 31))
             t = time.perf_counter()
             pay = run_payroll(ledger, "2025-12", on=date(2026, 1, 1))

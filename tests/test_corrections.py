@@ -64,6 +64,20 @@ def repay(coop, ln, amount, on, who="teller", **kw):
     return loans.repay(coop.as_(who), card=ln["card_no"], amount=amount, on=on, **kw)
 
 
+def card_of(coop, grant_id: int = 1) -> dict:
+    """A line as the counter sees it: the loan card and the borrower's ID (each ledger numbers its own)."""
+    g = coop.as_("auditor").store.get_grant(grant_id)
+    return {"card_no": g["card_no"], "borrower": g["borrower_id"]}
+
+
+def march_closed(coop) -> dict:
+    """One 惠农贷 line, 80,000 drawn on 2025-03-01, the day-end run through 03-31."""
+    ln = line(coop)
+    draw(coop, ln, "8万", date(2025, 3, 1))
+    close(coop, date(2025, 3, 31))
+    return ln
+
+
 def snapshot(coop, as_of_days=()):
     """Everything a correction must get right, in a form two ledgers can be compared by."""
     led = coop.as_("auditor")
@@ -98,12 +112,12 @@ def test_missed_repayment_recomputes_interest_like_the_on_time_twin(twins):
         close(c, date(2025, 3, 20))
         repay(c, ln, 28_889, date(2025, 3, 21))           # March interest, paid on time in both
         close(c, date(2025, 4, 14))
-    repay(on_time, {"card_no": line_card(on_time)}, "20,000.00", date(2025, 4, 15))
+    repay(on_time, card_of(on_time), "20,000.00", date(2025, 4, 15))
     close(on_time, date(2025, 4, 30))
     close(late, date(2025, 4, 30))
     before = snapshot(late)
     assert before["notes"][0]["principal_fen"] == 8_000_000      # the late twin still shows the full principal
-    r = repay(late, {"card_no": line_card(late)}, "20,000.00", date(2025, 4, 15), who="accountant",
+    r = repay(late, card_of(late), "20,000.00", date(2025, 4, 15), who="accountant",
               correction="receipt 0415-07 found in the drawer")
     # the receipt split is what the counter would have given on 04-15
     assert r["split"] == {"penalty_fen": 0, "interest_due_fen": 0, "interest_accrued_fen": 36_111, "principal_fen": 1_963_889,
@@ -120,10 +134,6 @@ def test_missed_repayment_recomputes_interest_like_the_on_time_twin(twins):
     close(late, date(2025, 6, 30))
     close(on_time, date(2025, 6, 30))
     assert snapshot(late, [date(2025, 6, 30)]) == snapshot(on_time, [date(2025, 6, 30)])
-
-
-def line_card(coop) -> str:
-    return coop.as_("auditor").store.get_grant(1)["card_no"]
 
 
 def test_posted_lines_are_reversed_not_edited(coop):
@@ -163,8 +173,7 @@ def test_reversing_a_drawdown_interest_accrued_on(twins):
         ln = line(c)
         line(c, amount="5万", surveyor="officer2")
         draw(c, ln, "3万", date(2025, 3, 3))
-    other = late.as_("auditor").store.get_grant(2)
-    wrong = draw(late, {"card_no": other["card_no"], "borrower": other["borrower_id"]}, "2万", date(2025, 3, 5))
+    wrong = draw(late, card_of(late, 2), "2万", date(2025, 3, 5))
     close(late, date(2025, 3, 31))
     assert "刘经理" in late.as_("auditor").store.officers_with_npl_in("2025-01-01", "2025-12-31", ["关注"])
     close(on_time, date(2025, 3, 31))
@@ -192,14 +201,14 @@ def test_missed_repayment_at_maturity_undoes_the_compensation(twins):
         ln = line(c, product="sdt", amount="5万")
         draw(c, ln, "1万", date(2025, 3, 4), maturity="2025-04-10")
         close(c, date(2025, 4, 9))
-    owed = sum(n["owed_fen"] for n in loans.show_line(on_time.as_("auditor"), line_card(on_time))["notes"])
-    repay(on_time, {"card_no": line_card(on_time)}, owed, date(2025, 4, 10))
+    owed = sum(n["owed_fen"] for n in loans.show_line(on_time.as_("auditor"), card_of(on_time)["card_no"])["notes"])
+    repay(on_time, card_of(on_time), owed, date(2025, 4, 10))
     for c in twins:
         close(c, date(2025, 4, 20))
     assert riskfund.compensation_report(late.as_("auditor"))["cases"]
     debt = riskfund.officer_debt(late.as_("auditor"), "张经理")
     assert debt > 0
-    r = repay(late, {"card_no": line_card(late)}, owed, date(2025, 4, 10), who="accountant", correction="paid at maturity")
+    r = repay(late, card_of(late), owed, date(2025, 4, 10), who="accountant", correction="paid at maturity")
     assert r["correction"]["compensations_reversed"] == ["JJ202500000001"] and r["correction"]["compensations_made"] == []
     assert riskfund.officer_debt(late.as_("auditor"), "张经理") == 0
     assert riskfund.compensation_report(late.as_("auditor"))["cases"] == []
@@ -217,11 +226,11 @@ def test_part_payment_at_maturity_is_compensated_afresh(twins):
         ln = line(c, product="sdt", amount="5万")
         draw(c, ln, "1万", date(2025, 3, 4), maturity="2025-04-10")
         close(c, date(2025, 4, 9))
-    repay(on_time, {"card_no": line_card(on_time)}, "4,000.00", date(2025, 4, 10))
+    repay(on_time, card_of(on_time), "4,000.00", date(2025, 4, 10))
     for c in twins:
         close(c, date(2025, 4, 20))
     first = riskfund.compensation_report(late.as_("auditor"))["cases"][0]
-    r = repay(late, {"card_no": line_card(late)}, "4,000.00", date(2025, 4, 10), who="accountant",
+    r = repay(late, card_of(late), "4,000.00", date(2025, 4, 10), who="accountant",
               correction="part payment, late entry")
     again = riskfund.compensation_report(late.as_("auditor"))["cases"]
     expected = riskfund.compensation_report(on_time.as_("auditor"))["cases"]
@@ -237,12 +246,11 @@ def test_back_dated_drawdown(twins):
     late, on_time = twins
     for c in twins:
         line(c)
-    draw(on_time, {"card_no": line_card(on_time), "borrower": on_time.as_("auditor").store.get_grant(1)["borrower_id"]},
+    draw(on_time, card_of(on_time),
          "2万", date(2025, 3, 10))
     for c in twins:
         close(c, date(2025, 3, 31))
-    g = late.as_("auditor").store.get_grant(1)
-    r = draw(late, {"card_no": g["card_no"], "borrower": g["borrower_id"]}, "2万", date(2025, 3, 10), who="accountant",
+    r = draw(late, card_of(late), "2万", date(2025, 3, 10), who="accountant",
              correction="disbursed on paper, not keyed")
     assert r["correction"]["interest_before_fen"] == 0 and r["correction"]["interest_after_fen"] > 0
     days = [date(2025, 3, 20), date(2025, 3, 31)]
@@ -250,9 +258,7 @@ def test_back_dated_drawdown(twins):
 
 
 def test_who_may_correct_and_when(coop):
-    ln = line(coop)
-    draw(coop, ln, "8万", date(2025, 3, 1))
-    close(coop, date(2025, 3, 31))
+    ln = march_closed(coop)
     with pytest.raises(RuleViolation, match="is closed"):
         repay(coop, ln, "1万", date(2025, 3, 15))
     with pytest.raises(NotPermitted, match="correction"):
@@ -279,13 +285,13 @@ def test_later_postings_must_be_taken_out_first(twins):
     for c in twins:
         ln = line(c)
         draw(c, ln, "8万", date(2025, 3, 1))
-    ln_ot = {"card_no": line_card(on_time)}
+    ln_ot = card_of(on_time)
     close(on_time, date(2025, 3, 9))
     repay(on_time, ln_ot, "1万", date(2025, 3, 10))
     close(on_time, date(2025, 3, 14))
     repay(on_time, ln_ot, "5,000.00", date(2025, 3, 15))
     close(on_time, date(2025, 3, 31))
-    card = {"card_no": line_card(late)}
+    card = card_of(late)
     close(late, date(2025, 3, 14))
     later = repay(late, card, "5,000.00", date(2025, 3, 15))
     close(late, date(2025, 3, 31))
@@ -300,9 +306,7 @@ def test_later_postings_must_be_taken_out_first(twins):
 
 
 def test_a_retried_correction_posts_once(coop):
-    ln = line(coop)
-    draw(coop, ln, "8万", date(2025, 3, 1))
-    close(coop, date(2025, 3, 31))
+    ln = march_closed(coop)
     first = repay(coop, ln, "1万", date(2025, 3, 15), who="accountant", correction="late", request_id="corr-1")
     n = txn_count(coop)
     again = repay(coop, ln, "1万", date(2025, 3, 15), who="accountant", correction="late", request_id="corr-1")
@@ -310,9 +314,7 @@ def test_a_retried_correction_posts_once(coop):
 
 
 def test_day_end_postings_are_not_reversed_by_hand(coop):
-    ln = line(coop)
-    draw(coop, ln, "8万", date(2025, 3, 1))
-    close(coop, date(2025, 3, 31))
+    ln = march_closed(coop)
     store = coop.as_("auditor").store
     day_end = store.conn.execute("SELECT id FROM txns WHERE kind = 'day-end' LIMIT 1").fetchone()[0]
     with pytest.raises(RuleViolation, match="posted by the day-end"):

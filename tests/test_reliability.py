@@ -142,23 +142,27 @@ def test_sigkill_at_random_points_then_resume(coop, tmp_path, kind):
         assert auditor.store.batch_run("year-end", "2025") is not None
 
 
-def test_older_ledger_is_upgraded_with_a_backup(tmp_path):
-    """A schema-1 ledger opens, is backed up beside itself, migrated, and verifies."""
+def _old_ledger(path: str, stop_before: str):
+    """A ledger file as an older credit-coop left it: migrations up to ``stop_before``, a policy and an admin 'a'."""
     from sqlite_utils import Database
 
+    from credit_coop.core.policy import load_policy_file
     from credit_coop.store import schema
 
-    path = str(tmp_path / "old.db")
     db = Database(path)
     db.execute("PRAGMA journal_mode=WAL")
-    schema.migrations.apply(db, stop_before="m0002_day_end")
-    from credit_coop.core.policy import load_policy_file
-
+    schema.migrations.apply(db, stop_before=stop_before)
     db.execute("INSERT INTO meta(key, value) VALUES ('policy', ?)", [load_policy_file(None).to_json()])
     db.execute("INSERT INTO meta(key, value) VALUES ('created_on', '2025-03-01')")
     db.execute("INSERT INTO operators(name, role, added_on, added_by) VALUES ('a', 'admin', '2025-03-01', 'a')")
     db.conn.commit()
-    db.close()
+    return db
+
+
+def test_older_ledger_is_upgraded_with_a_backup(tmp_path):
+    """A schema-1 ledger opens, is backed up beside itself, migrated, and verifies."""
+    path = str(tmp_path / "old.db")
+    _old_ledger(path, "m0002_day_end").close()
     with Ledger.open(path, "a") as ledger:
         from credit_coop.store import SCHEMA_VERSION
 
@@ -199,20 +203,8 @@ def test_locked_ledger_says_busy_retry(coop, monkeypatch):
 
 def test_schema_6_compensations_survive_the_upgrade(tmp_path):
     """m0007 rebuilds compensations (a note may be compensated again after a correction): rows and guards kept."""
-    from sqlite_utils import Database
-
-    from credit_coop.store import schema
-
     path = str(tmp_path / "v6.db")
-    db = Database(path)
-    db.execute("PRAGMA journal_mode=WAL")
-    schema.migrations.apply(db, stop_before="m0007_compensation_redone")
-    from credit_coop.core.policy import load_policy_file
-
-    db.execute("INSERT INTO meta(key, value) VALUES ('policy', ?)", [load_policy_file(None).to_json()])
-    db.execute("INSERT INTO meta(key, value) VALUES ('created_on', '2025-03-01')")
-    db.execute("INSERT INTO operators(name, role, added_on, added_by) VALUES ('a', 'admin', '2025-03-01', 'a')")
-    db.execute("PRAGMA foreign_keys=OFF")
+    db = _old_ledger(path, "m0007_compensation_redone")
     db.execute("INSERT INTO compensations(id, note_id, officer, on_date, amount, from_fund, shortfall, txn_id) "
                "VALUES (1, 7, 'a', '2025-04-10', 100, 60, 40, 9)")
     db.conn.commit()

@@ -42,12 +42,12 @@ from datetime import date, timedelta
 from typing import Callable, Iterable
 
 from credit_coop.core import accounts
-from credit_coop.core.errors import RuleViolation
+from credit_coop.core.dates import parse_date
+from credit_coop.core.errors import NotPermitted, RuleViolation
 from credit_coop.core.interest import is_settlement_day, penalty_ppb, rate_ppb, run_day
 from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger, require_text
-from credit_coop.core.operators import require
-from credit_coop.core.dates import parse_date
+from credit_coop.core.operators import PERMISSIONS, require
 
 ONE_DAY = timedelta(days=1)
 
@@ -58,7 +58,12 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
     Must run inside ``store.write()``. Returns the action's result with a
     ``correction`` summary added.
     """
-    require(ledger, "correction")
+    try:
+        require(ledger, "correction")
+    except NotPermitted:
+        raise NotPermitted(
+            f"{ledger.operator} may not post on a closed day; a back-dated correction needs: {', '.join(PERMISSIONS['correction'])}"
+        ) from None
     reason = require_text(reason, "reason for the correction")
     store = ledger.store
     if not store.in_transaction:
