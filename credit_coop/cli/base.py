@@ -180,7 +180,9 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
             except LedgerError as e:
                 fail(e.exit_code, str(e))
             except sqlite3.OperationalError as e:
-                if "locked" in str(e) or "busy" in str(e):
+                from credit_coop.store.sqlite import is_busy
+
+                if is_busy(e):
                     fail(8, "the ledger is busy with another posting; please retry")
                 raise
             except sqlite3.IntegrityError as e:

@@ -132,10 +132,14 @@ def report_products(
 officer_app = new_group("Loan officers' risk compensation funds (风险补偿金).")
 
 
+def _batch_state(r: dict) -> str:
+    """How a once-per-period batch (payroll, year-end) ran, for its table's title."""
+    return "DRY RUN — nothing posted" if r["dry_run"] else f"posted on {r['run_on']} (transaction {r['txn_id']})"
+
+
 def _pay_table(r: dict) -> None:
-    state = "DRY RUN — nothing posted" if r["dry_run"] else f"posted on {r['run_on']} (transaction {r['txn_id']})"
     print_table(
-        f"Performance pay {r['month']} — {state}",
+        f"Performance pay {r['month']} — {_batch_state(r)}",
         ["officer", "role", "surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total",
          "withheld 40%", "payable 60%"],
         [[o["officer"], o["role"], o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay"]), yuan(o["interest_collected"]),
@@ -194,8 +198,7 @@ def year_end(
     from credit_coop.core.yearend import run_year_end
 
     def render(r: dict) -> None:
-        state = "DRY RUN — nothing posted" if r["dry_run"] else f"posted on {r['run_on']} (transaction {r['txn_id']})"
-        print_table(f"Year-end {r['year']} — {state}", ["officer", "holdbacks in year", "clean", "why not", "refund"],
+        print_table(f"Year-end {r['year']} — {_batch_state(r)}", ["officer", "holdbacks in year", "clean", "why not", "refund"],
                     [[o["officer"], yuan(o["holdbacks"]), "yes" if o["clean"] else "no", o["reason"], yuan(o["refund"])]
                      for o in r["officers"]] + [["total", yuan(r["total_holdbacks_fen"]), "", "", yuan(r["total_refund_fen"])]],
                     right=("holdbacks in year", "refund"))

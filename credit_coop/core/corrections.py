@@ -44,8 +44,8 @@ from typing import Callable, Iterable
 from credit_coop.core import accounts
 from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import NotPermitted, RuleViolation
-from credit_coop.core.interest import is_settlement_day, penalty_ppb, rate_ppb, run_day
-from credit_coop.core.journal import Line, post
+from credit_coop.core.interest import is_settlement_day, run_day, state_row
+from credit_coop.core.journal import Line, mirror, post
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.operators import PERMISSIONS, require
 
@@ -161,9 +161,7 @@ def _reopen(ledger: Ledger, grant_ids: list[int], d0: str, reason: str) -> dict:
                          memo=f"day-end {day} reversed for a back-dated correction: {reason}"))
     comps = store.compensations_from(grant_ids, d0)
     for c in comps:
-        mirrored = [Line(l["account"], l["credit"], l["debit"], l["grant_id"], l["note_id"], l["officer"])
-                    for l in store.txn_lines(c["txn_id"])]
-        txns.append(post(ledger, "compensation-reversal", parse_date(c["on_date"]), mirrored,
+        txns.append(post(ledger, "compensation-reversal", parse_date(c["on_date"]), mirror(store.txn_lines(c["txn_id"])),
                          memo=f"全额赔偿 {c['note_no']} reversed for a back-dated correction: {reason}", reverses=c["txn_id"]))
     return {"interest": interest, "penalty": penalty, "compensations": comps, "txns": txns}
 
@@ -183,23 +181,21 @@ def _rebuild(ledger: Ledger, grant_ids: list[int], on: date) -> None:
         classes = store.class_as_of([n["id"] for n in notes], start.isoformat())
         rows = []
         for n in notes:
-            rate = rate_ppb(n["annual_rate_percent"])
             b = balances.get(n["id"])
             c = classes.get(n["id"])
             since = c["past_due_since"] if c else None
             dpd = (start - parse_date(since)).days + 1 if since and since <= start.isoformat() else 0
-            rows.append((n["id"], n["grant_id"], n["product"], n["maturity"], rate, penalty_ppb(rate, it["penalty_uplift_percent"]),
-                         b["p"] if b else 0, b["a"] if b else 0, b["i"] if b else 0, b["q"] if b else 0,
+            rows.append((*state_row(n, it), b["p"] if b else 0, b["a"] if b else 0, b["i"] if b else 0, b["q"] if b else 0,
                          since, dpd, c["class"] if c else "正常"))
         store.insert_note_states(rows)
     day = start + ONE_DAY
     while day < on:
         run_day(ledger, day, post=False, grant_ids=grant_ids)
         day += ONE_DAY
-    wrong = store.replay_mismatches(grant_ids, (on - ONE_DAY).isoformat())
+    wrong = store.note_state_mismatches((on - ONE_DAY).isoformat(), grant_ids)
     if wrong:
         raise RuleViolation(
-            f"cannot rebuild the day-end state of loan note id {wrong[0]} as at {(on - ONE_DAY).isoformat()}; "
+            f"cannot rebuild the day-end state of loan note id {wrong[0]['note_id']} as at {(on - ONE_DAY).isoformat()}; "
             "nothing posted. Run `credit-coop verify` and report what it finds"
         )
 

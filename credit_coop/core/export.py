@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from typing import Callable
 
 from credit_coop.core import accounts
 from credit_coop.core.dates import parse_date
@@ -257,21 +258,24 @@ def _check_folder(out: str) -> str:
     return folder
 
 
-def _atomic_save(wb, out: str) -> None:
+def _atomic_write(out: str, write: Callable[[str], None], suffix: str = "") -> None:
+    """``write(tmp)`` into a temporary file beside ``out``, then rename it into place:
+    a reader never sees half a file, and a failed write leaves nothing behind."""
     folder = _check_folder(out)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".credit-coop-", suffix=".xlsx", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".credit-coop-", suffix=suffix, dir=folder)
     except OSError as e:
         raise InvalidInput(f"cannot write in {folder}: {e.strerror}") from None
     os.close(fd)
     _normal_permissions(tmp)
     try:
-        wb.save(tmp)
+        write(tmp)
         os.replace(tmp, out)
-    except BaseException:
+    except OSError as e:
+        raise InvalidInput(f"cannot write {out}: {e.strerror}") from None
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
 
 
 def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[str] | None = None,
@@ -295,7 +299,7 @@ def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[st
     sheets = [_write_sheet(wb, ledger, r, first, last, unmasked, lang) for r in registers]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write_cover(cover, ledger, first, last, generated, sheets, unmasked, lang)
-    _atomic_save(wb, out)
+    _atomic_write(out, wb.save, suffix=".xlsx")
     if unmasked:
         ledger.store.audit(ledger.operator, "export --unmasked", f"{','.join(registers)} {first}..{last} → {os.path.basename(out)}")
     return {"out": os.path.abspath(out), "from": first.isoformat(), "to": last.isoformat(), "generated_at": generated,
@@ -384,15 +388,12 @@ def export_plaintext(ledger: Ledger, out: str, fmt: str) -> dict:
         chunks.append("")
         n += 1
     text = "\n".join(chunks) + "\n"
-    folder = _check_folder(out)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".credit-coop-", dir=folder)
-        _normal_permissions(tmp)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, out)
-    except OSError as e:
-        raise InvalidInput(f"cannot write {out}: {e.strerror}") from None
+
+    _atomic_write(out, write)
     return {"out": os.path.abspath(out), "format": fmt, "transactions": n}
 
 

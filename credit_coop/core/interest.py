@@ -53,6 +53,13 @@ def penalty_ppb(rate: int, uplift_percent: str) -> int:
     return int((Decimal(rate) * (100 + Decimal(uplift_percent)) / 100).to_integral_value(ROUND_HALF_UP))
 
 
+def state_row(note, interest_policy: dict) -> tuple:
+    """A loan note's day-end state to start from: (note_id, grant_id, product, maturity, rate_ppb, penalty_ppb)."""
+    rate = rate_ppb(note["annual_rate_percent"])
+    return (note["id"], note["grant_id"], note["product"], note["maturity"], rate,
+            penalty_ppb(rate, interest_policy["penalty_uplift_percent"]))
+
+
 def is_settlement_day(day: date, interest_policy: dict) -> bool:
     """The 20th of each month (monthly) or of Mar/Jun/Sep/Dec (quarterly)."""
     if day.day != interest_policy["settlement_day"]:
@@ -100,11 +107,7 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     d = day.isoformat()
     fresh = store.notes_without_state(d, grant_ids)
     if fresh:
-        rows = []
-        for n in fresh:
-            r = rate_ppb(n["annual_rate_percent"])
-            rows.append((n["id"], n["grant_id"], n["product"], n["maturity"], r, penalty_ppb(r, it["penalty_uplift_percent"])))
-        store.insert_note_states(rows)
+        store.insert_note_states([state_row(n, it) for n in fresh])
     store.dayend_apply_postings(d, grant_ids)
     store.dayend_accrue(d, den, it["compound_unpaid_interest"])
     settling = is_settlement_day(day, it)

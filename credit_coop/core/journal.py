@@ -51,6 +51,11 @@ def post(ledger: Ledger, kind: str, on: date, lines: list[Line], *, memo: str | 
     return txn_id
 
 
+def mirror(lines) -> list[Line]:
+    """The mirror image of posted journal lines (each debit a credit and back): what a reversal posts."""
+    return [Line(l["account"], l["credit"], l["debit"], l["grant_id"], l["note_id"], l["officer"]) for l in lines]
+
+
 def check_open(ledger: Ledger, on: date) -> None:
     """Postings go on open business dates only: the day-end has not closed ``on`` (SPEC §5),
     unless a back-dated correction has reopened the days from a date on or before it."""
@@ -134,10 +139,7 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str 
             if later:
                 ids = ", ".join(str(t["id"]) for t in later)
                 raise RuleViolation(f"later transactions ({ids}) post to the same loan notes; reverse them first, newest first")
-            mirrored = [
-                Line(l["account"], l["credit"], l["debit"], l["grant_id"], l["note_id"], l["officer"]) for l in lines
-            ]
-            new_id = post(ledger, "reversal", on, mirrored, memo=reason, reverses=txn_id)
+            new_id = post(ledger, "reversal", on, mirror(lines), memo=reason, reverses=txn_id)
             _check_after_reversal(ledger, lines)
             return {
                 "txn_id": new_id,

@@ -164,14 +164,15 @@ def statement(ledger: Ledger, officer: str, year: int | None = None) -> dict:
         movements.append({"on": r["business_date"], "txn_id": r["txn_id"], "what": MOVEMENT_NAMES.get(r["kind"], r["kind"]),
                           "memo": r["memo"], "fund_fen": fund, "debt_fen": debt, "balance_fen": balance})
     closing = balance
+    in_journal = fund_balance(ledger, officer, through=last)
     return {
         "officer": officer,
         "year": year,
         "opening_fen": opening,
         "movements": movements,
         "closing_fen": closing,
-        "journal_balance_fen": fund_balance(ledger, officer, through=last),
-        "reconciles": closing == fund_balance(ledger, officer, through=last),
+        "journal_balance_fen": in_journal,
+        "reconciles": closing == in_journal,
         "debt_fen": officer_debt(ledger, officer),
         "transferred_on": (store.transfer(officer) or {"on_date": None})["on_date"],
     }

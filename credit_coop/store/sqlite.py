@@ -49,12 +49,21 @@ DAY_END_KINDS = ("day-end", "day-end-reversal", "compensation", "compensation-re
 _DAY_END_KINDS_SQL = "(" + ", ".join(f"'{k}'" for k in DAY_END_KINDS) + ")"
 
 
+def _of_grants(column: str, grant_ids: Iterable[int] | None) -> str:
+    """``AND column IN (…)`` for some credit lines (ids are integers, written inline), or nothing for all."""
+    return "" if grant_ids is None else f"AND {column} IN ({', '.join(str(int(g)) for g in grant_ids)})"
+
+
+def _settling(settlement_day: bool) -> str:
+    """The notes whose accrued interest falls due today: all on a settlement day, else those maturing (``:day``)."""
+    return "1" if settlement_day else "maturity = :day"
+
+
 def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterable[int] | None = None) -> str:
     """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date
     (``counter_only``: leave out what the day-end posts; ``grant_ids``: only these lines' notes)."""
-    only = f"AND t.kind NOT IN {_DAY_END_KINDS_SQL}" if counter_only else ""
-    if grant_ids is not None:
-        only += f" AND l.grant_id IN ({', '.join(str(int(g)) for g in grant_ids)})"
+    only = f"AND t.kind NOT IN {_DAY_END_KINDS_SQL} " if counter_only else ""
+    only += _of_grants("l.grant_id", grant_ids)
     return f"""SELECT l.note_id,
                       SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
                       SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
@@ -80,7 +89,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _is_busy(err: sqlite3.OperationalError) -> bool:
+def is_busy(err: sqlite3.OperationalError) -> bool:
     msg = str(err).lower()
     return "locked" in msg or "busy" in msg
 
@@ -134,7 +143,7 @@ class Store:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as e:
-            if isinstance(e, sqlite3.OperationalError) and _is_busy(e):
+            if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise LedgerUnavailable(f"{path} is not a credit-coop ledger ({e})") from None
         if row is None:
@@ -180,7 +189,7 @@ class Store:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
-            if _is_busy(e):
+            if is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
         self._depth = 1
@@ -199,7 +208,7 @@ class Store:
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError as e:
             self.conn.execute("ROLLBACK")
-            if _is_busy(e):
+            if is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
 
@@ -527,12 +536,11 @@ class Store:
         return self._scalar("SELECT MIN(business_date) FROM txns")
 
     def notes_without_state(self, through: str, grant_ids: list[int] | None = None) -> list[sqlite3.Row]:
-        only = f"AND n.grant_id IN ({', '.join(str(int(g)) for g in grant_ids)})" if grant_ids is not None else ""
         return self._all(
             f"""SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product
                FROM loan_notes n JOIN grants g ON g.id = n.grant_id
                LEFT JOIN {self.state} s ON s.note_id = n.id
-               WHERE s.note_id IS NULL AND n.drawn_on <= ? {only}""",
+               WHERE s.note_id IS NULL AND n.drawn_on <= ? {_of_grants("n.grant_id", grant_ids)}""",
             (through,),
         )
 
@@ -614,7 +622,7 @@ class Store:
         """Move accrued interest to interest due (settlement day for all notes, maturity day for each note)."""
         c = self.conn
         st = self.state
-        which = "1" if settlement_day else "maturity = :day"
+        which = _settling(settlement_day)
         if txn_id is not None:
             c.execute(
                 f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
@@ -667,7 +675,7 @@ class Store:
         self.set_meta("closed_through", day)
 
     def dayend_has_postings(self, day: str, settlement_day: bool) -> bool:
-        which = "1" if settlement_day else "maturity = :day"
+        which = _settling(settlement_day)
         return bool(self._scalar(
             f"""SELECT EXISTS (SELECT 1 FROM {self.state}
                  WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which})))""",
@@ -720,16 +728,6 @@ class Store:
         )
         return {r["note_id"]: r for r in rows}
 
-    def replay_mismatches(self, grant_ids: list[int], day: str) -> list[int]:
-        """Replayed notes whose balances differ from the journal through ``day``."""
-        return [r[0] for r in self._all(
-            f"""WITH j AS ({_note_components("<=", grant_ids=grant_ids)})
-                SELECT s.note_id FROM temp.replay_state s LEFT JOIN j ON j.note_id = s.note_id
-                WHERE s.principal != COALESCE(j.p, 0) OR s.accrued != COALESCE(j.a, 0)
-                   OR s.interest_due != COALESCE(j.i, 0) OR s.penalty != COALESCE(j.q, 0)""",
-            (day,),
-        )]
-
     def negative_replayed(self) -> list[sqlite3.Row]:
         return self._all(
             """SELECT s.*, n.note_no FROM temp.replay_state s JOIN loan_notes n ON n.id = s.note_id
@@ -778,12 +776,13 @@ class Store:
     def note_state(self, note_id: int) -> sqlite3.Row | None:
         return self._one("SELECT * FROM note_state WHERE note_id=?", (note_id,))
 
-    def note_state_mismatches(self, through: str) -> list[sqlite3.Row]:
-        """note_state balances that differ from the journal through the last closed day."""
+    def note_state_mismatches(self, through: str, grant_ids: list[int] | None = None) -> list[sqlite3.Row]:
+        """Day-end state balances (of ``self.state``, optionally only these lines' notes) that differ
+        from the journal through ``through``."""
         return self._all(
-            f"""WITH j AS ({_note_components("<=")})
+            f"""WITH j AS ({_note_components("<=", grant_ids=grant_ids)})
                SELECT s.note_id, s.principal, s.accrued, s.interest_due, s.penalty, j.p, j.a, j.i, j.q
-               FROM note_state s LEFT JOIN j ON j.note_id = s.note_id
+               FROM {self.state} s LEFT JOIN j ON j.note_id = s.note_id
                WHERE s.principal != COALESCE(j.p, 0) OR s.accrued != COALESCE(j.a, 0)
                   OR s.interest_due != COALESCE(j.i, 0) OR s.penalty != COALESCE(j.q, 0)""",
             (through,),
