@@ -52,6 +52,13 @@ class Coop:
         for ledger in self._open:
             ledger.close()
 
+    def close_before(self, on: date) -> None:
+        """The accountant runs the day-end through the day before ``on``: a repayment
+        or reversal is dated on the open business date (core/business_day.py)."""
+        from credit_coop.core.interest import day_end
+
+        day_end(self.as_("accountant"), on - timedelta(days=1), today=max(date.today(), on))
+
     def borrower(self, kinds=("farmer",), name="王大山", **kw) -> str:
         idn = new_id()
         borrowers.add_borrower(self.as_("officer"), id_number=idn, name=name, kinds=list(kinds), on=D0, **kw)
@@ -102,6 +109,16 @@ def ledger_path(tmp_path) -> str:
         for key, name in STAFF.items():
             operators.add_operator(admin, name, key.rstrip("2"), D0, passphrase=PASSPHRASE, cost=CHEAP)
     return path
+
+
+def far_dates(ledger: Ledger) -> Ledger:
+    """Let ``ledger`` post years ahead of the open business date and the calendar
+    (tests of a line's last valid day in 2028)."""
+    from credit_coop.core.policy import Policy
+
+    ledger.policy = Policy(dict(ledger.policy.data, business_day={"max_days_after_open": 10_000,
+                                                                   "max_days_after_calendar": 10_000}))
+    return ledger
 
 
 @pytest.fixture

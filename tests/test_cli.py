@@ -64,10 +64,14 @@ def test_walkthrough_and_json(db):
             "--on", "2025-04-01", "--request-id", "q1", operator="王柜员")
     assert json.loads(r.stdout)["available_after_fen"] == 0
     r = run(db, "repay", "--card", card, "--amount", "20,000.00", "--on", "2025-04-15", operator="王柜员")
-    assert r.exit_code == 0 and "principal" in r.stdout
+    assert r.exit_code == 5 and "batch day-end --through 2025-04-14" in r.stderr  # days before it are not closed
+    assert run(db, "batch", "day-end", "--through", "2025-04-14", operator="赵会计").exit_code == 0
+    r = run(db, "repay", "--card", card, "--amount", "20,000.00", "--on", "2025-04-15", operator="王柜员")
+    assert r.exit_code == 0 and "principal" in r.stdout and "interest" in r.stdout
     r = run(db, "line", "show", card, "--json", "--on", "2025-04-15")
     shown = json.loads(r.stdout)
-    assert shown["outstanding_fen"] == 6_000_000 and shown["available_fen"] == 2_000_000
+    paid = 8_000_000 - shown["outstanding_fen"]
+    assert 0 < paid < 2_000_000 and shown["available_fen"] == paid  # interest first, then principal
     r = run(db, "borrower", "show", idn, "--json", "--on", "2025-04-15")
     b = json.loads(r.stdout)
     assert b["total_exposure_fen"] == 8_000_000 and "id_number" not in b and b["id_masked"].endswith(idn[-4:])

@@ -20,7 +20,7 @@ from credit_coop.core.reports import overdue_report
 from credit_coop.core.verify import verify
 from conftest import STAFF, Coop
 
-START = date(2025, 2, 1)
+START = date(2025, 2, 20)
 TODAY = date(2030, 1, 1)
 
 
@@ -121,7 +121,7 @@ def test_missed_repayment_recomputes_interest_like_the_on_time_twin(twins):
               correction="receipt 0415-07 found in the drawer")
     # the receipt split is what the counter would have given on 04-15
     assert r["split"] == {"penalty_fen": 0, "interest_due_fen": 0, "interest_accrued_fen": 36_111, "principal_fen": 1_963_889,
-                          "recovery_fen": 0}
+                          "recovery_fen": 0, "recovery_to_debt_fen": 0}
     c = r["correction"]
     assert (c["from"], c["through"], c["days_recomputed"]) == ("2025-04-15", "2025-04-30", 16)
     # interest from 04-15 to 04-30 on 8,000,000 before, on 6,036,111 after: 04-15..04-20 settled, 04-21..04-30 accrued
@@ -361,7 +361,11 @@ def test_correction_equals_posting_on_time(tmp_path_factory, evs, extra_days):
                 if amount <= 0 or day.isoformat() > g["valid_to"]:
                     continue
                 maturity = day + timedelta(days=term)
-                draw(on_time, {"card_no": g["card_no"], "borrower": g["borrower_id"]}, amount, day, maturity=maturity)
+                try:
+                    draw(on_time, {"card_no": g["card_no"], "borrower": g["borrower_id"]}, amount, day, maturity=maturity)
+                except RuleViolation as e:  # a compensated, unrecovered note stops the line (issue 18)
+                    assert "not yet recovered" in str(e)
+                    continue
             else:
                 owed = sum(n["owed_fen"] for n in loans.show_line(on_time.as_("auditor"), g["card_no"])["notes"])
                 owed += sum(x["amount_fen"] - x["recovered_fen"] for x in riskfund.compensation_report(on_time.as_("auditor"))["cases"]

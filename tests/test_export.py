@@ -22,6 +22,7 @@ def busy(coop):
                            village="@村")
     line = coop.granted("hnd", line="8万", borrower=idn)
     loans.draw(coop.as_("teller"), card=line["card_no"], id_number=idn, amount="3万", fingerprint_ok=True, on=D0)
+    coop.close_before(date(2025, 3, 5))
     loans.repay(coop.as_("teller"), card=line["card_no"], amount="1万", on=date(2025, 3, 5))
     return coop, idn, line
 

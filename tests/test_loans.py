@@ -5,7 +5,7 @@ import pytest
 from credit_coop.core import grants, loans
 from credit_coop.core.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from credit_coop.core.verify import verify
-from conftest import D0
+from conftest import D0, far_dates
 
 
 @pytest.fixture
@@ -15,10 +15,11 @@ def line(coop):
 
 def draw(coop, line, amount, on=D0, **kw):
     kw.setdefault("fingerprint_ok", True)
-    return loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount=amount, on=on, **kw)
+    return loans.draw(far_dates(coop.as_("teller")), card=line["card_no"], id_number=line["borrower"], amount=amount, on=on, **kw)
 
 
 def repay(coop, line, amount, on=D0, **kw):
+    coop.close_before(on)
     return loans.repay(coop.as_("teller"), card=line["card_no"], amount=amount, on=on, **kw)
 
 
@@ -29,11 +30,13 @@ def test_two_draws_and_a_repayment_revolve(coop, line):
     assert b["available_after_fen"] == 0
     with pytest.raises(RuleViolation, match="0.01 is more than the 0.00 available"):
         draw(coop, line, "0.01", on=date(2025, 4, 1))
-    r = repay(coop, line, "20,000.00", on=date(2025, 4, 15))
-    assert r["split"]["principal_fen"] == 2_000_000
-    assert r["notes"] == [{"note_no": a["note_no"], "principal_fen": 2_000_000}]  # earliest maturity first
-    assert r["available_after_fen"] == 2_000_000
-    assert draw(coop, line, "2万", on=date(2025, 4, 16))["available_after_fen"] == 0
+    r = repay(coop, line, "20,000.00", on=date(2025, 4, 15))  # the day-end has accrued interest through 04-14
+    interest = sum(v for k, v in r["split"].items() if k != "principal_fen")  # interest (and penalty on 03-20's unpaid)
+    assert interest > 0 and r["split"]["principal_fen"] == 2_000_000 - interest  # interest first, then principal
+    assert r["notes"][0]["note_no"] == a["note_no"]  # earliest maturity first
+    assert r["notes"][0]["principal_fen"] == r["split"]["principal_fen"]
+    assert r["available_after_fen"] == 2_000_000 - interest
+    assert draw(coop, line, 2_000_000 - interest, on=date(2025, 4, 16))["available_after_fen"] == 0
     assert verify(coop.as_("auditor"))["ok"]
 
 
@@ -107,7 +110,7 @@ def test_note_may_mature_after_line_expiry_by_default(coop, line):
 def test_maturity_within_line_switch(coop, line):
     from credit_coop.core.policy import Policy
 
-    teller = coop.as_("teller")
+    teller = far_dates(coop.as_("teller"))
     teller.policy = Policy(dict(teller.policy.data, drawdown={"fingerprint_required": True, "maturity_within_line": True}))
     kw = dict(card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=date(2028, 2, 1))
     assert loans.draw(teller, **kw)["maturity"] == "2028-02-29"  # default maturity clipped to the line

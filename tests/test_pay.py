@@ -93,6 +93,7 @@ def _fund_a_and_b(coop3):
     """A (张经理) and B (刘经理) each earn grant pay in March; B's 1万 note matures unpaid in June."""
     coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))                              # A surveys
     b_line = coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3), surveyor="officer2")  # B surveys
+    close(coop3, date(2025, 3, 3))
     note = loans.draw(coop3.as_("teller"), card=b_line["card_no"], id_number=b_line["borrower"], amount="1万",
                       fingerprint_ok=True, on=date(2025, 3, 4), maturity="2025-06-04")
     close(coop3, date(2025, 3, 31))
@@ -123,14 +124,16 @@ def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
         riskfund.pay_in(coop3.as_("teller"), "刘经理", case["shortfall_fen"] + 1, date(2025, 6, 10))
     riskfund.pay_in(coop3.as_("teller"), "刘经理", 500_000, date(2025, 6, 10))
     assert riskfund.officer_debt(coop3.as_("auditor"), "刘经理") == case["shortfall_fen"] - 500_000
-    # the borrower comes back and repays: the money goes to the officer's fund
+    # the borrower comes back and repays: the money first repays the officer's debt (issue 18)
+    close(coop3, date(2025, 6, 11))
     r = loans.repay(coop3.as_("teller"), card=b_line["card_no"], amount="2,000.00", on=date(2025, 6, 12))
-    assert r["split"]["recovery_fen"] == 200_000
-    assert riskfund.fund_balance(coop3.as_("auditor"), "刘经理") == 200_000
+    assert r["split"]["recovery_fen"] == r["split"]["recovery_to_debt_fen"] == 200_000
+    assert riskfund.fund_balance(coop3.as_("auditor"), "刘经理") == 0
+    assert riskfund.officer_debt(coop3.as_("auditor"), "刘经理") == case["shortfall_fen"] - 700_000
     with pytest.raises(RuleViolation, match="overpayment"):
         loans.repay(coop3.as_("teller"), card=b_line["card_no"], amount=case["amount_fen"], on=date(2025, 6, 12))
     st = riskfund.statement(coop3.as_("刘经理"), "刘经理", 2025)
-    assert st["reconciles"] and st["closing_fen"] == 200_000
+    assert st["reconciles"] and st["closing_fen"] == 0 and st["debt_fen"] == case["shortfall_fen"] - 700_000
     assert [m["what"].split()[0] for m in st["movements"]] == ["holdback", "compensation", "compensation", "pay-in", "recovery"]
     with pytest.raises(NotPermitted):
         riskfund.statement(coop3.as_("张经理"), "刘经理")
@@ -185,6 +188,7 @@ def test_transfer_and_full_refund(coop3):
 
 def test_transfer_waits_for_recovery(coop3):
     line = coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))
+    close(coop3, date(2025, 3, 3))
     loans.draw(coop3.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=date(2025, 3, 4))
     close(coop3, date(2025, 3, 31))
     payroll(coop3, "2025-03", date(2025, 4, 1))

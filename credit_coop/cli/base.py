@@ -14,14 +14,16 @@ import typer
 
 from credit_coop.core.errors import LedgerError
 
+# The environment is read in one place (``Globals.settle``), after both positions of an
+# option: whatever is typed on the command line wins over the environment (issue 16).
 DbOpt = Annotated[
     Optional[str],
-    typer.Option("--db", envvar="CREDIT_COOP_DB", metavar="PATH",
-                 help="Ledger file [default: ~/.local/share/credit-coop/ledger.db]"),
+    typer.Option("--db", metavar="PATH",
+                 help="Ledger file [env: CREDIT_COOP_DB; default: ~/.local/share/credit-coop/ledger.db]"),
 ]
 OperatorOpt = Annotated[
     Optional[str],
-    typer.Option("--operator", envvar="CREDIT_COOP_OPERATOR", metavar="NAME", help="Who is acting."),
+    typer.Option("--operator", metavar="NAME", help="Who is acting [env: CREDIT_COOP_OPERATOR]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 CorrectionOpt = Annotated[
@@ -36,6 +38,11 @@ AsOfOpt = Annotated[
 OnOpt = Annotated[
     Optional[str],
     typer.Option("--on", metavar="YYYY-MM-DD", help="Business date (营业日期) [default: today]."),
+]
+PostingOnOpt = Annotated[
+    Optional[str],
+    typer.Option("--on", metavar="YYYY-MM-DD",
+                 help="Business date (营业日期) [default: the open business date, the first day not closed]."),
 ]
 
 
@@ -68,6 +75,14 @@ class Globals:
     json: bool = False
     command: str = ""
     detail: str = ""
+
+    def settle(self, db: Optional[str], operator: Optional[str], json_output: bool) -> None:
+        """Options after the command name, else before it, else the environment."""
+        import os
+
+        self.db = db or self.db or os.environ.get("CREDIT_COOP_DB") or None
+        self.operator = operator or self.operator or os.environ.get("CREDIT_COOP_OPERATOR") or None
+        self.json = json_output or self.json
 
 
 CURRENT = Globals()
@@ -172,9 +187,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
         def wrapper(*args: Any, global_ctx=None, global_db=None, global_operator=None, global_json=False, **kwargs: Any):
             CURRENT.command = global_ctx.command_path.split(" ", 1)[1] if " " in global_ctx.command_path else global_ctx.command_path
             CURRENT.detail = json.dumps({k: v for k, v in kwargs.items() if v not in (None, False, [])}, ensure_ascii=False, default=str)
-            CURRENT.db = global_db or CURRENT.db
-            CURRENT.operator = global_operator or CURRENT.operator
-            CURRENT.json = global_json or CURRENT.json
+            CURRENT.settle(global_db, global_operator, global_json)
             try:
                 return fn(*args, **kwargs)
             except LedgerError as e:

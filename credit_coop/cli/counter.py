@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from credit_coop.cli.base import (
-    CorrectionOpt, OnOpt, command, emit, new_group, open_ledger, print_correction, print_fields, print_table, yuan,
+    CorrectionOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_correction, print_fields, print_table, yuan,
 )
 
 line_app = new_group("Credit lines as the counter sees them.")
@@ -16,7 +16,8 @@ COMPONENT_LABELS = {
     "interest_due_fen": "interest due 应收利息",
     "interest_accrued_fen": "accrued interest 计提利息",
     "principal_fen": "principal 本金",
-    "recovery": "recovery to officer's fund 收回",
+    "recovery_to_debt_fen": "of which repays officer's debt 归还垫款",
+    "recovery_fen": "recovery (compensated note) 收回",
 }
 
 
@@ -29,20 +30,19 @@ def draw(
     fingerprint_ok: Annotated[bool, typer.Option("--fingerprint-ok", help="The fingerprint reader verified the borrower.")] = False,
     request_id: Annotated[Optional[str], typer.Option("--request-id", help="Retry-safe id: the same id never posts twice.")] = None,
     maturity: Annotated[Optional[str], typer.Option("--maturity", metavar="YYYY-MM-DD", help="Loan note maturity [default: product note term].")] = None,
-    on: OnOpt = None,
+    on: PostingOnOpt = None,
     correction: CorrectionOpt = None,
 ) -> None:
     """Draw down (用信) on a credit line: issues a loan note (借据).
 
     Example: credit-coop draw --card 6220250000000017 --id-number 110101199003071236 --amount 3万 --fingerprint-ok
     """
-    from credit_coop.core.dates import business_date
     from credit_coop.core.loans import draw as core_draw
 
     with open_ledger() as ledger:
         result = core_draw(
             ledger, card=card, id_number=id_number, amount=amount, fingerprint_ok=fingerprint_ok,
-            on=business_date(on), request_id=request_id, maturity=maturity, correction=correction,
+            on=on, request_id=request_id, maturity=maturity, correction=correction,
         )
     emit(result, _print_draw)
 
@@ -62,7 +62,7 @@ def repay(
     amount: Annotated[str, typer.Option("--amount", help="Amount repaid.")],
     note: Annotated[Optional[str], typer.Option("--note", help="Apply to this loan note only [default: earliest maturity first].")] = None,
     request_id: Annotated[Optional[str], typer.Option("--request-id", help="Retry-safe id: the same id never posts twice.")] = None,
-    on: OnOpt = None,
+    on: PostingOnOpt = None,
     correction: CorrectionOpt = None,
 ) -> None:
     """Repay on a credit line; availability is restored (revolving).
@@ -70,11 +70,10 @@ def repay(
     Example: credit-coop repay --card 6220250000000017 --amount 10000
     Missed on a closed day: ... --on 2025-04-15 --correction "receipt 0415-07 not keyed"
     """
-    from credit_coop.core.dates import business_date
     from credit_coop.core.loans import repay as core_repay
 
     with open_ledger() as ledger:
-        result = core_repay(ledger, card=card, amount=amount, on=business_date(on), note=note, request_id=request_id,
+        result = core_repay(ledger, card=card, amount=amount, on=on, note=note, request_id=request_id,
                             correction=correction)
     emit(result, _print_repay)
 

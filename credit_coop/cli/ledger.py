@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, command, emit, new_group, open_ledger, print_correction, print_table, yuan
+from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_correction, print_table, yuan
 
 policy_app = new_group("The policy in force.")
 operator_app = new_group("Operators and their roles.")
@@ -224,7 +224,7 @@ def reverse(
     txn: Annotated[int, typer.Argument(help="Transaction id to reverse.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the reversal).")],
     request_id: Annotated[Optional[str], typer.Option("--request-id", help="Retry-safe id.")] = None,
-    on: OnOpt = None,
+    on: PostingOnOpt = None,
     correction: Annotated[bool, typer.Option(
         "--correction", help="Back-dated: reverse on a closed --on date; the line's interest is recomputed since.")] = False,
 ) -> None:
@@ -233,11 +233,10 @@ def reverse(
     Example: credit-coop reverse 42 --reason "wrong card keyed"
     On a closed day: credit-coop reverse 42 --reason "wrong card" --on 2025-03-05 --correction
     """
-    from credit_coop.core.dates import business_date
     from credit_coop.core.journal import reverse as core_reverse
 
     with open_ledger() as ledger:
-        result = core_reverse(ledger, txn, reason, business_date(on), request_id, correction=correction)
+        result = core_reverse(ledger, txn, reason, on, request_id, correction=correction)
     emit(result, _print_reversal)
 
 

@@ -26,9 +26,14 @@ def parse_date(text: str | date, *, what: str = "date") -> date:
         raise InvalidInput(f"{what} {raw} does not exist on the calendar") from None
 
 
+def today() -> date:
+    """The calendar date (one place, so tests can set the clock)."""
+    return date.today()
+
+
 def business_date(value: str | date | None) -> date:
-    """The ``--on`` date of a posting; today when not given."""
-    return date.today() if value is None else parse_date(value, what="business date (--on)")
+    """The ``--on`` date of a non-posting command; today when not given."""
+    return today() if value is None else parse_date(value, what="business date (--on)")
 
 
 def add_months(start: date, months: int) -> date:

@@ -132,8 +132,12 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         progress = progress_for("the demo year") if progress_for else None
         for i, cut in enumerate(cuts, 1):
             c = cut.isoformat()
-            posted["draws"] += load("draws", [r for r in draws if prev < r[1]["on"] <= c])
-            posted["repayments"] += load("repayments", [r for r in repays if prev < r[1]["on"] <= c])
+            # the counter works on the open business date: each day's postings, then that day is closed
+            period = sorted({r[1]["on"] for r in draws + repays if prev < r[1]["on"] <= c})
+            for day in period:
+                day_end(ledger, date.fromisoformat(day) - timedelta(days=1), today=through)
+                posted["draws"] += load("draws", [r for r in draws if r[1]["on"] == day])
+                posted["repayments"] += load("repayments", [r for r in repays if r[1]["on"] == day])
             day_end(ledger, cut, today=through)
             if cut < through:
                 posted["interest"] += _borrowers_pay_interest(ledger, cut + timedelta(days=1), defaulters)

@@ -33,7 +33,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
-from credit_coop.core import accounts
+from credit_coop.core import accounts, dates
 from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import RuleViolation
 from credit_coop.core.ledger import Ledger
@@ -150,7 +150,7 @@ def day_end(ledger: Ledger, through: date, *, today: date | None = None, progres
     """
     require(ledger, "day-end")
     through = parse_date(through, what="--through")
-    today = today or date.today()
+    today = today or dates.today()
     if through > today:
         raise RuleViolation(f"cannot close {through.isoformat()}: it is in the future")
     first = next_day_to_close(ledger)

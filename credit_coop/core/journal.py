@@ -96,18 +96,31 @@ def once(ledger: Ledger, request_id: str | None, command: str, content: dict, ac
     return result
 
 
-def reverse(ledger: Ledger, txn_id: int, reason: str, on: date, request_id: str | None = None,
+def reverse(ledger: Ledger, txn_id: int, reason: str, on: date | str | None = None, request_id: str | None = None,
             correction: bool = False) -> dict:
     """Post the mirror image of transaction ``txn_id`` (``credit-coop reverse``).
 
-    ``correction``: dated on a closed day, the lines' interest recomputed since (corrections.py).
+    ``on``: by default the open business date (business_day.py); a reversal, like a
+    repayment, is dated on it. ``correction``: dated on a closed day, the lines'
+    interest recomputed since (corrections.py).
     """
+    from credit_coop.core.business_day import check_not_far, check_settles_on_open_day, open_business_date
+    from credit_coop.core.dates import parse_date
+    from credit_coop.core.errors import InvalidInput
     from credit_coop.core.operators import require
 
     require(ledger, "reverse")
     reason = require_text(reason, "reason for the reversal")
+    if on is None and correction:
+        raise InvalidInput("a back-dated correction needs the day it belongs to (--on YYYY-MM-DD)")
+    on = None if on is None else parse_date(on, what="business date (--on)")
     store = ledger.store
     with store.write():
+        if on is None:
+            on = open_business_date(ledger)
+        if not correction:
+            check_settles_on_open_day(ledger, on, "reversal")
+            check_not_far(ledger, on)
 
         def act() -> dict:
             txn = store.get_txn(txn_id)

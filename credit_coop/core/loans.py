@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from credit_coop.core import accounts
+from credit_coop.core.business_day import check_line_order, check_not_far, check_settles_on_open_day, open_business_date
 from credit_coop.core.dates import add_months, parse_date
 from credit_coop.core.errors import InvalidInput, NotFound, RuleViolation
 from credit_coop.core.identity import mask_id_number, validate_card_number, validate_id_number
@@ -57,7 +58,7 @@ def note_balances(ledger: Ledger, g, cases: list | None = None) -> list[dict]:
     reversed_ids = ledger.store.reversed_txn_ids(n["txn_id"] for n in notes)
     out = []
     if cases is None:
-        cases = ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND)
+        cases = ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND, accounts.OFFICER_DEBT)
     compensated = {c["note_id"] for c in cases}
     for n in notes:
         comps = {c: bal.get((n["id"], acc), 0) for c, acc in comp_accounts.items()}
@@ -86,17 +87,18 @@ def draw(
     id_number: str,
     amount: int | str,
     fingerprint_ok: bool,
-    on: date,
+    on: date | str | None = None,
     request_id: str | None = None,
     maturity: date | str | None = None,
     correction: str | None = None,
 ) -> dict:
     """A drawdown at the counter; returns the loan note (借据).
 
+    ``on``: the business date, by default the open business date (business_day.py).
     ``correction``: the reason, for a drawdown dated on a closed day (corrections.py).
     """
     op = require(ledger, "draw")
-    on = parse_date(on)
+    on = _given_date(on, correction)
     amount = to_fen(amount, what="drawdown amount")
     card = validate_card_number(card)
     id_number = validate_id_number(id_number)
@@ -113,6 +115,11 @@ def draw(
             raise RuleViolation(f"loan card {card} does not belong to ID {mask_id_number(id_number)}; check both cards")
         not_own(op, g["borrower_id"], "draw on this line")
         _check_line_open_for_drawing(g, on)
+        if correction is None:
+            check_not_far(ledger, on)
+            check_line_order(ledger, g["id"], card, on)
+        if policy.refuse_draws_after_compensation:
+            _check_no_open_compensation(ledger, g)
         prod = policy.product(g["product"])
         loans_acc = accounts.loans_account(g["product"])
         available = g["line_amount"] - store.grant_balance(g["id"], loans_acc)
@@ -162,7 +169,28 @@ def draw(
         }
 
     with store.write():
+        if on is None:
+            on = open_business_date(ledger)
         return once(ledger, request_id, "draw", _content(content, correction), _corrected(ledger, on, card, correction, act))
+
+
+def _given_date(on: date | str | None, correction: str | None) -> date | None:
+    """The ``--on`` date as typed; a correction must name its day."""
+    if on is None:
+        if correction is not None:
+            raise InvalidInput("a back-dated correction needs the day it belongs to (--on YYYY-MM-DD)")
+        return None
+    return parse_date(on, what="business date (--on)")
+
+
+def _check_no_open_compensation(ledger: Ledger, g) -> None:
+    """SPEC §7 / issue 18: a note paid off from the officer's risk fund and not yet recovered stops the line."""
+    for c in ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND, accounts.OFFICER_DEBT):
+        if c["amount"] > c["recovered"]:
+            raise RuleViolation(
+                f"loan note {c['note_no']} on line {g['card_no']} was compensated on {c['on_date']} and "
+                f"{format_yuan(c['amount'] - c['recovered'])} is not yet recovered; no new drawdowns until it is repaid"
+            )
 
 
 def _content(content: dict, correction: str | None) -> dict:
@@ -184,8 +212,8 @@ def _corrected(ledger: Ledger, on: date, card: str, correction: str | None, act)
 
 
 def repay(
-    ledger: Ledger, *, card: str, amount: int | str, on: date, note: str | None = None, request_id: str | None = None,
-    correction: str | None = None,
+    ledger: Ledger, *, card: str, amount: int | str, on: date | str | None = None, note: str | None = None,
+    request_id: str | None = None, correction: str | None = None,
 ) -> dict:
     """A repayment on a line, in the policy's order of components (penalty, interest due,
     accrued interest, principal) across all its notes, earliest maturity first within each.
@@ -193,7 +221,7 @@ def repay(
     ``correction``: the reason, for a repayment dated on a closed day (corrections.py).
     """
     require(ledger, "repay")
-    on = parse_date(on)
+    on = _given_date(on, correction)
     amount = to_fen(amount, what="repayment amount")
     card = validate_card_number(card)
     note_no = note.strip().upper() if note else None
@@ -203,7 +231,11 @@ def repay(
 
     def act() -> dict:
         g = _line_by_card(ledger, card)
-        all_cases = store.compensations_for_grant(g["id"], accounts.RISK_FUND)
+        if correction is None:
+            check_settles_on_open_day(ledger, on, "repayment")
+            check_not_far(ledger, on)
+            check_line_order(ledger, g["id"], card, on)
+        all_cases = store.compensations_for_grant(g["id"], accounts.RISK_FUND, accounts.OFFICER_DEBT)
         notes = [n for n in note_balances(ledger, g, all_cases) if n["owed_fen"] > 0]
         # compensated notes: what the borrower pays back goes to the officer's fund (SPEC §7)
         cases = [c for c in all_cases if c["amount"] > c["recovered"]]
@@ -224,6 +256,7 @@ def repay(
         lines: list[Line] = [Line(accounts.CASH, debit=amount, grant_id=g["id"])]
         split = {c: 0 for c in COMPONENTS}
         split["recovery"] = 0
+        split["recovery_to_debt"] = 0
         paid: dict[str, dict] = {}
         officers: dict[int, str | None] = {}  # each note's managing officer, looked up once
         # component by component across the line (all penalty first, ...), earliest maturity first within each
@@ -239,13 +272,25 @@ def repay(
                 paid.setdefault(n["note_no"], {})[f"{comp}_fen"] = take
                 split[comp] += take
                 remaining -= take
+        debts: dict[str, int] = {}  # each officer's debt still open, read once
         for c in cases:
             take = min(remaining, c["amount"] - c["recovered"])
-            if take:
-                lines.append(Line(accounts.RISK_FUND, credit=take, grant_id=g["id"], note_id=c["note_id"], officer=c["officer"]))
-                paid.setdefault(c["note_no"], {})["recovery_fen"] = take
-                split["recovery"] += take
-                remaining -= take
+            if not take:
+                continue
+            # the part booked as the officer's debt was the cooperative's money: repaid first (issue 18)
+            if c["officer"] not in debts:
+                debts[c["officer"]] = store.officer_balance(c["officer"], accounts.OFFICER_DEBT, sign=1)
+            to_debt = max(0, min(take, c["shortfall"] - c["recovered_to_debt"], debts[c["officer"]]))
+            debts[c["officer"]] -= to_debt
+            if to_debt:
+                lines.append(Line(accounts.OFFICER_DEBT, credit=to_debt, grant_id=g["id"], note_id=c["note_id"], officer=c["officer"]))
+            if take - to_debt:
+                lines.append(Line(accounts.RISK_FUND, credit=take - to_debt, grant_id=g["id"], note_id=c["note_id"],
+                                  officer=c["officer"]))
+            paid.setdefault(c["note_no"], {})["recovery_fen"] = take
+            split["recovery"] += take
+            split["recovery_to_debt"] += to_debt
+            remaining -= take
         per_note = [{"note_no": no, **parts} for no, parts in paid.items()]
         txn_id = post(ledger, "repayment", on, lines, memo=f"repayment on {card}")
         out_after = store.grant_balance(g["id"], accounts.loans_account(g["product"]))
@@ -262,6 +307,8 @@ def repay(
         }
 
     with store.write():
+        if on is None:
+            on = open_business_date(ledger)
         return once(ledger, request_id, "repay", _content(content, correction), _corrected(ledger, on, card, correction, act))
 
 

@@ -17,6 +17,8 @@ from credit_coop.core.money import parse_amount
 BORROWER_KINDS = ("farmer", "business", "public-employee", "pos-merchant")
 SECURITY_KINDS = ("credit", "guaranteed")
 APPROVAL_ROLES_DEFAULT = ("dept-head", "deputy-director", "committee")
+# how far a business date may run ahead before it is taken for a typo (business_day.py)
+BUSINESS_DAY_DEFAULTS = {"max_days_after_open": 31, "max_days_after_calendar": 1}
 
 
 def default_policy_text() -> str:
@@ -101,7 +103,15 @@ def normalise(raw: dict) -> dict:
     out["drawdown"] = {
         "fingerprint_required": bool(dd.get("fingerprint_required", True)),
         "maturity_within_line": bool(dd.get("maturity_within_line", False)),
+        "refuse_after_compensation": bool(dd.get("refuse_after_compensation", True)),
     }
+    bd = raw.get("business_day", {})
+    out["business_day"] = {}
+    for key, default in BUSINESS_DAY_DEFAULTS.items():
+        value = bd.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 366:
+            raise InvalidInput(f"business_day.{key} must be a whole number of days from 0 to 366, got {value!r}")
+        out["business_day"][key] = value
     order = list(raw.get("repayment", {}).get("order", ["penalty", "interest_due", "interest_accrued", "principal"]))
     if sorted(order) != sorted(["penalty", "interest_due", "interest_accrued", "principal"]):
         raise InvalidInput("repayment.order must name penalty, interest_due, interest_accrued and principal once each")
@@ -212,6 +222,16 @@ class Policy:
 
     def __getitem__(self, key: str):
         return self.data[key]
+
+    @property
+    def business_day(self) -> dict:
+        """The business-date windows (a ledger made before they existed takes the defaults)."""
+        return {**BUSINESS_DAY_DEFAULTS, **self.data.get("business_day", {})}
+
+    @property
+    def refuse_draws_after_compensation(self) -> bool:
+        """SPEC §7 / issue 18: a line with a compensated, unrecovered note takes no new draws."""
+        return self.data["drawdown"].get("refuse_after_compensation", True)
 
     # -- products ---------------------------------------------------------
     def product(self, code_or_name: str) -> dict:

@@ -6,8 +6,9 @@
   is paid off in full by the officer who issued it (the grant's surveyor): from
   their fund, and any shortfall is recorded as the officer's debt (1221) until
   they pay it in. Run by the day-end, at the end of that day.
-- Recovery: when the borrower later repays a compensated note, the money goes
-  back to the officer's fund.
+- Recovery: when the borrower later repays a compensated note, the money first
+  repays the part of that case booked as the officer's debt (the cooperative
+  advanced it), and only the rest goes back to the officer's fund (issue 18).
 - Transfer: an officer moved off the post gets the whole fund back once every
   loan they issued is recovered (``settle``, or the next year-end).
 - The statement is read from the journal, so it always reconciles to it.
@@ -97,7 +98,7 @@ def transfer(ledger: Ledger, officer: str, on: date) -> dict:
         if store.transfer(officer):
             raise Conflict(f"{officer} was already transferred on {store.transfer(officer)['on_date']}")
         store.insert_transfer(officer, on.isoformat(), ledger.operator)
-        open_loans = store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND)
+        open_loans = store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND, accounts.OFFICER_DEBT)
     return {"officer": officer, "transferred_on": on.isoformat(), "loans_not_recovered": open_loans,
             "fund_fen": fund_balance(ledger, officer)}
 
@@ -118,7 +119,10 @@ def settle_in_transaction(ledger: Ledger, officer: str, on: date) -> dict:
         raise RuleViolation(f"{officer} has not been transferred off the post; the fund is refunded in full only then")
     if store.settlement(officer):
         raise Conflict(f"{officer}'s fund was already settled on {store.settlement(officer)['on_date']}")
-    pending = store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND)
+    debt = officer_debt(ledger, officer)
+    if debt > 0:
+        raise RuleViolation(f"{officer} still owes {format_yuan(debt)} for compensation; the fund is refunded only once it is paid in or recovered")
+    pending = store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND, accounts.OFFICER_DEBT)
     if pending:
         raise RuleViolation(f"{pending} loan(s) {officer} issued are not yet recovered; the fund stays until they are")
     balance = fund_balance(ledger, officer)
@@ -183,7 +187,7 @@ def compensation_report(ledger: Ledger) -> dict:
     cases = [
         {"note_no": c["note_no"], "card_no": c["card_no"], "product": c["product"], "officer": c["officer"], "on": c["on_date"],
          "amount_fen": c["amount"], "from_fund_fen": c["from_fund"], "shortfall_fen": c["shortfall"], "recovered_fen": c["recovered"]}
-        for c in ledger.store.compensation_cases(accounts.RISK_FUND)
+        for c in ledger.store.compensation_cases(accounts.RISK_FUND, accounts.OFFICER_DEBT)
     ]
     officers = sorted({c["officer"] for c in cases})
     debts = [{"officer": o, "debt_fen": officer_debt(ledger, o), "fund_fen": fund_balance(ledger, o)} for o in officers]

@@ -115,7 +115,37 @@ def check_officer_funds(ledger: Ledger) -> list[Finding]:
             for r in ledger.store.compensation_mismatches(accounts.RISK_FUND, accounts.OFFICER_DEBT)]
     out += [Finding("funds", f"year-end {r['year']}: recorded refunds differ from the journal")
             for r in ledger.store.year_end_mismatches(accounts.RISK_FUND)]
+    return out + _compensation_recoveries(ledger)
+
+
+def _compensation_recoveries(ledger: Ledger) -> list[Finding]:
+    """A recovery never exceeds what was compensated; the part booked as the officer's debt is repaid
+    first and never beyond it; an officer owes no more than their cases' unrecovered shortfalls (issue 18)."""
+    out = []
+    open_shortfall: dict[str, int] = {}
+    for c in ledger.store.compensation_cases(accounts.RISK_FUND, accounts.OFFICER_DEBT):
+        if c["recovered"] > c["amount"]:
+            out.append(Finding("funds", f"compensation of loan note {c['note_no']}: recovered {format_yuan(c['recovered'])} "
+                                        f"is more than the {format_yuan(c['amount'])} compensated"))
+        if not 0 <= c["recovered_to_debt"] <= c["shortfall"]:
+            out.append(Finding("funds", f"compensation of loan note {c['note_no']}: {format_yuan(c['recovered_to_debt'])} "
+                                        f"recovered to the officer's debt, outside 0..{format_yuan(c['shortfall'])}"))
+        open_shortfall[c["officer"]] = open_shortfall.get(c["officer"], 0) + c["shortfall"] - c["recovered_to_debt"]
+    for officer in ledger.store.officers_with([accounts.OFFICER_DEBT]):
+        debt = ledger.store.officer_balance(officer, accounts.OFFICER_DEBT, sign=1)
+        if debt > open_shortfall.get(officer, 0):
+            out.append(Finding("funds", f"officer {officer}: debt {format_yuan(debt)} is more than the unrecovered "
+                                        f"shortfall of their compensation cases ({format_yuan(open_shortfall.get(officer, 0))})"))
     return out
+
+
+def check_posting_dates(ledger: Ledger) -> list[Finding]:
+    """Nothing posts to a loan note before the day it was drawn (issue 19)."""
+    return [
+        Finding("dates", f"transaction {r['txn_id']} ({r['kind']}, {r['business_date']}) posts to loan note {r['note_no']} "
+                         f"drawn later, on {r['drawn_on']}")
+        for r in ledger.store.postings_before_drawdown()
+    ]
 
 
 def check_hash_chain(ledger: Ledger) -> list[Finding]:
@@ -133,6 +163,7 @@ CHECKS = (
     check_append_only_guards,
     check_day_end_state,
     check_officer_funds,
+    check_posting_dates,
     check_hash_chain,
 )
 

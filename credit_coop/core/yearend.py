@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from credit_coop.core import accounts
+from credit_coop.core import accounts, dates
 from credit_coop.core.errors import InvalidInput, RuleViolation
 from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger
@@ -34,7 +34,7 @@ def _lines(ledger: Ledger, year: int) -> list[dict]:
         held = holdbacks.get(officer, 0)
         transferred = store.transfer(officer)
         if transferred and transferred["on_date"] <= last and not store.settlement(officer) and \
-                not store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND):
+                not store.unrecovered_issued(officer, accounts.LOANS + ".", accounts.RISK_FUND, accounts.OFFICER_DEBT):
             lines.append({"officer": officer, "holdbacks": held, "clean": 1, "reason": "transferred; every loan recovered",
                           "refund": max(fund, 0), "full_settlement": 1})
             continue
@@ -63,7 +63,7 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
         year = int(year)
     except (TypeError, ValueError):
         raise InvalidInput(f"year {year!r} is not a year") from None
-    today = today or date.today()
+    today = today or dates.today()
     if year > today.year or year < 1990:
         raise InvalidInput(f"year {year} is not a past or current year")
     store = ledger.store

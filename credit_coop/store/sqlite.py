@@ -75,9 +75,12 @@ LINE_COLUMNS = "id, account, debit, credit, grant_id, note_id, officer"
 # Compensation cases still standing (a back-dated correction may reverse one and compensate afresh).
 LIVE_COMPENSATIONS = "(SELECT * FROM compensations WHERE NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = compensations.txn_id))"
 # What a borrower has paid back on a compensated note: the fund's lines on it, other than compensations.
-_RECOVERED = """COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                          WHERE l.note_id = c.note_id AND l.account = ?
+# A recovery repays the case's recorded officer's debt first, then goes to the fund (issue 18): both count.
+_RECOVERED_ON = """COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                          WHERE l.note_id = c.note_id AND l.account IN ({accounts})
                             AND t.kind NOT IN ('compensation', 'compensation-reversal')), 0)"""
+_RECOVERED = _RECOVERED_ON.format(accounts="?, ?")
+_RECOVERED_TO_DEBT = _RECOVERED_ON.format(accounts="?")
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -920,22 +923,23 @@ class Store:
             (day,),
         )
 
-    def compensations_for_grant(self, grant_id: int, fund_account: str) -> list[sqlite3.Row]:
-        """Compensated notes on a line with what the borrower has paid back since (recoveries)."""
+    def compensations_for_grant(self, grant_id: int, fund_account: str, debt_account: str) -> list[sqlite3.Row]:
+        """Compensated notes on a line with what the borrower has paid back since (recoveries), and
+        how much of that went to the officer's debt."""
         return self._all(
             f"""SELECT c.*, n.note_no,
-                      {_RECOVERED} AS recovered
+                      {_RECOVERED} AS recovered, {_RECOVERED_TO_DEBT} AS recovered_to_debt
                FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",
-            (fund_account, grant_id),
+            (fund_account, debt_account, debt_account, grant_id),
         )
 
-    def compensation_cases(self, fund_account: str) -> list[sqlite3.Row]:
+    def compensation_cases(self, fund_account: str, debt_account: str) -> list[sqlite3.Row]:
         return self._all(
             f"""SELECT c.*, n.note_no, g.card_no, g.product,
-                      {_RECOVERED} AS recovered
+                      {_RECOVERED} AS recovered, {_RECOVERED_TO_DEBT} AS recovered_to_debt
                FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
                ORDER BY c.on_date, c.id""",
-            (fund_account,),
+            (fund_account, debt_account, debt_account),
         )
 
     def officers_with(self, accounts_: list[str]) -> list[str]:
@@ -987,7 +991,7 @@ class Store:
     def insert_settlement(self, officer: str, on: str, amount: int, txn_id: int | None) -> None:
         self._insert("fund_settlements", {"officer": officer, "on_date": on, "amount": amount, "txn_id": txn_id})
 
-    def unrecovered_issued(self, officer: str, loans_prefix: str, fund_account: str) -> int:
+    def unrecovered_issued(self, officer: str, loans_prefix: str, fund_account: str, debt_account: str) -> int:
         """Loan notes the officer issued that still carry principal, or compensations not yet recovered."""
         live = self._scalar(
             """SELECT COUNT(*) FROM (SELECT l.note_id FROM journal_lines l JOIN loan_notes n ON n.id = l.note_id
@@ -998,7 +1002,7 @@ class Store:
         )
         open_cases = self._scalar(
             f"""SELECT COUNT(*) FROM {LIVE_COMPENSATIONS} c WHERE c.officer = ? AND c.amount > {_RECOVERED}""",
-            (officer, fund_account),
+            (officer, fund_account, debt_account),
         )
         return live + open_cases
 
@@ -1029,6 +1033,14 @@ class Store:
                WHERE COALESCE((SELECT SUM(refund) FROM year_end_lines y WHERE y.year = r.year), 0) !=
                      COALESCE((SELECT SUM(debit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
             (fund,),
+        )
+
+    def postings_before_drawdown(self) -> list[sqlite3.Row]:
+        """Journal lines on a loan note dated before the note was drawn."""
+        return self._all(
+            """SELECT DISTINCT t.id AS txn_id, t.kind, t.business_date, n.note_no, n.drawn_on
+               FROM loan_notes n JOIN journal_lines l ON l.note_id = n.id JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date < n.drawn_on ORDER BY t.id LIMIT 100"""
         )
 
     def negative_officer_balances(self, fund: str, debt: str) -> list[sqlite3.Row]:
