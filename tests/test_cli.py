@@ -204,3 +204,30 @@ def test_every_command_is_in_the_readme():
     readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
     for path, _ in _all_commands(app):
         assert f"credit-coop {' '.join(path)}" in readme, f"README does not mention credit-coop {' '.join(path)}"
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_command_line_beats_the_environment(tmp_path, position):
+    """Issue 16 §3: CREDIT_COOP_DB=a.db with --db b.db closed days in a.db; --operator lost the same way."""
+    a, b = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    for path in (a, b):
+        assert run(path, "init", "--on", "2025-03-01").exit_code == 0
+        assert run(path, "operator", "add", "赵会计", "--role", "accountant", "--on", "2025-03-01").exit_code == 0
+        assert run(path, "operator", "add", "郑稽核", "--role", "auditor", "--on", "2025-03-01").exit_code == 0
+    env = {**ENV, "CREDIT_COOP_DB": a, "CREDIT_COOP_OPERATOR": "郑稽核"}  # the auditor may not run the day-end
+    opts, cmd = ["--db", b, "--operator", "赵会计"], ["batch", "day-end", "--through", "2025-03-05"]
+    CURRENT.db = CURRENT.operator = None
+    args = opts + cmd if position == "before" else cmd + opts
+    r = runner.invoke(app, args, env=env)
+    assert r.exit_code == 0, r.output
+    closed = {p: json.loads(run(p, "--json", "verify", operator="郑稽核").stdout) for p in (a, b)}
+    from credit_coop.core.ledger import Ledger
+
+    with Ledger.open(b) as led_b, Ledger.open(a) as led_a:
+        assert led_b.store.closed_through() == "2025-03-05"
+        assert led_a.store.closed_through() is None
+    assert all(v["ok"] for v in closed.values())
+    # with nothing typed, the environment still applies
+    CURRENT.db = CURRENT.operator = None
+    r = runner.invoke(app, ["batch", "day-end", "--through", "2025-03-06"], env=env)
+    assert r.exit_code == 6 and "郑稽核" in r.stderr

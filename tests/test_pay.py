@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from credit_coop.core import interest, loans, riskfund
+from credit_coop.core import interest, journal, loans, riskfund
 from credit_coop.core.errors import InvalidInput, NotPermitted, RuleViolation
 from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.pay import AlreadyRun, percent_of, run_payroll
@@ -195,3 +195,64 @@ def test_transfer_waits_for_recovery(coop3):
     riskfund.transfer(coop3.as_("李主任"), "张经理", date(2025, 4, 2))
     with pytest.raises(RuleViolation, match="not yet recovered"):
         riskfund.settle(coop3.as_("李主任"), "张经理", date(2025, 4, 3))
+
+
+@pytest.mark.parametrize("paid", ["smaller", "equal", "larger"])
+def test_recovery_repays_the_officers_debt_first(coop3, paid):
+    """Issue 18: the part of a compensation booked as the officer's debt was the cooperative's money;
+    a borrower's later repayment clears it before anything goes back to the fund."""
+    b_line, note, pay = _fund_a_and_b(coop3)
+    close(coop3, date(2025, 6, 4))
+    case = riskfund.compensation_report(coop3.as_("auditor"))["cases"][0]
+    debt, from_fund = case["shortfall_fen"], case["from_fund_fen"]
+    assert debt > 0 and from_fund == 1_600
+    # a compensated, unrecovered note stops the line
+    with pytest.raises(RuleViolation, match=f"{note['note_no']} .* not yet recovered"):
+        loans.draw(coop3.as_("teller"), card=b_line["card_no"], id_number=b_line["borrower"], amount="20.00",
+                   fingerprint_ok=True, on=date(2025, 6, 5))
+    amount = {"smaller": debt - 100, "equal": debt, "larger": case["amount_fen"]}[paid]
+    r = loans.repay(coop3.as_("teller"), card=b_line["card_no"], amount=amount, on=date(2025, 6, 5))
+    assert r["split"]["recovery_fen"] == amount
+    assert r["split"]["recovery_to_debt_fen"] == min(amount, debt)
+    auditor = coop3.as_("auditor")
+    assert riskfund.officer_debt(auditor, "刘经理") == debt - min(amount, debt)
+    assert riskfund.fund_balance(auditor, "刘经理") == max(0, amount - debt)
+    report = riskfund.compensation_report(auditor)
+    assert report["outstanding_debt_fen"] == debt - min(amount, debt)
+    assert report["cases"][0]["recovered_fen"] == amount
+    assert verify(auditor)["ok"]
+    riskfund.transfer(coop3.as_("李主任"), "刘经理", date(2025, 6, 6))
+    if paid == "smaller":
+        with pytest.raises(RuleViolation, match="still owes 1.00"):
+            riskfund.settle(coop3.as_("李主任"), "刘经理", date(2025, 6, 6))
+    elif paid == "equal":
+        with pytest.raises(RuleViolation, match="not yet recovered"):  # the fund's own 16.00 is still out
+            riskfund.settle(coop3.as_("李主任"), "刘经理", date(2025, 6, 6))
+    else:
+        assert riskfund.settle(coop3.as_("李主任"), "刘经理", date(2025, 6, 6))["refund_fen"] == from_fund
+        # fully recovered: the line draws again
+        loans.draw(coop3.as_("teller"), card=b_line["card_no"], id_number=b_line["borrower"], amount="20.00",
+                   fingerprint_ok=True, on=date(2025, 6, 6))
+    assert verify(coop3.as_("auditor"))["ok"]
+
+
+def test_compensated_line_draws_when_the_policy_allows(coop3):
+    from credit_coop.core.policy import Policy
+
+    b_line, note, pay = _fund_a_and_b(coop3)
+    close(coop3, date(2025, 6, 4))
+    teller = coop3.as_("teller")
+    teller.policy = Policy(dict(teller.policy.data, drawdown=dict(teller.policy["drawdown"], refuse_after_compensation=False)))
+    assert loans.draw(teller, card=b_line["card_no"], id_number=b_line["borrower"], amount="20.00", fingerprint_ok=True,
+                      on=date(2025, 6, 5))["amount_fen"] == 2_000
+
+
+def test_verify_checks_officer_debt_against_the_cases(coop3):
+    b_line, note, pay = _fund_a_and_b(coop3)
+    close(coop3, date(2025, 6, 4))
+    led = coop3.as_("accountant")
+    with led.store.write():  # a debt no compensation case explains
+        journal.post(led, "officer-pay-in", date(2025, 6, 5), [journal.Line("1221.officer", debit=100, officer="刘经理"),
+                                                               journal.Line("1001", credit=100)])
+    findings = verify(coop3.as_("auditor"))["findings"]
+    assert any("刘经理" in f["message"] and "unrecovered shortfall" in f["message"] for f in findings)
