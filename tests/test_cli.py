@@ -231,3 +231,20 @@ def test_command_line_beats_the_environment(tmp_path, position):
     CURRENT.db = CURRENT.operator = None
     r = runner.invoke(app, ["batch", "day-end", "--through", "2025-03-06"], env=env)
     assert r.exit_code == 6 and "郑稽核" in r.stderr
+
+
+def test_restore_asks_first_and_tells_what_is_lost(db, tmp_path):
+    out = str(tmp_path / "old.db")
+    assert run(db, "backup", "--out", out).exit_code == 0
+    assert run(db, "batch", "day-end", "--through", "2025-03-05", operator="赵会计").exit_code == 0
+    r = run(db, "restore", out)
+    assert r.exit_code == 5 and "--yes" in r.stderr and r.stderr.count("\n") == 1
+    assert "closed days (none) → 2025-03-05 become open again" in r.stdout
+    r = run(db, "--json", "restore", out)
+    assert r.exit_code == 5 and json.loads(r.stdout)["ok"] is False  # one JSON document, no plan text around it
+    r = run(db, "restore", out, "--yes", "--reason", "rehearsal")
+    assert r.exit_code == 0, r.output
+    assert "the replaced ledger is kept as" in r.stdout
+    assert run(db, "verify").exit_code == 0
+    r = run(db, "--json", "audit-log")
+    assert "rehearsal" in r.stdout

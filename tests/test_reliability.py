@@ -12,7 +12,7 @@ import pytest
 
 from credit_coop.core import loans
 from credit_coop.core.backup import backup, restore
-from credit_coop.core.errors import Conflict, LedgerUnavailable, NotPermitted, RuleViolation
+from credit_coop.core.errors import Conflict, InvalidInput, LedgerUnavailable, NotPermitted, RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.verify import verify
 from conftest import D0
@@ -33,9 +33,53 @@ def test_backup_and_restore(coop, tmp_path):
     loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=D0)
     with pytest.raises(NotPermitted):
         restore(coop.path, out, "王柜员")
-    restore(coop.path, out, "李主任")
+    r = restore(coop.path, out, "李主任", reason="test")
+    assert r["lost_transactions"] == 1 and r["lost"]["drawdown"] == {"count": 1, "amount_fen": 1_000_000}
     shown = loans.show_line(coop.as_("auditor"), line["card_no"], D0)
     assert shown["outstanding_fen"] == 3_000_000 and verify(coop.as_("auditor"))["ok"]
+    with Ledger.open(r["kept_as"]) as kept:              # the replaced ledger is kept whole beside it
+        assert kept.store.chain_head()[0] == 2 and verify(kept)["ok"]
+    assert oct(os.stat(r["kept_as"]).st_mode & 0o777) == "0o600"
+
+
+def test_restore_says_what_is_lost_and_refuses_strangers(coop, tmp_path):
+    """Issue 16 §2: a backup, a 50,000 draw and five day-ends, then restore: exit 0 and silence before."""
+    import json
+
+    from credit_coop.core.backup import restore_plan
+    from credit_coop.core.interest import day_end
+    from credit_coop.core.ledger import create_ledger
+
+    line = coop.granted("hnd", line="8万")
+    out = str(tmp_path / "old.db")
+    backup(coop.as_("accountant"), out)
+    loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="5万", fingerprint_ok=True, on=D0)
+    day_end(coop.as_("accountant"), date(2025, 3, 5), today=date(2030, 1, 1))
+    plan = restore_plan(coop.path, out, "李主任")
+    assert plan["lost_transactions"] >= 2 and plan["lost"]["drawdown"]["amount_fen"] == 5_000_000
+    assert plan["lost_days"] == {"from": None, "through": "2025-03-05"} and plan["lost_audit_rows"] >= 0
+    # another cooperative's empty ledger is not a past state of this one
+    stranger = str(tmp_path / "other.db")
+    create_ledger(stranger, operator="李主任", on=D0)
+    with pytest.raises(RuleViolation, match="another ledger"):
+        restore(coop.path, stranger, "李主任")
+    # a doctored copy: a forged repayment, its chain recomputed by whoever had the file
+    forged = str(tmp_path / "forged.db")
+    backup(coop.as_("accountant"), forged)
+    with Ledger.open(forged, "赵会计") as f:
+        from credit_coop.core.journal import Line, post
+
+        with f.store.write():
+            post(f, "repayment", date(2025, 3, 6), [Line("1001", debit=10_000_000), Line("6011", credit=10_000_000)])
+    with pytest.raises(RuleViolation, match="not a past state"):
+        restore(coop.path, forged, "李主任")
+    with pytest.raises(InvalidInput, match="must not be empty"):
+        restore(coop.path, forged, "李主任", force=" ")
+    r = restore(coop.path, forged, "李主任", force="the auditor's copy is the true one")
+    assert r["forced"] and r["problems"]
+    entry = coop.as_("auditor").store.audit_entries()[-1]
+    assert entry["action"] == "restore" and json.loads(entry["detail"])["forced"] == "the auditor's copy is the true one"
+    assert len([n for n in os.listdir(tmp_path) if ".replaced-" in n]) == 1
 
 
 def test_restore_refuses_a_bad_backup(coop, tmp_path):

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_correction, print_table, yuan
+from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, fail, new_group, open_ledger, print_correction, print_table, yuan
 
 policy_app = new_group("The policy in force.")
 operator_app = new_group("Operators and their roles.")
@@ -257,21 +257,60 @@ def backup(out: Annotated[str, typer.Option("--out", metavar="FILE", help="The b
     emit(result, lambda r: print(f"backed up {r['transactions']} transactions to {r['out']} ({r['bytes']:,} bytes); the copy verifies"))
 
 
-def restore(file: Annotated[str, typer.Argument(help="A backup made by `credit-coop backup`.")]) -> None:
-    """Replace the ledger with a backup, after checking the backup verifies (admin).
+def restore(
+    file: Annotated[str, typer.Argument(help="A backup made by `credit-coop backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: replace the ledger (for scripts; a terminal asks).")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (kept in the audit log).")] = None,
+    force: Annotated[Optional[str], typer.Option(
+        "--force", metavar="REASON", help="Restore a backup that is not a past state of this ledger, and say why.")] = None,
+) -> None:
+    """Replace the ledger with a backup of one of its past states (admin); the replaced ledger is kept beside it.
 
-    Example: credit-coop restore /backups/coop-2025-12-31.db
+    Shows what would be lost (transactions, closed days, audit rows) and asks to confirm.
+    Example: credit-coop restore /backups/coop-2025-12-31.db --reason "disk fault on 01-03" --yes
     """
     import os
+    import sys
 
-    from credit_coop.core.backup import restore as core_restore
+    from credit_coop.core.backup import restore as core_restore, restore_plan
     from credit_coop.core.ledger import default_db_path
 
     if os.path.exists(CURRENT.db or default_db_path()):
         with open_ledger():  # the restoring admin proves who they are on the current ledger
             pass
-    result = core_restore(CURRENT.db, file, CURRENT.operator)
-    emit(result, lambda r: print(f"restored {r['db']} from {r['from']} ({r['transactions']} transactions, verified)"))
+    plan = restore_plan(CURRENT.db, file, CURRENT.operator, force)
+    if not yes:
+        if not CURRENT.json:
+            _print_restore_plan(plan)
+        if CURRENT.json or not sys.stdin.isatty() or not typer.confirm("replace the ledger with this backup?", default=False):
+            fail(5, "restore not confirmed; nothing changed (pass --yes to confirm)")
+    result = core_restore(CURRENT.db, file, CURRENT.operator, force=force, reason=reason)
+
+    def human(r: dict) -> None:
+        if yes:
+            _print_restore_plan(r)
+        print(f"restored {r['db']} from {r['from']} ({r['transactions']} transactions, verified)")
+        if r["kept_as"]:
+            print(f"the replaced ledger is kept as {r['kept_as']}")
+
+    emit(result, human)
+
+
+def _print_restore_plan(p: dict) -> None:
+    for problem in p["problems"]:
+        print(f"warning: {problem} (forced: {p['forced']})")
+    if p["current"] is None:
+        print(f"{p['db']}: no ledger there yet; the backup becomes it")
+        return
+    if not p["lost_transactions"] and not p["lost_days"] and not p["lost_audit_rows"]:
+        print("the backup holds everything the ledger holds; nothing is lost")
+        return
+    print(f"restoring loses {p['lost_transactions']} transaction(s) posted after the backup:")
+    for kind, k in p["lost"].items():
+        print(f"  {kind:<22} {k['count']:>6}   ¥{yuan(k['amount_fen'])}")
+    if p["lost_days"]:
+        print(f"  closed days {p['lost_days']['from'] or '(none)'} → {p['lost_days']['through']} become open again")
+    print(f"  {p['lost_audit_rows']} audit-log row(s) (kept in the replaced file)")
 
 
 COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore,

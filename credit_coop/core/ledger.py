@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import date
 from functools import cached_property
 
@@ -77,6 +78,7 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
             store.set_meta("policy", policy.to_json())
             store.set_meta("created_on", on.isoformat())
             store.set_meta("created_by", admin)
+            store.set_meta("ledger_id", uuid.uuid4().hex)  # a backup is restored only into the ledger it came from
             store.insert_operator(admin, "admin", on.isoformat(), admin)
             store.update_operator(admin, passphrase=stored)
     except BaseException:

@@ -1061,6 +1061,26 @@ class Store:
         self.conn.execute("INSERT INTO txn_chain(txn_id, prev_hash, hash) VALUES (?, ?, ?)", (txn_id, prev, digest))
         return digest
 
+    def chain_head(self) -> tuple[int, str] | None:
+        """The last transaction's id and chain hash (None for an empty journal)."""
+        row = self._one("SELECT txn_id, hash FROM txn_chain ORDER BY txn_id DESC LIMIT 1")
+        return (row["txn_id"], row["hash"]) if row else None
+
+    def chain_link(self, txn_id: int) -> str | None:
+        return self._scalar("SELECT hash FROM txn_chain WHERE txn_id = ?", (txn_id,))
+
+    def txns_after(self, txn_id: int) -> dict:
+        """How many transactions come after ``txn_id``, by kind, and the money they moved."""
+        rows = self._all(
+            """SELECT t.kind, COUNT(DISTINCT t.id) AS n, COALESCE(SUM(l.debit), 0) AS amount
+               FROM txns t LEFT JOIN journal_lines l ON l.txn_id = t.id WHERE t.id > ? GROUP BY t.kind ORDER BY t.kind""",
+            (txn_id,),
+        )
+        return {r["kind"]: {"count": r["n"], "amount_fen": r["amount"]} for r in rows}
+
+    def audit_count(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM audit_log")
+
     def first_broken_link(self) -> tuple[int, str] | None:
         """Walk the chain in order (streaming); the first transaction whose link does not recompute or is missing."""
         cols = ", ".join(f"t.{c.strip()}" for c in TXN_COLUMNS.split(","))
