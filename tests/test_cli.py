@@ -248,3 +248,31 @@ def test_restore_asks_first_and_tells_what_is_lost(db, tmp_path):
     assert run(db, "verify").exit_code == 0
     r = run(db, "--json", "audit-log")
     assert "rehearsal" in r.stdout
+
+
+def test_every_json_output_is_one_document(db):
+    """Issue 19: a repeated batch under --json printed the first run's object and then an error object."""
+    idn = new_id()
+    card = walk_hnd(db, idn)["card_no"]
+    steps = [
+        (["draw", "--card", card, "--id-number", idn, "--amount", "3万", "--fingerprint-ok", "--on", "2025-03-12"], "王柜员", 0),
+        (["batch", "day-end", "--through", "2025-04-30"], "赵会计", 0),
+        (["repay", "--card", card, "--amount", "100"], "王柜员", 0),
+        (["batch", "payroll", "--month", "2025-03", "--on", "2025-05-01"], "李主任", 0),
+        (["batch", "payroll", "--month", "2025-03", "--on", "2025-05-01"], "李主任", 7),
+        (["batch", "payroll", "--month", "2025-03", "--dry-run"], "李主任", 7),
+        (["line", "show", card], "王柜员", 0),
+        (["report", "overdue"], "李主任", 0),
+        (["audit-log", "--from", "2026-13-01"], "李主任", 3),
+        (["draw", "--card", card, "--id-number", idn, "--amount", "1", "--fingerprint-ok", "--on", "2035-01-01"], "王柜员", 5),
+        (["verify"], "李主任", 0),
+    ]
+    for args, who, code in steps:
+        r = run(db, "--json", *args, operator=who)
+        assert r.exit_code == code, (args, r.output)
+        doc = json.loads(r.stdout)  # exactly one document: json.loads refuses trailing data
+        if code:
+            assert doc["ok"] is False and doc["exit_code"] == code and doc["error"]
+    r = run(db, "--json", "batch", "payroll", "--month", "2025-03", "--dry-run", operator="李主任")
+    doc = json.loads(r.stdout)
+    assert doc["month"] == "2025-03" and doc["ok"] is False  # the first run's result, marked as a refusal

@@ -65,6 +65,24 @@ def test_the_whole_matrix(coop, tmp_path, monkeypatch):
     assert checked >= 50 * len(ROLES)
 
 
+def test_every_command_prints_one_json_document(coop, tmp_path, monkeypatch):
+    """Issue 19: under --json every command, refused or not, prints exactly one JSON document."""
+    monkeypatch.chdir(tmp_path)
+    env = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    seen = 0
+    for name, cmd in _leaf_commands():
+        if name in ("init", "demo"):
+            continue
+        role = COMMAND_ROLES[name][0]
+        r = cli(coop.path, BY_ROLE[role], "--json", *name.split(), *_dummy_args(cmd), env=env)
+        if r.exit_code == 2:  # a usage error, before the command runs
+            continue
+        doc = json.loads(r.stdout)  # refuses a second document after the first
+        assert isinstance(doc, (dict, list)), (name, r.stdout)
+        seen += 1
+    assert seen >= 40
+
+
 def test_passphrase_lockout_and_unlock(coop):
     for i in range(4):
         r = cli(coop.path, "王柜员", "verify", password="wrong-pass")

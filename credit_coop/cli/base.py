@@ -163,10 +163,13 @@ class open_ledger:
             self.ledger.close()
 
 
-def fail(code: int, message: str) -> None:
+def fail(code: int, message: str, result: Optional[dict] = None) -> None:
+    """One line on stderr and the exit code; under --json, exactly one JSON document on stdout
+    (``result``, when the refusal carries one, with ``ok: false`` and the error)."""
     print(f"error: {message}", file=sys.stderr)
     if CURRENT.json:
-        print(json.dumps({"ok": False, "error": message, "exit_code": code}, ensure_ascii=False))
+        print(json.dumps({**(result or {}), "ok": False, "error": message, "exit_code": code}, ensure_ascii=False,
+                         indent=2 if result else None, default=str))
     raise typer.Exit(code)
 
 

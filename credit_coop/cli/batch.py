@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import AsOfOpt, OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan
+from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan
 
 batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_group("Loan notes (借据).")
@@ -158,8 +158,9 @@ def _once(run, render) -> None:
     try:
         result = run()
     except AlreadyRun as e:
-        emit(e.result, render)
-        fail(e.exit_code, str(e))
+        if not CURRENT.json:
+            render(e.result)
+        fail(e.exit_code, str(e), result=e.result)
     emit(result, render)
 
 

@@ -179,8 +179,10 @@ def audit_log(
 
     Example: credit-coop audit-log --from 2025-12-01 --by 王柜员
     """
+    from credit_coop.core.audit import audit_entries
+
     with open_ledger() as ledger:
-        rows = [dict(r) for r in ledger.store.audit_entries(first, operator)]
+        rows = audit_entries(ledger, first, operator)
     emit(rows, lambda rs: print_table("Audit log", ["at (UTC)", "operator", "command", "detail", "result"],
                                       [[r["at"], r["operator"], r["action"], r["detail"], r["result"]] for r in rs]))
 
