@@ -100,6 +100,24 @@ class Coop:
         return g
 
 
+def peer_tool(*names: str) -> str:
+    """The path of an outside checker (hledger, bean-check, LibreOffice). Missing on a
+    developer's machine: the test skips and says so. Missing under CI: the test fails,
+    because a peer check that cannot run proves nothing (.ci/run installs them)."""
+    import os
+    import shutil
+    import sys
+
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
+        if found:
+            return found
+    message = f"{' / '.join(names)} is not installed; this peer check cannot run"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must install it: see .ci/run)")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def ledger_path(tmp_path) -> str:
     path = str(tmp_path / "coop.db")

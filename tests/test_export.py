@@ -1,7 +1,6 @@
 """Audit exports: typed cells, masking, formula injection, control totals, determinism, plain-text journals."""
 
 import os
-import shutil
 import subprocess
 from datetime import date
 
@@ -11,7 +10,7 @@ from openpyxl import load_workbook
 from credit_coop.core import borrowers, loans
 from credit_coop.core.errors import InvalidInput, NotPermitted
 from credit_coop.core.export import REGISTERS, export_plaintext, export_workbook, trial_balance
-from conftest import D0, new_id
+from conftest import D0, new_id, peer_tool
 
 
 @pytest.fixture
@@ -107,10 +106,12 @@ def _beancount_balances(path):
 
 
 def test_beancount_file_checks_and_matches_trial_balance(busy, tmp_path):
-    pytest.importorskip("beancount", reason="beancount is not installed")
+    bean_check = peer_tool("bean-check")
     coop = busy[0]
     out = str(tmp_path / "coop.beancount")
     export_plaintext(coop.as_("auditor"), out, "beancount")
+    r = subprocess.run([bean_check, out], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
     balances = _beancount_balances(out)
     from credit_coop.core.export import ledger_account_name
 
@@ -118,14 +119,14 @@ def test_beancount_file_checks_and_matches_trial_balance(busy, tmp_path):
     assert balances == {ledger_account_name(a["account"]): a["balance_fen"] for a in tb["accounts"] if a["balance_fen"]}
 
 
-@pytest.mark.skipif(shutil.which("hledger") is None, reason="hledger is not installed (Debian package hledger)")
 def test_hledger_file_checks(busy, tmp_path):
+    hledger = peer_tool("hledger")
     coop = busy[0]
     out = str(tmp_path / "coop.journal")
     export_plaintext(coop.as_("auditor"), out, "hledger")
-    r = subprocess.run(["hledger", "-f", out, "check"], capture_output=True, text=True)
+    r = subprocess.run([hledger, "-f", out, "check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run(["hledger", "-f", out, "bal", "--flat", "-O", "csv", "--no-total"], capture_output=True, text=True, check=True)
+    r = subprocess.run([hledger, "-f", out, "bal", "--flat", "-O", "csv", "--no-total"], capture_output=True, text=True, check=True)
     from credit_coop.core.export import ledger_account_name
 
     got = {line.split(",")[0].strip('"'): line.split(",")[1].strip('"') for line in r.stdout.splitlines()[1:]}
@@ -134,12 +135,10 @@ def test_hledger_file_checks(busy, tmp_path):
     assert {k: int(round(float(v.split()[0]) * 100)) for k, v in got.items()} == want
 
 
-@pytest.mark.skipif(shutil.which("libreoffice") is None and shutil.which("soffice") is None,
-                    reason="LibreOffice is not installed (apt-get install libreoffice-calc to run this check)")
 def test_libreoffice_opens_the_workbook(busy, tmp_path):
+    office = peer_tool("libreoffice", "soffice")
     coop = busy[0]
     out, _ = export(coop, tmp_path)
-    office = shutil.which("libreoffice") or shutil.which("soffice")
     r = subprocess.run([office, "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), out], capture_output=True, timeout=180)
     assert r.returncode == 0 and (tmp_path / "audit.csv").exists()
 
