@@ -15,6 +15,7 @@ from credit_coop.core.backup import backup, restore
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerUnavailable, NotPermitted, RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.verify import verify
+from credit_coop.store import SCHEMA_VERSION
 from conftest import D0
 
 
@@ -255,7 +256,7 @@ def test_schema_6_compensations_survive_the_upgrade(tmp_path):
     db.close()
     with Ledger.open(path, "a") as ledger:
         store = ledger.store
-        assert store.get_meta("schema_version") == "7"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION)
         assert [tuple(r) for r in store.conn.execute("SELECT * FROM compensations")] == [(1, 7, "a", "2025-04-10", 100, 60, 40, 9)]
         assert not store.missing_guards()
         with pytest.raises(sqlite3.DatabaseError, match="never changed"):

@@ -1,6 +1,7 @@
 """Who may act: the role × command matrix, passphrases, lockout, sessions, audit log, fuzzed input."""
 
 import hashlib
+import os
 import json
 import sqlite3
 
@@ -12,7 +13,7 @@ from credit_coop.cli import app
 from credit_coop.cli.base import CURRENT
 from credit_coop.core import auth, operators
 from credit_coop.core.errors import NotPermitted
-from credit_coop.core.operators import COMMAND_ROLES, ROLES
+from credit_coop.core.operators import COMMAND_ROLES, NO_ROLE_COMMANDS, ROLES
 from conftest import D0, PASSPHRASE, STAFF
 
 runner = CliRunner()
@@ -43,7 +44,7 @@ def _dummy_args(cmd) -> list[str]:
 
 
 def test_every_command_is_in_the_matrix():
-    names = {name for name, _ in _leaf_commands()} - {"init", "demo"}
+    names = {name for name, _ in _leaf_commands()} - set(NO_ROLE_COMMANDS)
     assert names == set(COMMAND_ROLES), names ^ set(COMMAND_ROLES)
 
 
@@ -53,12 +54,12 @@ def test_the_whole_matrix(coop, tmp_path, monkeypatch):
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     checked = 0
     for name, cmd in _leaf_commands():
-        if name in ("init", "demo"):
+        if name in NO_ROLE_COMMANDS:
             continue
         argv = name.split() + _dummy_args(cmd)
         for role in ROLES:
             r = cli(coop.path, BY_ROLE[role], *argv, env=env)
-            refused_by_matrix = f"may not run `{name}`" in r.output
+            refused_by_matrix = f"may not run `{name}`" in r.stderr
             assert refused_by_matrix == (role not in COMMAND_ROLES[name]), (name, role, r.output)
             assert "Traceback" not in r.output
             checked += 1
@@ -71,7 +72,7 @@ def test_every_command_prints_one_json_document(coop, tmp_path, monkeypatch):
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     seen = 0
     for name, cmd in _leaf_commands():
-        if name in ("init", "demo"):
+        if name in NO_ROLE_COMMANDS:
             continue
         role = COMMAND_ROLES[name][0]
         r = cli(coop.path, BY_ROLE[role], "--json", *name.split(), *_dummy_args(cmd), env=env)
@@ -106,19 +107,84 @@ def test_operator_alone_is_not_enough(coop):
 
 def test_shift_session(coop, tmp_path):
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
-    assert cli(coop.path, "王柜员", "login", "--hours", "1", env=env).exit_code == 0
+    assert cli(coop.path, "王柜员", "login", "--hours", "13", env=env).exit_code == 3  # longer than a shift (policy: 12)
+    r = cli(coop.path, "王柜员", "--json", "login", "--hours", "1", env=env)
+    assert r.exit_code == 0
+    path = json.loads(r.stdout)["session_file"]
     assert cli(coop.path, "王柜员", "verify", password=None, env=env).exit_code == 0
     # a session is the operator's own: another name cannot ride on it
     assert cli(coop.path, "赵会计", "verify", password=None, env=env).exit_code == 6
-    # a forged token fails
-    path = auth.session_file(coop.path, "王柜员").replace(auth.session_file(coop.path, "王柜员").split("credit-coop")[0], str(tmp_path) + "/")
+    # the session follows the ledger, not the path string: a relative --db finds it
+    rel = os.path.relpath(coop.path)
+    assert cli(rel, "王柜员", "verify", password=None, env=env).exit_code == 0
+    # the ledger (and so every backup) holds only the token's hash: nothing to mint a session with
     with open(path, encoding="utf-8") as f:
-        token = json.loads(f.read())
-    token["expires"] += 10**6
+        token = f.read()
+    raw = open(coop.path, "rb").read() + (open(coop.path + "-wal", "rb").read() if os.path.exists(coop.path + "-wal") else b"")
+    assert token.encode() not in raw and coop.as_("auditor").store.get_meta("session_key") is None
+    # a tampered token fails
     with open(path, "w", encoding="utf-8") as f:
-        f.write(json.dumps(token))
+        f.write(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
     assert cli(coop.path, "王柜员", "verify", password=None, env=env).exit_code == 6
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(token)
+    # logout ends the token itself: a copy kept elsewhere stops working
     assert cli(coop.path, "王柜员", "logout", password=None, env=env).exit_code == 0
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(token)
+    assert cli(coop.path, "王柜员", "verify", password=None, env=env).exit_code == 6
+
+
+def test_parallel_guesses_are_bounded_by_the_lockout(coop, tmp_path):
+    """Issue 16 §4: the count was read outside the write, so 32 parallel tries got 128 guesses."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from credit_coop.core import auth\n"
+        "from credit_coop.core.errors import LedgerError\n"
+        "from credit_coop.core.ledger import Ledger\n"
+        "checked = 0\n"
+        "for i in range(4):\n"
+        "    with Ledger.open(sys.argv[1], '王柜员') as led:\n"
+        "        try:\n"
+        "            auth.authenticate(led, 'wrong-%d' % i)\n"
+        "        except LedgerError as e:\n"
+        "            checked += 'wrong passphrase' in str(e)\n"
+        "print(checked)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, coop.path], stdout=subprocess.PIPE, text=True) for _ in range(8)]
+    checked = sum(int(p.communicate(timeout=120)[0].strip() or 0) for p in procs)
+    assert checked == auth.MAX_FAILURES  # 32 tries, exactly five passphrases checked, then locked
+    op = coop.as_("auditor").store.get_operator("王柜员")
+    assert op["locked"] == 1 and op["failed_attempts"] == auth.MAX_FAILURES
+
+
+def test_a_locked_out_admin_recovers_with_the_code(tmp_path):
+    from credit_coop.core.ledger import Ledger, create_ledger
+
+    path = str(tmp_path / "solo.db")
+    made = create_ledger(path, operator="李主任", on=D0, passphrase="pass-123")
+    code = made["recovery_code"]
+    for _ in range(auth.MAX_FAILURES):
+        assert cli(path, "李主任", "verify", password="wrong-pass").exit_code == 6
+    assert cli(path, "李主任", "verify").exit_code == 6                     # the only admin is locked
+    env = {"CREDIT_COOP_RECOVERY_CODE": "AAAAAA-BBBBBB", "CREDIT_COOP_NEW_PASSWORD": None}
+    r = cli(path, "李主任", "recover", env=env)
+    assert r.exit_code == 6 and "wrong recovery code" in r.stderr
+    env = {"CREDIT_COOP_RECOVERY_CODE": code.lower(), "CREDIT_COOP_NEW_PASSWORD": "new-pass-456"}
+    r = cli(path, "李主任", "--json", "recover", env=env)
+    assert r.exit_code == 0, r.output
+    fresh = json.loads(r.stdout)["recovery_code"]
+    assert fresh != code
+    assert cli(path, "李主任", "verify", password="new-pass-456").exit_code == 0
+    r = cli(path, "李主任", "recover", env={"CREDIT_COOP_RECOVERY_CODE": code})   # used up
+    assert r.exit_code == 6
+    with Ledger.open(path) as led:
+        assert code not in open(path, "rb").read().decode("latin-1")
+        actions = [e["action"] for e in led.store.audit_entries()]
+        assert "recovered" in actions and actions.count("recovery refused") == 2
 
 
 def test_every_command_is_in_the_audit_log(coop):
@@ -207,3 +273,45 @@ def test_fuzzed_options_refused_cleanly(fuzz_ledger, data):
     if r.exit_code != 2:
         assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1
     assert _snapshot(coop.path) == before
+
+
+def test_the_audit_log_tells_the_real_outcome(coop, tmp_path, monkeypatch):
+    """Issue 16 §6: a refused import and a failing verify were logged "ok"; a busy refusal not at all;
+    a kill between a draw's commit and its audit row lost the row."""
+    import sqlite3 as sq
+
+    from credit_coop.cli import base
+
+    env = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,role\n,teller\n", "utf-8")
+    assert cli(coop.path, "李主任", "import", "operators", str(bad), env=env).exit_code == 5
+    line = coop.granted("hnd", line="8万")
+    # the draw's audit row is written in the draw's own transaction: even if the process dies right
+    # after the commit (the wrapper's final log step never runs), the row is there
+    real_finish = base._finish
+    monkeypatch.setattr(base, "_finish", lambda outcome: [led.close() for led in base.CURRENT.opened] and None)
+    r = cli(coop.path, "王柜员", "draw", "--card", line["card_no"], "--id-number", line["borrower"], "--amount", "100",
+            "--fingerprint-ok", "--on", "2025-03-01", env=env)
+    assert r.exit_code == 0, r.output
+    base.CURRENT.opened.clear()
+    monkeypatch.setattr(base, "_finish", real_finish)
+    # a busy ledger: the refusal waits in this user's spool and reaches the log with the next command
+    holder = sq.connect(coop.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    r = cli(coop.path, "王柜员", "draw", "--card", line["card_no"], "--id-number", line["borrower"], "--amount", "100",
+            "--fingerprint-ok", "--on", "2025-03-01", env=env)
+    assert r.exit_code == 8
+    holder.execute("ROLLBACK")
+    holder.close()
+    # a verify that finds problems
+    db = sq.connect(coop.path)
+    db.execute("DROP TRIGGER journal_lines_no_update")
+    db.commit()
+    db.close()
+    assert cli(coop.path, "郑稽核", "verify", env=env).exit_code == 1
+    log = [(e["operator"], e["action"], e["result"]) for e in coop.as_("auditor").store.audit_entries()]
+    assert ("李主任", "import", "refused (5): import refused: 1 bad row(s), nothing posted") in log
+    assert ("王柜员", "draw", "ok") in log
+    assert ("王柜员", "draw", "refused (8): the ledger is busy with another posting; please retry") in log
+    assert ("郑稽核", "verify", "refused (1): verify found 1 problem(s)") in log

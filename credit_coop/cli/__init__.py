@@ -34,6 +34,7 @@ LAZY = {
     "restore": ("ledger", "Replace the ledger with a backup after checking it verifies."),
     "login": ("ledger", "Start a shift: check the passphrase once for the following commands."),
     "logout": ("ledger", "End the shift."),
+    "recover": ("ledger", "Unlock an admin with the recovery code printed at init."),
     "audit-log": ("ledger", "Every command run against the ledger: who, when, what, result."),
     "import": ("data", "Import a CSV from the old system through the same rules."),
     "demo": ("data", "Build a fresh demo ledger from sample_data and show what it holds."),

@@ -7,7 +7,7 @@ import inspect
 import json
 import sqlite3
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -75,6 +75,8 @@ class Globals:
     json: bool = False
     command: str = ""
     detail: str = ""
+    opened: list = field(default_factory=list)
+    error: str = ""
 
     def settle(self, db: Optional[str], operator: Optional[str], json_output: bool) -> None:
         """Options after the command name, else before it, else the environment."""
@@ -107,19 +109,26 @@ def passphrase(prompt: str = "passphrase: ", confirm: bool = False, env: str = "
     return value
 
 
-def session_token(db_path: str, operator: Optional[str]) -> Optional[str]:
+def session_path(ledger) -> str:
+    """This user's session file for the open ledger's operator (found by the ledger's id, so a
+    relative --db, a symlink or a moved file find the same session)."""
     from credit_coop.core.auth import session_file
 
+    return session_file(ledger.store.get_meta("ledger_id") or ledger.store.path, ledger.operator or "")
+
+
+def session_token(ledger) -> Optional[str]:
     try:
-        with open(session_file(db_path, operator or ""), encoding="utf-8") as f:
+        with open(session_path(ledger), encoding="utf-8") as f:
             return f.read()
     except OSError:
         return None
 
 
 class open_ledger:
-    """``with open_ledger() as ledger``: open, authenticate, check the role matrix;
-    on the way out write the audit-log entry (success or refusal) and close."""
+    """``with open_ledger() as ledger``: open, authenticate, check the role matrix. The command's
+    audit row rides in its first committed write (same transaction as a posting); the command
+    wrapper writes it otherwise, with the command's real outcome, and closes the ledger."""
 
     def __init__(self, check: bool = True):
         self.check = check
@@ -132,41 +141,75 @@ class open_ledger:
         from credit_coop.core.ledger import Ledger
 
         ledger = Ledger.open(CURRENT.db, CURRENT.operator)
-        try:
-            secret = os.environ.get("CREDIT_COOP_PASSWORD")
-            token = None if secret is not None else session_token(ledger.store.path, ledger.operator)
-            if secret is None and token is None:
-                secret = passphrase(f"passphrase for {ledger.operator}: ") if ledger.operator else None
-            auth.authenticate(ledger, secret, token)
-            if self.check:
-                operators.check_command(ledger, CURRENT.command)
-        except BaseException:
-            ledger.close()
-            raise
+        CURRENT.opened.append(ledger)  # a refusal from here on is logged by the wrapper, and it closes the ledger
+        secret = os.environ.get("CREDIT_COOP_PASSWORD")
+        token = None if secret is not None else session_token(ledger)
+        if secret is None and token is None:
+            secret = passphrase(f"passphrase for {ledger.operator}: ") if ledger.operator else None
+        auth.authenticate(ledger, secret, token)
+        if self.check:
+            operators.check_command(ledger, CURRENT.command)
+        ledger.store.pending_audit = {"operator": ledger.operator, "action": CURRENT.command, "detail": CURRENT.detail}
         self.ledger = ledger
         return ledger
 
     def __exit__(self, kind, exc, tb) -> None:
-        from credit_coop.core.errors import LedgerBusy
+        pass  # the wrapper (``command``) logs the outcome and closes
 
-        if exc is None:
-            result = "ok"
-        elif isinstance(exc, LedgerError):
-            result = f"refused ({exc.exit_code}): {exc}"
-        else:
-            result = f"failed: {type(exc).__name__}"
+
+def _audit_spool(ledger) -> str:
+    """Audit rows a busy ledger could not take wait here (this user's, mode 600) for the next command."""
+    import os
+
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "credit-coop", f"audit-spool-{ledger.store.get_meta('ledger_id') or 'ledger'}.jsonl")
+
+
+def _finish(outcome: str) -> None:
+    """Write each opened ledger's audit row (unless it went in with the posting) and close it."""
+    import os
+
+    from credit_coop.core.errors import LedgerBusy
+
+    while CURRENT.opened:
+        ledger = CURRENT.opened.pop()
+        store = ledger.store
         try:
-            self.ledger.store.audit(self.ledger.operator, CURRENT.command, CURRENT.detail, result=result)
-        except LedgerBusy:
-            pass  # the command's own outcome stands; a busy ledger cannot take the log line now
+            spool = _audit_spool(ledger)
+            rows = []
+            if os.path.exists(spool):
+                with open(spool, encoding="utf-8") as f:
+                    rows = [json.loads(line) for line in f if line.strip()]
+            mine = None
+            if store.pending_audit is not None or outcome != "ok":
+                mine = {**(store.pending_audit or {"operator": ledger.operator, "action": CURRENT.command,
+                                                   "detail": CURRENT.detail}), "result": outcome}
+            store.pending_audit = None  # written below, once, with the real outcome
+            try:
+                for row in rows + ([mine] if mine else []):
+                    store.audit(row["operator"], row["action"], row["detail"], row["result"], at=row.get("at"), wait_ms=300)
+                if rows:
+                    os.remove(spool)
+            except (LedgerError, sqlite3.OperationalError):
+                if mine:  # kept for the next command; the teller is not kept waiting for the log
+                    from datetime import datetime, timezone
+
+                    os.makedirs(os.path.dirname(spool), mode=0o700, exist_ok=True)
+                    fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                    with os.fdopen(fd, "a", encoding="utf-8") as f:
+                        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+                        f.write(json.dumps({**mine, "at": stamp}, ensure_ascii=False) + "\n")
+        except OSError:
+            pass  # a read-only or full disk: the command's own outcome stands
         finally:
-            self.ledger.close()
+            ledger.close()
 
 
 def fail(code: int, message: str, result: Optional[dict] = None) -> None:
     """One line on stderr and the exit code; under --json, exactly one JSON document on stdout
     (``result``, when the refusal carries one, with ``ok: false`` and the error)."""
     print(f"error: {message}", file=sys.stderr)
+    CURRENT.error = message
     if CURRENT.json:
         print(json.dumps({**(result or {}), "ok": False, "error": message, "exit_code": code}, ensure_ascii=False,
                          indent=2 if result else None, default=str))
@@ -191,18 +234,35 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
             CURRENT.command = global_ctx.command_path.split(" ", 1)[1] if " " in global_ctx.command_path else global_ctx.command_path
             CURRENT.detail = json.dumps({k: v for k, v in kwargs.items() if v not in (None, False, [])}, ensure_ascii=False, default=str)
             CURRENT.settle(global_db, global_operator, global_json)
+            CURRENT.error, outcome = "", "ok"
             try:
-                return fn(*args, **kwargs)
-            except LedgerError as e:
-                fail(e.exit_code, str(e))
-            except sqlite3.OperationalError as e:
-                from credit_coop.store.sqlite import is_busy
+                try:
+                    return fn(*args, **kwargs)
+                except LedgerError as e:
+                    fail(e.exit_code, str(e))
+                except sqlite3.OperationalError as e:
+                    from credit_coop.store.sqlite import is_busy
 
-                if is_busy(e):
-                    fail(8, "the ledger is busy with another posting; please retry")
+                    if is_busy(e):
+                        fail(8, "the ledger is busy with another posting; please retry")
+                    from credit_coop.store.sqlite import storage_problem
+
+                    if storage_problem(e):
+                        fail(9, storage_problem(e))
+                    raise
+                except OSError as e:  # a full disk or a read-only folder while writing a file
+                    fail(9, f"cannot write: {e.strerror or e}; nothing was changed")
+                except sqlite3.IntegrityError as e:
+                    fail(7, f"the ledger refused the change as a conflict ({e}); nothing was posted")
+            except typer.Exit as e:
+                if e.exit_code:
+                    outcome = f"refused ({e.exit_code}): {CURRENT.error}" if CURRENT.error else f"exit {e.exit_code}"
                 raise
-            except sqlite3.IntegrityError as e:
-                fail(9, f"the ledger refused the change ({e}); nothing was posted")
+            except BaseException as e:
+                outcome = f"failed: {type(e).__name__}"
+                raise
+            finally:
+                _finish(outcome)
 
         wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
         wrapper.__annotations__ = {**fn.__annotations__, "global_ctx": typer.Context, "global_db": DbOpt,

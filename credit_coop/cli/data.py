@@ -43,12 +43,14 @@ def import_(
 
     emit(result, human)
     if not report.committed:
+        CURRENT.error = f"import refused: {len(report.rejected)} bad row(s), nothing posted"  # the audit log says so
         raise typer.Exit(5)
 
 
 def demo(
     sample_data: Annotated[Optional[str], typer.Option("--sample-data", metavar="DIR", help="Folder with policy.toml and the CSVs [default: shipped sample data].")] = None,
     through: Annotated[str, typer.Option("--through", metavar="YYYY-MM-DD", help="Run the demo year up to this date.")] = "2025-12-31",
+    force: Annotated[bool, typer.Option("--force", help="Replace an audit workbook there that credit-coop did not write.")] = False,
 ) -> None:
     """Build a fresh demo ledger from sample_data and show what it holds.
 
@@ -61,7 +63,7 @@ def demo(
     from credit_coop.core.demo import build_demo
 
     result = build_demo(CURRENT.db or "credit-coop-demo.db", sample_data, parse_date(through, what="--through"),
-                        progress_for=progress_bar)
+                        progress_for=progress_bar, force=force)
 
     def human(r: dict) -> None:
         for step in r["steps"]:

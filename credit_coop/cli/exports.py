@@ -13,6 +13,7 @@ ToOpt = Annotated[Optional[str], typer.Option("--to", metavar="YYYY-MM-DD", help
 OutOpt = Annotated[str, typer.Option("--out", metavar="FILE", help="Where to write.")]
 UnmaskedOpt = Annotated[bool, typer.Option("--unmasked", help="Full ID numbers (auditor/admin only; recorded in the audit log).")]
 LangOpt = Annotated[str, typer.Option("--lang", help="Header language: zh or en.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing file that credit-coop did not write.")]
 
 REGISTER_COMMANDS = {
     "borrowers": "borrowers", "grants": "grants", "lines": "lines", "loan-notes": "loan_notes", "repayments": "repayments",
@@ -26,12 +27,13 @@ def _period(ledger, first, last):
     return first or ledger.store.get_meta("created_on"), last or date.today().isoformat()
 
 
-def _run(registers, out, first, last, unmasked, lang) -> None:
+def _run(registers, out, first, last, unmasked, lang, force=False) -> None:
     from credit_coop.core.export import export_workbook
 
     with open_ledger() as ledger:
         f, t = _period(ledger, first, last)
-        result = export_workbook(ledger, out, first=f, last=t, registers=registers, unmasked=unmasked, lang=lang)
+        result = export_workbook(ledger, out, first=f, last=t, registers=registers, unmasked=unmasked, lang=lang,
+                                 force=force)
 
     def human(r: dict) -> None:
         print_table(f"{r['out']} — {r['from']} .. {r['to']}" + (" (unmasked)" if r["unmasked"] else ""),
@@ -44,37 +46,39 @@ def _run(registers, out, first, last, unmasked, lang) -> None:
 
 
 @command(app, "audit")
-def audit(out: OutOpt, first: FromOpt = None, last: ToOpt = None, unmasked: UnmaskedOpt = False, lang: LangOpt = "zh") -> None:
+def audit(out: OutOpt, first: FromOpt = None, last: ToOpt = None, unmasked: UnmaskedOpt = False, lang: LangOpt = "zh",
+          force: ForceOpt = False) -> None:
     """One workbook with a cover sheet and every register for the period.
 
     Example: credit-coop export audit --from 2025-01-01 --to 2025-12-31 --out audit-2025.xlsx
     """
-    _run(None, out, first, last, unmasked, lang)
+    _run(None, out, first, last, unmasked, lang, force)
 
 
 @command(app, "journal")
 def journal(
     out: OutOpt,
     fmt: Annotated[Optional[str], typer.Option("--format", help="hledger or beancount for plain text; omit for Excel.")] = None,
-    first: FromOpt = None, last: ToOpt = None, unmasked: UnmaskedOpt = False, lang: LangOpt = "zh",
+    first: FromOpt = None, last: ToOpt = None, unmasked: UnmaskedOpt = False, lang: LangOpt = "zh", force: ForceOpt = False,
 ) -> None:
     """The journal: as an Excel register, or the whole journal for hledger / beancount.
 
     Example: credit-coop export journal --format beancount --out coop.beancount
     """
     if fmt is None:
-        _run(["journal"], out, first, last, unmasked, lang)
+        _run(["journal"], out, first, last, unmasked, lang, force)
         return
     from credit_coop.core.export import export_plaintext
 
     with open_ledger() as ledger:
-        result = export_plaintext(ledger, out, fmt)
+        result = export_plaintext(ledger, out, fmt, force)
     emit(result, lambda r: print(f"wrote {r['transactions']} transactions to {r['out']} ({r['format']})"))
 
 
 def _register_command(name: str, key: str) -> None:
-    def run(out: OutOpt, first: FromOpt = None, last: ToOpt = None, unmasked: UnmaskedOpt = False, lang: LangOpt = "zh") -> None:
-        _run([key], out, first, last, unmasked, lang)
+    def run(out: OutOpt, first: FromOpt = None, last: ToOpt = None, unmasked: UnmaskedOpt = False, lang: LangOpt = "zh",
+            force: ForceOpt = False) -> None:
+        _run([key], out, first, last, unmasked, lang, force)
 
     run.__doc__ = f"The {name} register as an Excel workbook.\n\n    Example: credit-coop export {name} --out {name}.xlsx\n    "
     run.__name__ = f"export_{key}"

@@ -29,7 +29,12 @@ def init(
     if secret is None:
         raise InvalidInput("the first admin needs a passphrase: set CREDIT_COOP_PASSWORD or run init on a terminal")
     result = create_ledger(CURRENT.db, operator=CURRENT.operator, policy_file=policy, on=business_date(on), passphrase=secret)
-    emit(result, lambda r: print(f"created ledger {r['db']} for {r['cooperative']}; admin: {r['admin']}; products: {', '.join(r['products'])}"))
+    def human(r: dict) -> None:
+        print(f"created ledger {r['db']} for {r['cooperative']}; admin: {r['admin']}; products: {', '.join(r['products'])}")
+        print(f"recovery code (shown once; keep it sealed, away from the ledger): {r['recovery_code']}")
+        print("  it unlocks an admin when no admin can sign in: credit-coop --operator ADMIN recover")
+
+    emit(result, human)
 
 
 @command(policy_app, "show")
@@ -134,41 +139,99 @@ def operator_set_role(
     emit(result, lambda r: print(f"{r['name']} is now {r['role']}"))
 
 
-def login(hours: Annotated[int, typer.Option("--hours", help="How long the session lasts.")] = 10) -> None:
+@command(operator_app, "set-id")
+def operator_set_id(
+    name: Annotated[str, typer.Argument(help="The operator.")],
+    id_number: Annotated[str, typer.Option("--id-number", help="Their 18-digit resident ID number.")],
+) -> None:
+    """Record an operator's ID number (admin), so nobody acts on credit where they are the borrower.
+
+    Example: credit-coop operator set-id 王柜员 --id-number 11010519491231002X
+    """
+    from credit_coop.core.operators import set_id_number
+
+    with open_ledger() as ledger:
+        result = set_id_number(ledger, name, id_number)
+    emit(result, lambda r: print(f"{r['name']}: ID number {r['id_masked']} recorded"))
+
+
+def login(hours: Annotated[Optional[int], typer.Option("--hours", help="How long the session lasts [default and most: the policy's shift, 12].")] = None) -> None:
     """Start a shift: check the passphrase once; later commands by this operator use the session.
 
     Example: credit-coop --operator 王柜员 login
     """
     import os
 
-    from credit_coop.core.auth import new_session, session_file
+    from credit_coop.cli.base import session_path
+    from credit_coop.core.auth import new_session
 
     with open_ledger() as ledger:
-        token = new_session(ledger, hours)
-        path = session_file(ledger.store.path, ledger.operator)
+        session = new_session(ledger, hours)
+        path = session_path(ledger)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(token)
+            f.write(session["token"])
         who = ledger.operator
-    emit({"operator": who, "hours": hours, "session_file": path}, lambda r: print(f"{r['operator']} logged in for {r['hours']} hours"))
+    emit({"operator": who, "hours": session["hours"], "session_file": path},
+         lambda r: print(f"{r['operator']} logged in for {r['hours']} hours"))
 
 
 def logout() -> None:
-    """End the shift: remove this operator's session.
+    """End the shift: the session stops working, a copy of it too.
 
     Example: credit-coop --operator 王柜员 logout
     """
     import os
 
-    from credit_coop.core.auth import session_file
-    from credit_coop.core.ledger import default_db_path
+    from credit_coop.cli.base import session_path, session_token
+    from credit_coop.core.auth import end_session
+    from credit_coop.core.ledger import Ledger
 
-    path = session_file(os.path.abspath(CURRENT.db or default_db_path()), CURRENT.operator or "")
-    existed = os.path.exists(path)
-    if existed:
+    with Ledger.open(CURRENT.db, CURRENT.operator) as ledger:
+        path = session_path(ledger)
+        ended = end_session(ledger, session_token(ledger))
+        ledger.store.audit(ledger.operator, "logout", None)
+    if os.path.exists(path):
         os.remove(path)
-    emit({"operator": CURRENT.operator, "logged_out": existed}, lambda r: print(f"{r['operator']} logged out" if r["logged_out"] else "no session"))
+        ended = True
+    emit({"operator": CURRENT.operator, "logged_out": ended}, lambda r: print(f"{r['operator']} logged out" if r["logged_out"] else "no session"))
+
+
+def recover() -> None:
+    """Unlock an admin with the recovery code printed at init, when no admin can sign in.
+
+    Needs the ledger file and the code (CREDIT_COOP_RECOVERY_CODE or the prompt); a new
+    passphrase from CREDIT_COOP_NEW_PASSWORD (or the prompt) is set too. Prints a new code.
+    Example: credit-coop --operator 李主任 recover
+    """
+    from credit_coop.cli.base import passphrase
+    from credit_coop.core.auth import recover as core_recover
+    from credit_coop.core.ledger import Ledger
+
+    code = passphrase("recovery code: ", env="CREDIT_COOP_RECOVERY_CODE")
+    new = passphrase("new passphrase: ", confirm=True, env="CREDIT_COOP_NEW_PASSWORD")
+    with Ledger.open(CURRENT.db, CURRENT.operator) as ledger:
+        result = core_recover(ledger, CURRENT.operator or "", code, new)
+
+    def human(r: dict) -> None:
+        print(f"{r['admin']} is unlocked" + (" with a new passphrase" if r["passphrase_set"] else ""))
+        print(f"the old recovery code is used up; the new one (shown once): {r['recovery_code']}")
+
+    emit(result, human)
+
+
+@command(operator_app, "recovery-code")
+def operator_recovery_code() -> None:
+    """Issue a new recovery code (admin); the old one stops working. Shown once.
+
+    Example: credit-coop operator recovery-code
+    """
+    from credit_coop.core.auth import issue_recovery_code
+
+    with open_ledger() as ledger:
+        result = issue_recovery_code(ledger)
+    emit(result, lambda r: print(f"recovery code (shown once; keep it sealed, away from the ledger): {r['recovery_code']}"))
 
 
 def audit_log(
@@ -219,6 +282,7 @@ def verify() -> None:
 
     emit(result, human)
     if not result["ok"]:
+        CURRENT.error = f"verify found {len(result['findings'])} problem(s)"  # the audit log says so
         raise typer.Exit(EXIT_VERIFY_FAILED)
 
 
@@ -316,5 +380,5 @@ def _print_restore_plan(p: dict) -> None:
 
 
 COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore,
-            "login": login, "logout": logout, "audit-log": audit_log}
+            "login": login, "logout": logout, "audit-log": audit_log, "recover": recover}
 GROUPS = {"policy": policy_app, "operator": operator_app}

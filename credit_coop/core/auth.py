@@ -4,17 +4,19 @@
   n=2^14, r=8, p=1): ``scrypt$n$r$p$salt$hash``.
 - Five failed attempts in a row lock the operator until an admin unlocks them;
   every failure is written to the audit log (never the passphrase).
-- A teller runs ``credit-coop login`` once per shift: the passphrase is checked
-  once and a session token — operator, expiry and an HMAC under the ledger's
-  session key — is kept in a file readable only by the user. Later commands
-  present it instead of re-running scrypt (30 ms), so the counter stays fast.
+- A teller runs ``credit-coop login`` once per shift (at most the policy's
+  ``auth.max_session_hours``): the passphrase is checked once and a random
+  token is kept in a file readable only by the user; the ledger keeps only the
+  token's hash, so a backup cannot mint sessions and ``logout`` ends a copied
+  token too. Later commands present it instead of re-running scrypt (30 ms).
+- An admin locked out (or the only admin's passphrase lost): ``credit-coop
+  recover`` with the recovery code printed once at ``init`` (issue 16 §4).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import time
@@ -24,7 +26,6 @@ from credit_coop.core.ledger import Ledger
 
 COST = 2**14
 MAX_FAILURES = 5
-SESSION_HOURS = 10
 MIN_LENGTH = 6
 
 
@@ -65,7 +66,12 @@ def set_passphrase(ledger: Ledger, name: str, passphrase: str, *, cost: int = CO
 
 
 def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | None = None) -> None:
-    """Check that ``ledger.operator`` is who they say: a passphrase, or a valid session token."""
+    """Check that ``ledger.operator`` is who they say: a passphrase, or a live session token.
+
+    Every passphrase attempt is counted before it is checked (``Store.reserve_attempt``), so
+    at most ``MAX_FAILURES`` guesses are ever checked, however many run in parallel; a right
+    passphrase resets the count.
+    """
     store = ledger.store
     name = ledger.operator
     if not name:
@@ -85,18 +91,22 @@ def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | No
         raise NotPermitted(f"operator {name} has no passphrase yet; an admin sets one with `credit-coop operator passwd {name}`")
     if passphrase is None:
         raise NotPermitted("give your passphrase (CREDIT_COOP_PASSWORD, the prompt, or `credit-coop login` for a shift)")
+    if store.read_only:  # nothing can be counted on a read-only ledger; whoever has the file can read it anyway
+        if check_passphrase(passphrase, op["passphrase"]):
+            return
+        raise NotPermitted("wrong passphrase")
+    attempt = store.reserve_attempt(name, MAX_FAILURES)
+    if attempt is None:
+        store.audit(name, "login refused", "operator locked", result="refused")
+        raise NotPermitted(f"operator {name} is locked after {MAX_FAILURES} failed attempts; an admin must unlock them")
     if check_passphrase(passphrase, op["passphrase"]):
-        if op["failed_attempts"]:
-            with store.write():
-                store.update_operator(name, failed_attempts=0)
+        with store.write():
+            store.update_operator(name, failed_attempts=0, locked=0)
         return
-    failures = op["failed_attempts"] + 1
-    with store.write():
-        store.update_operator(name, failed_attempts=failures, locked=1 if failures >= MAX_FAILURES else 0)
-        store.audit(name, "login failed", f"attempt {failures}", result="refused")
-    if failures >= MAX_FAILURES:
+    store.audit(name, "login failed", f"attempt {attempt}", result="refused")
+    if attempt >= MAX_FAILURES:
         raise NotPermitted(f"wrong passphrase; operator {name} is now locked, an admin must unlock them")
-    raise NotPermitted(f"wrong passphrase ({MAX_FAILURES - failures} attempts left before the operator is locked)")
+    raise NotPermitted(f"wrong passphrase ({MAX_FAILURES - attempt} attempts left before the operator is locked)")
 
 
 def unlock(ledger: Ledger, name: str) -> dict:
@@ -112,29 +122,84 @@ def unlock(ledger: Ledger, name: str) -> dict:
     return {"name": name, "locked": False}
 
 
-# -- teller sessions ---------------------------------------------------------
-def _sign(ledger: Ledger, name: str, expires: int) -> str:
-    key = bytes.fromhex(ledger.store.get_meta("session_key"))
-    return hmac.new(key, f"{name}|{expires}|{ledger.store.path}".encode(), hashlib.sha256).hexdigest()
+# -- recovery of a locked-out admin -------------------------------------------
+def new_recovery_code(ledger: Ledger) -> str:
+    """A fresh recovery code (shown once); only its scrypt hash is kept in the ledger. Inside a write."""
+    code = "-".join(secrets.token_hex(3).upper() for _ in range(5))
+    ledger.store.set_meta("recovery_hash", hash_passphrase(code))
+    return code
+
+
+def issue_recovery_code(ledger: Ledger) -> dict:
+    """``credit-coop operator recovery-code``: an admin replaces the recovery code (the old one stops working)."""
+    from credit_coop.core.operators import require
+
+    require(ledger, "operator.recovery-code")
+    with ledger.store.write():
+        code = new_recovery_code(ledger)
+        ledger.store.audit(ledger.operator, "recovery code issued", None)
+    return {"recovery_code": code}
+
+
+def recover(ledger: Ledger, admin: str, code: str | None, new_passphrase: str | None = None) -> dict:
+    """``credit-coop recover``: with the ledger file and the recovery code printed at ``init``, unlock an
+    admin (and set a new passphrase) when no admin can sign in. The code is used up: a new one is printed."""
+    store = ledger.store
+    stored = store.get_meta("recovery_hash")
+    if not stored:
+        raise NotPermitted("this ledger has no recovery code; an admin issues one with `credit-coop operator recovery-code`")
+    op = store.get_operator(admin)
+    if op is None or op["role"] != "admin":
+        raise NotPermitted(f"{admin} is not an admin of this ledger; recovery restores an admin only")
+    if not code or not check_passphrase(code.strip().upper(), stored):
+        store.audit(admin, "recovery refused", "wrong recovery code", result="refused")
+        raise NotPermitted("wrong recovery code; nothing changed")
+    fields = {"locked": 0, "failed_attempts": 0}
+    if new_passphrase is not None:
+        fields["passphrase"] = hash_passphrase(valid_new_passphrase(new_passphrase))
+    with store.write():
+        store.update_operator(admin, **fields)
+        fresh = new_recovery_code(ledger)
+        store.audit(admin, "recovered", "unlocked with the recovery code" + (", new passphrase" if new_passphrase else ""))
+    return {"admin": admin, "unlocked": True, "passphrase_set": new_passphrase is not None, "recovery_code": fresh}
+
+
+# -- shift sessions -------------------------------------------------------------
+# A session is a random token in a file only the user can read; the ledger keeps just its SHA-256
+# (a copied ledger or backup holds nothing that makes a token), so logout ends it everywhere.
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
 
 
 def _session_ok(ledger: Ledger, name: str, token: str) -> bool:
-    try:
-        data = json.loads(token)
-        expires = int(data["expires"])
-        ok = data["operator"] == name and expires > time.time()
-        return ok and hmac.compare_digest(_sign(ledger, name, expires), data["mac"])
-    except (ValueError, KeyError, TypeError):
+    row = ledger.store.session(_token_hash(token))
+    return row is not None and row["operator"] == name and row["expires_at"] > time.time()
+
+
+def new_session(ledger: Ledger, hours: int | None = None) -> dict:
+    """A session for the (already authenticated) operator, at most the policy's shift length."""
+    cap = ledger.policy.max_session_hours
+    hours = cap if hours is None else hours
+    if not 1 <= hours <= cap:
+        raise InvalidInput(f"a session lasts 1 to {cap} hours (one shift, policy auth.max_session_hours)")
+    token = secrets.token_urlsafe(32)
+    now = int(time.time())
+    with ledger.store.write():
+        ledger.store.delete_sessions(ledger.operator, expired_before=now)
+        ledger.store.insert_session(_token_hash(token), ledger.operator, now + hours * 3600)
+    return {"token": token, "hours": hours}
+
+
+def end_session(ledger: Ledger, token: str | None) -> bool:
+    """Logout: the token stops working wherever a copy of it is."""
+    if not token:
         return False
+    with ledger.store.write():
+        return ledger.store.delete_sessions(ledger.operator or "", _token_hash(token)) > 0
 
 
-def new_session(ledger: Ledger, hours: int = SESSION_HOURS) -> str:
-    """A token for the (already authenticated) operator, valid for ``hours``."""
-    expires = int(time.time()) + hours * 3600
-    return json.dumps({"operator": ledger.operator, "expires": expires, "mac": _sign(ledger, ledger.operator, expires)})
-
-
-def session_file(db_path: str, operator: str) -> str:
+def session_file(ledger_id: str, operator: str) -> str:
+    """Where this user keeps an operator's session for a ledger (by the ledger's id, not its path)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(os.path.expanduser("~"), ".cache")
-    tag = hashlib.sha256(f"{os.path.abspath(db_path)}|{operator}".encode()).hexdigest()[:16]
+    tag = hashlib.sha256(f"{ledger_id}|{operator}".encode()).hexdigest()[:16]
     return os.path.join(base, "credit-coop", f"session-{tag}.json")

@@ -59,13 +59,18 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
     ``correction`` summary added.
     """
     try:
-        require(ledger, "correction")
+        op = require(ledger, "correction")
     except NotPermitted:
         raise NotPermitted(
             f"{ledger.operator} may not post on a closed day; a back-dated correction needs: {', '.join(PERMISSIONS['correction'])}"
         ) from None
     reason = require_text(reason, "reason for the correction")
     store = ledger.store
+    grant_ids = list(grant_ids)
+    from credit_coop.core.operators import not_own
+
+    for grant_id in grant_ids:
+        not_own(op, store.get_grant(grant_id)["borrower_id"], "correct postings on their own line")
     if not store.in_transaction:
         raise AssertionError("back_dated() must run inside store.write()")
     closed = store.closed_through()

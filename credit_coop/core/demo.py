@@ -88,9 +88,14 @@ def _borrowers_pay_interest(ledger: Ledger, on: date, defaulters: dict[str, str]
     return paid
 
 
-def build_demo(path: str, sample_dir: str | None, through: date, progress_for=None) -> dict:
-    """``progress_for(label)`` gives a ``(done, total)`` callback or None."""
+def build_demo(path: str, sample_dir: str | None, through: date, progress_for=None, force: bool = False) -> dict:
+    """``progress_for(label)`` gives a ``(done, total)`` callback or None. ``force``: replace an
+    audit workbook beside the ledger that credit-coop did not write."""
+    from credit_coop.core.export import check_replaceable
+
     data = sample_data_dir(sample_dir)
+    workbook = os.path.splitext(path)[0] + "-audit.xlsx"
+    check_replaceable(workbook, force)  # before the demo touches anything
     _replaceable(path)
     steps: list[str] = []
     t0 = time.perf_counter()
@@ -163,9 +168,8 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
                          f"({time.perf_counter() - t:.1f} s)")
         compensation = compensation_report(ledger)
         t = time.perf_counter()
-        workbook = os.path.splitext(path)[0] + "-audit.xlsx"
         month = through.replace(day=1)
-        exported = export_workbook(ledger.acting_as(DEMO_AUDITOR), workbook, first=month, last=through)
+        exported = export_workbook(ledger.acting_as(DEMO_AUDITOR), workbook, first=month, last=through, force=force)
         steps.append(f"wrote the audit workbook for {month} .. {through}: "
                      f"{sum(x['rows'] for x in exported['sheets'])} rows ({time.perf_counter() - t:.1f} s)")
         products = product_report(ledger, through)

@@ -27,7 +27,7 @@ from typing import Callable
 
 from credit_coop.core import accounts
 from credit_coop.core.dates import parse_date
-from credit_coop.core.errors import InvalidInput, NotPermitted
+from credit_coop.core.errors import Conflict, InvalidInput, NotPermitted
 from credit_coop.core.identity import mask_id_number
 from credit_coop.core.ledger import Ledger
 
@@ -258,16 +258,43 @@ def _check_folder(out: str) -> str:
     return folder
 
 
-def _atomic_write(out: str, write: Callable[[str], None], suffix: str = "") -> None:
+CREATOR = "credit-coop"  # the workbook's author property, and the first line of a plain-text export
+_PLAINTEXT_MARK = f"; written by {CREATOR}"
+
+
+def written_by_us(path: str) -> bool:
+    """Was the file at ``path`` written by credit-coop (an earlier export or demo workbook)?"""
+    import zipfile
+
+    try:
+        if path.lower().endswith(".xlsx"):
+            with zipfile.ZipFile(path) as z:
+                core = z.read("docProps/core.xml").decode("utf-8", "replace")
+                return f">{CREATOR}</dc:creator>" in core
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline().startswith(_PLAINTEXT_MARK)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+
+
+def check_replaceable(out: str, force: bool = False) -> None:
+    """An export never replaces a file it did not write, unless told to (``--force``)."""
+    if os.path.exists(out) and not force and not written_by_us(out):
+        raise Conflict(f"{out} exists and was not written by credit-coop; choose another file, or pass --force to replace it")
+
+
+def _atomic_write(out: str, write: Callable[[str], None], suffix: str = "", private: bool = False) -> None:
     """``write(tmp)`` into a temporary file beside ``out``, then rename it into place:
-    a reader never sees half a file, and a failed write leaves nothing behind."""
+    a reader never sees half a file, and a failed write leaves nothing behind.
+    ``private``: readable by its owner only (unmasked ID numbers)."""
     folder = _check_folder(out)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".credit-coop-", suffix=suffix, dir=folder)
     except OSError as e:
         raise InvalidInput(f"cannot write in {folder}: {e.strerror}") from None
     os.close(fd)
-    _normal_permissions(tmp)
+    if not private:
+        _normal_permissions(tmp)  # mkstemp made it 0600
     try:
         write(tmp)
         os.replace(tmp, out)
@@ -279,7 +306,7 @@ def _atomic_write(out: str, write: Callable[[str], None], suffix: str = "") -> N
 
 
 def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[str] | None = None,
-                    unmasked: bool = False, lang: str = "zh") -> dict:
+                    unmasked: bool = False, lang: str = "zh", force: bool = False) -> dict:
     """``credit-coop export audit`` (all registers) or ``export REGISTER`` (one)."""
     from openpyxl import Workbook
 
@@ -294,12 +321,14 @@ def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[st
     if not str(out).lower().endswith(".xlsx"):
         raise InvalidInput("the output file must end in .xlsx")
     _check_folder(out)
+    check_replaceable(out, force)
     wb = Workbook(write_only=True)
+    wb.properties.creator = CREATOR
     cover = wb.create_sheet("封面" if lang == "zh" else "Cover")
     sheets = [_write_sheet(wb, ledger, r, first, last, unmasked, lang) for r in registers]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     _write_cover(cover, ledger, first, last, generated, sheets, unmasked, lang)
-    _atomic_write(out, wb.save, suffix=".xlsx")
+    _atomic_write(out, wb.save, suffix=".xlsx", private=unmasked)
     if unmasked:
         ledger.store.audit(ledger.operator, "export --unmasked", f"{','.join(registers)} {first}..{last} → {os.path.basename(out)}")
     return {"out": os.path.abspath(out), "from": first.isoformat(), "to": last.isoformat(), "generated_at": generated,
@@ -360,16 +389,17 @@ def ledger_account_name(account: str) -> str:
     return f"Assets:Other:A{account.replace('.', ':')}"
 
 
-def export_plaintext(ledger: Ledger, out: str, fmt: str) -> dict:
+def export_plaintext(ledger: Ledger, out: str, fmt: str, force: bool = False) -> dict:
     """``credit-coop export journal --format hledger|beancount``: every transaction, amounts in CNY."""
     if fmt not in ("hledger", "beancount"):
         raise InvalidInput("--format must be hledger or beancount (or omit it for Excel)")
     _check_folder(out)
+    check_replaceable(out, force)
     store = ledger.store
     lines_by_txn: dict[int, list] = {}
     for l in store.all_lines_by_txn():
         lines_by_txn.setdefault(l["txn_id"], []).append(l)
-    chunks = []
+    chunks = [f"{_PLAINTEXT_MARK} ({fmt}) for {ledger.policy['cooperative']['name']}"]
     if fmt == "beancount":
         chunks.append('option "title" "%s"\noption "operating_currency" "CNY"\n' % ledger.policy["cooperative"]["name"].replace('"', "'"))
         for a in store.accounts_first_used():

@@ -351,12 +351,13 @@ def approve(ledger: Ledger, grant_no: str, *, on: date, reject: str | None = Non
 
 
 def _change_line(ledger: Ledger, grant_no: str, action: str, on: date, reason: str | None) -> dict:
-    require(ledger, f"grant.{action}")
+    op = require(ledger, f"grant.{action}")
     on = parse_date(on)
     reason = require_text(reason, "reason") if reason else None
     store = ledger.store
     with store.write():
         g = get_grant(ledger, grant_no)
+        not_own(op, g["borrower_id"], f"{action} their own line")
         if action == "freeze":
             _expect_status(g, "approved", step="freezing")
             new = "frozen"

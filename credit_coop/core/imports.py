@@ -28,7 +28,7 @@ from credit_coop.core.ledger import Ledger
 
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required, optional)
-    "operators": (("name", "role"), ("added_on",)),
+    "operators": (("name", "role"), ("added_on", "id_number")),
     "borrowers": (("id_number", "name", "kinds", "registered_on"), ("village", "settlement_account")),
     "grants": (
         ("ref", "id_number", "product", "amount", "applied_on", "applied_by", "line", "term_months",
@@ -68,8 +68,14 @@ def read_csv(text: str, kind: str) -> list[tuple[int, dict]]:
     rows = []
     for row in reader:
         clean = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        extra = [v for v in row.get(None) or [] if (v or "").strip()]
+        if extra:  # values beyond the header: the row is refused, never silently cut (import_rows)
+            clean[EXTRA] = f"{len(extra)} value(s) beyond the header's {len(header)} columns: {', '.join(extra)[:60]}"
         rows.append((reader.line_num, clean))
     return rows
+
+
+EXTRA = "\0extra"  # marks a row that had more values than the header
 
 
 def _opt(row: dict, key: str) -> str | None:
@@ -83,7 +89,8 @@ def _operator(ledger: Ledger, row: dict, on: date) -> str:
         if existing["role"] != role:
             raise Conflict(f"operator {name} exists with role {existing['role']}, not {role}")
         return "already"
-    operators.add_operator(ledger, name, role, parse_date(row.get("added_on") or on, what="added_on"))
+    operators.add_operator(ledger, name, role, parse_date(row.get("added_on") or on, what="added_on"),
+                           id_number=_opt(row, "id_number"))
     return "posted"
 
 
@@ -169,6 +176,8 @@ def import_rows(
     with store.write():
         for i, (line_no, row) in enumerate(rows, 1):
             try:
+                if EXTRA in row:
+                    raise InvalidInput(f"the row has {row[EXTRA]}")
                 with store.savepoint():
                     outcome = handler(ledger, row, on)
             except LedgerError as e:

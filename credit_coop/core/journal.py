@@ -109,7 +109,9 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date | str | None = No
     from credit_coop.core.errors import InvalidInput
     from credit_coop.core.operators import require
 
-    require(ledger, "reverse")
+    from credit_coop.core.operators import not_own
+
+    op = require(ledger, "reverse")
     reason = require_text(reason, "reason for the reversal")
     if on is None and correction:
         raise InvalidInput("a back-dated correction needs the day it belongs to (--on YYYY-MM-DD)")
@@ -133,6 +135,8 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date | str | None = No
                     f"transaction {txn_id} was posted by the day-end; it is not reversed by hand. Correct the "
                     "counter posting behind it instead (a back-dated correction recomputes the day-end)"
                 )
+            for grant_id in {l["grant_id"] for l in store.txn_lines(txn_id) if l["grant_id"] is not None}:
+                not_own(op, store.get_grant(grant_id)["borrower_id"], "reverse a posting on their own line")
             prior = store.reversal_of(txn_id)
             if prior is not None:
                 raise RuleViolation(f"transaction {txn_id} was already reversed by transaction {prior['id']}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 import uuid
 from datetime import date
 from functools import cached_property
@@ -81,12 +82,16 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
             store.set_meta("ledger_id", uuid.uuid4().hex)  # a backup is restored only into the ledger it came from
             store.insert_operator(admin, "admin", on.isoformat(), admin)
             store.update_operator(admin, passphrase=stored)
+            from credit_coop.core.auth import new_recovery_code
+
+            recovery = new_recovery_code(Ledger(store, admin))
     except BaseException:
         store.close()
         Store.remove(path)  # a ledger that was never finished is not left behind
         raise
     store.close()
-    return {"db": path, "admin": admin, "cooperative": policy["cooperative"]["name"], "products": list(policy.products)}
+    return {"db": path, "admin": admin, "cooperative": policy["cooperative"]["name"], "products": list(policy.products),
+            "recovery_code": recovery}
 
 
 def require_text(value: str | None, what: str, max_len: int = 200) -> str:
@@ -98,4 +103,12 @@ def require_text(value: str | None, what: str, max_len: int = 200) -> str:
         raise InvalidInput(f"{what} is longer than {max_len} characters")
     if any(ord(c) < 32 for c in text):
         raise InvalidInput(f"{what} must be a single line of text")
+    bad = next((c for c in text if unicodedata.category(c) in _INVISIBLE), None)
+    if bad is not None:
+        raise InvalidInput(f"{what} contains an invisible control character (U+{ord(bad):04X}); type it again")
     return text
+
+
+# DEL and C1 controls (Cc), direction overrides such as U+202E and other format characters (Cf),
+# line/paragraph separators and lone surrogates: stored raw they reorder or hide what staff see.
+_INVISIBLE = ("Cc", "Cf", "Zl", "Zp", "Cs")

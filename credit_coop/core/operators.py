@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "officer.statement": ("admin", "auditor", "dept-head", "deputy-director"),
     "operator.unlock": ("admin",),
     "operator.set-role": ("admin",),
+    "operator.recovery-code": ("admin",),
+    "operator.set-id": ("admin",),
 }
 
 EVERYONE = ROLES
@@ -62,7 +64,9 @@ EXPORTERS = ("auditor", "admin", "accountant", "dept-head", "deputy-director")
 
 # The role × command matrix (README "Who may run what"): the CLI checks it for every
 # command before running it; the core checks its own actions again. A command missing
-# here is refused. init and demo create their own ledger and need no role.
+# here is refused. init and demo create their own ledger and need no role; recover is for when
+# no admin can sign in, and proves itself with the recovery code instead.
+NO_ROLE_COMMANDS = ("init", "demo", "recover")
 COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "policy show": EVERYONE,
     "operator add": PERMISSIONS["operator.add"],
@@ -70,6 +74,8 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "operator passwd": EVERYONE,          # your own; an admin sets anyone's
     "operator unlock": PERMISSIONS["operator.unlock"],
     "operator set-role": PERMISSIONS["operator.set-role"],
+    "operator recovery-code": PERMISSIONS["operator.recovery-code"],
+    "operator set-id": PERMISSIONS["operator.set-id"],
     "login": EVERYONE,
     "logout": EVERYONE,
     "borrower add": PERMISSIONS["borrower.add"],
@@ -188,6 +194,24 @@ def set_role(ledger: Ledger, name: str, role: str) -> dict:
         ledger.store.update_operator(name, role=role)
         ledger.store.audit(ledger.operator, "set-role", f"{name} → {role}")
     return {"name": name, "role": role}
+
+
+def set_id_number(ledger: Ledger, name: str, id_number: str) -> dict:
+    """Record an operator's resident ID number (admin), so the own-credit rule applies to them
+    (imported operators came without one)."""
+    from credit_coop.core.identity import mask_id_number, validate_id_number
+
+    require(ledger, "operator.set-id")
+    id_number = validate_id_number(id_number, what="operator's ID number")
+    with ledger.store.write():
+        op = ledger.store.get_operator(name)
+        if op is None:
+            raise NotFound(f"no operator {name}")
+        if op["id_number"] and op["id_number"] != id_number:
+            raise Conflict(f"{name} already has ID number {mask_id_number(op['id_number'])}; an ID number does not change")
+        ledger.store.update_operator(name, id_number=id_number)
+        ledger.store.audit(ledger.operator, "set-id", f"{name} → {mask_id_number(id_number)}")
+    return {"name": name, "id_masked": mask_id_number(id_number)}
 
 
 def list_operators(ledger: Ledger) -> list[dict]:

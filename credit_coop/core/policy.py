@@ -18,6 +18,7 @@ BORROWER_KINDS = ("farmer", "business", "public-employee", "pos-merchant")
 SECURITY_KINDS = ("credit", "guaranteed")
 APPROVAL_ROLES_DEFAULT = ("dept-head", "deputy-director", "committee")
 # how far a business date may run ahead before it is taken for a typo (business_day.py)
+MAX_SESSION_HOURS = 12  # one shift: `login --hours` is capped by auth.max_session_hours
 BUSINESS_DAY_DEFAULTS = {"max_days_after_open": 31, "max_days_after_calendar": 1}
 
 
@@ -105,6 +106,10 @@ def normalise(raw: dict) -> dict:
         "maturity_within_line": bool(dd.get("maturity_within_line", False)),
         "refuse_after_compensation": bool(dd.get("refuse_after_compensation", True)),
     }
+    hours = raw.get("auth", {}).get("max_session_hours", MAX_SESSION_HOURS)
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 24:
+        raise InvalidInput(f"auth.max_session_hours must be a whole number of hours from 1 to 24, got {hours!r}")
+    out["auth"] = {"max_session_hours": hours}
     bd = raw.get("business_day", {})
     out["business_day"] = {}
     for key, default in BUSINESS_DAY_DEFAULTS.items():
@@ -227,6 +232,10 @@ class Policy:
     def business_day(self) -> dict:
         """The business-date windows (a ledger made before they existed takes the defaults)."""
         return {**BUSINESS_DAY_DEFAULTS, **self.data.get("business_day", {})}
+
+    @property
+    def max_session_hours(self) -> int:
+        return self.data.get("auth", {}).get("max_session_hours", MAX_SESSION_HOURS)
 
     @property
     def refuse_draws_after_compensation(self) -> bool:

@@ -329,6 +329,24 @@ def m0007_compensation_redone(db: Database) -> None:
     db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0008_sessions(db: Database) -> None:
+    """Shift sessions live in the ledger as hashes of random tokens (a backup holds nothing to forge one
+    with), and the old session-signing key goes (issue 16 §4). A ledger id ties backups and sessions to it."""
+    import uuid
+
+    db.execute(
+        """CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            operator TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            created_at TEXT NOT NULL)"""
+    )
+    db.execute("DELETE FROM meta WHERE key = 'session_key'")
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('ledger_id', ?)", [uuid.uuid4().hex])
+    db.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)

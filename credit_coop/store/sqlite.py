@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
@@ -92,6 +92,18 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def storage_problem(err: sqlite3.Error) -> str | None:
+    """What a storage error means for the people at the counter (None when it is not one)."""
+    text = str(err).lower()
+    if "disk is full" in text or "database or disk is full" in text:
+        return "the disk holding it is full; nothing was posted (free some space and retry)"
+    if "readonly" in text or "read-only" in text:
+        return "the ledger file is read-only; nothing was posted"
+    if "disk i/o error" in text:
+        return "the disk reported an I/O error; nothing was posted (check the disk, then run verify)"
+    return None
+
+
 def is_busy(err: sqlite3.OperationalError) -> bool:
     msg = str(err).lower()
     return "locked" in msg or "busy" in msg
@@ -104,6 +116,11 @@ class Store:
         self.conn = conn
         self.path = path
         self._depth = 0
+        # The audit row of the command being run: written inside its first committed write
+        # transaction, so a posting and its audit row land together or not at all (issue 16 §6).
+        self.pending_audit: dict | None = None
+        self.audit_written = False
+        self.read_only = False
 
     # -- opening ----------------------------------------------------------
     @classmethod
@@ -117,8 +134,10 @@ class Store:
         from credit_coop.store import schema
 
         try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the ledger is its owner's only
+            os.close(fd)
             schema.create(path)
-        except sqlite3.Error as e:
+        except (sqlite3.Error, OSError) as e:
             cls.remove(path)
             raise LedgerUnavailable(f"cannot create a ledger at {path}: {e}") from None
         return cls.open(path)
@@ -138,8 +157,11 @@ class Store:
             raise LedgerUnavailable(
                 f"no ledger at {path}; create one with `credit-coop init` or point --db / CREDIT_COOP_DB at it"
             )
+        read_only = not os.access(path, os.W_OK) or not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
         try:
-            conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            # a read-only ledger (an archive, a copy on a write-protected share) still verifies and reports
+            mode = "ro&immutable=1" if read_only else "rw"
+            conn = sqlite3.connect(f"file:{path}?mode={mode}", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=FULL")
@@ -148,6 +170,8 @@ class Store:
         except sqlite3.DatabaseError as e:
             if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+            if isinstance(e, sqlite3.OperationalError) and storage_problem(e):
+                raise LedgerUnavailable(f"cannot read the ledger at {path}: {storage_problem(e)}") from None
             raise LedgerUnavailable(f"{path} is not a credit-coop ledger ({e})") from None
         if row is None:
             raise LedgerUnavailable(f"{path} is not a credit-coop ledger (no schema version)")
@@ -158,9 +182,14 @@ class Store:
                 f"ledger {path} was written by a newer credit-coop (schema {version}, this one knows {SCHEMA_VERSION}); upgrade credit-coop"
             )
         if version < SCHEMA_VERSION:
+            if read_only:
+                conn.close()
+                raise LedgerUnavailable(f"ledger {path} needs an upgrade (schema {version}) but the file is read-only")
             cls._upgrade(conn, path, version)
             return cls.open(path)
-        return cls(conn, path)
+        store = cls(conn, path)
+        store.read_only = read_only
+        return store
 
     @staticmethod
     def _upgrade(conn: sqlite3.Connection, path: str, version: int) -> None:
@@ -189,6 +218,9 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if self.read_only:
+            raise LedgerUnavailable(f"the ledger file {self.path} is read-only: reading, verify and reports work; "
+                                    "nothing can be posted")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
@@ -208,6 +240,9 @@ class Store:
             raise
         self._depth = 0
         try:
+            if self.pending_audit is not None:
+                self._insert("audit_log", {"at": _now(), **self.pending_audit, "result": "ok"})
+                self.pending_audit, self.audit_written = None, True
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError as e:
             self.conn.execute("ROLLBACK")
@@ -1108,15 +1143,51 @@ class Store:
             return orphan, "is in the hash chain but its transaction is gone"
         return None
 
+    # -- sign-in ----------------------------------------------------------------
+    def reserve_attempt(self, name: str, limit: int) -> int | None:
+        """Count a sign-in attempt *before* the passphrase is checked, locking at ``limit``, in one
+        write transaction, so parallel guesses cannot all read the same count (issue 16 §4).
+        Returns the attempt's number, or None when the operator was already locked."""
+        with self.write():
+            done = self.conn.execute(
+                """UPDATE operators SET failed_attempts = failed_attempts + 1,
+                          locked = CASE WHEN failed_attempts + 1 >= ? THEN 1 ELSE locked END
+                   WHERE name = ? AND locked = 0""",
+                (limit, name),
+            ).rowcount
+            return self.get_operator(name)["failed_attempts"] if done else None
+
+    def insert_session(self, token_hash: str, operator: str, expires_at: int) -> None:
+        self._insert("sessions", {"token_hash": token_hash, "operator": operator, "expires_at": expires_at, "created_at": _now()})
+
+    def session(self, token_hash: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,))
+
+    def delete_sessions(self, operator: str, token_hash: str | None = None, expired_before: int | None = None) -> int:
+        sql, params = "DELETE FROM sessions WHERE operator = ?", [operator]
+        if token_hash is not None:
+            sql, params = sql + " AND token_hash = ?", params + [token_hash]
+        if expired_before is not None:
+            sql, params = "DELETE FROM sessions WHERE expires_at < ?", [expired_before]
+        return self.conn.execute(sql, params).rowcount
+
     # -- audit log ------------------------------------------------------------
-    def audit(self, operator: str | None, action: str, detail: str | None = None, result: str = "ok") -> None:
-        """Append to the audit log (its own small transaction when none is open)."""
-        row = {"at": _now(), "operator": operator, "action": action, "detail": detail, "result": result}
+    def audit(self, operator: str | None, action: str, detail: str | None = None, result: str = "ok",
+              *, at: str | None = None, wait_ms: int | None = None) -> None:
+        """Append to the audit log (its own small transaction when none is open). ``wait_ms``: how
+        long to wait for a busy ledger before giving up with LedgerBusy (default: the usual 5 s)."""
+        row = {"at": at or _now(), "operator": operator, "action": action, "detail": detail, "result": result}
         if self._depth:
             self._insert("audit_log", row)
-        else:
+            return
+        if wait_ms is not None:
+            self.conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
             with self.write():
                 self._insert("audit_log", row)
+        finally:
+            if wait_ms is not None:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def audit_entries(self, first: str | None = None, operator: str | None = None) -> list[sqlite3.Row]:
         sql, params = "SELECT * FROM audit_log WHERE 1=1", []
