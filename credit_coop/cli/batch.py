@@ -29,7 +29,8 @@ def day_end(
         result = core_day_end(ledger, through, progress=progress_bar("day-end"))
     emit(result, lambda r: print(
         f"closed through {r['through']} (already closed)" if r["already_closed"]
-        else f"closed {r['days_closed']} day(s) {r['from']} .. {r['through']}; {r['active_notes']} live loan notes"))
+        else f"closed {r['days_closed']} day(s) {r['from']} .. {r['through']}; {r['active_notes']} live loan notes"
+        f"\nchain head {r['head']} — write it on the day-end slip (credit-coop verify --head checks it later)"))
 
 
 @command(loan_app, "show")

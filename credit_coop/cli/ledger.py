@@ -261,20 +261,25 @@ def operator_list() -> None:
                                           [[r["name"], r["role"], "yes" if r["active"] else "no", r["added_on"]] for r in rows]))
 
 
-def verify() -> None:
+def verify(
+    head: Annotated[Optional[list[str]], typer.Option(
+        "--head", metavar="HASH@T.R", help="A head recorded earlier (day-end slip, audit export): the ledger must pass through it.")] = None,
+) -> None:
     """Recompute every balance from the journal and check every invariant; exit 1 on findings.
 
-    Example: credit-coop verify
+    Example: credit-coop verify --head 5d1c0b9e2f4a7a3b8c6d0e1f2a3b4c5d@14197.52
     """
     from credit_coop.core.errors import EXIT_VERIFY_FAILED
     from credit_coop.core.verify import verify as core_verify
 
     with open_ledger() as ledger:
-        result = core_verify(ledger)
+        result = core_verify(ledger, head)
 
     def human(r: dict) -> None:
         if r["ok"]:
-            print(f"ledger is sound: {len(r['checks'])} checks passed, {len(r['accounts'])} accounts balance")
+            print(f"ledger is sound: {len(r['checks'])} checks passed, {len(r['accounts'])} accounts balance"
+                  + (f"; it passes through {len(head)} recorded head(s)" if head else ""))
+            print(f"head now: {r['head']}  (keep it outside the file: `verify --head` proves later that nothing before it changed)")
         else:
             print(f"{len(r['findings'])} problem(s) found:")
             for f in r["findings"]:

@@ -167,4 +167,6 @@ def day_end(ledger: Ledger, through: date, *, today: date | None = None, progres
         "already_closed": not days,
         "active_notes": closed[-1]["active_notes"] if closed else ledger.store.count_active_notes(),
         "compensated": [c for day in closed for c in day["compensated"]],
+        # the day's chain head: printed on the day-end slip, kept outside the file (verify --head)
+        "head": ledger.store.head(),
     }

@@ -154,6 +154,48 @@ def check_hash_chain(ledger: Ledger) -> list[Finding]:
     return [Finding("hash-chain", f"transaction {broken[0]} {broken[1]}; everything from there on is suspect")] if broken else []
 
 
+def check_record_chain(ledger: Ledger) -> list[Finding]:
+    """The audit log, the grant workflow's events and every change to an operator are chained too
+    (issue 16 §5): a row edited, inserted or wiped outside the program breaks the chain or no longer
+    matches it; an operator's role, ID number or passphrase must be their last recorded one."""
+    broken = ledger.store.first_broken_record()
+    if broken is None:
+        return []
+    where = f"record {broken[0]} " if broken[0] else ""
+    return [Finding("record-chain", f"{where}{broken[1]}")]
+
+
+def check_grant_lines(ledger: Ledger) -> list[Finding]:
+    """Each live line's amount is the one its survey recorded, its card the one its approval issued."""
+    return [
+        Finding("lines", f"grant {r['grant_no']}: line {format_yuan(r['line_amount'] or 0)} / card {r['card_no']} is not what "
+                         f"its recorded survey and approval say ({format_yuan(r['surveyed_line'] or 0)} / {r['approved_card']})")
+        for r in ledger.store.grant_line_mismatches()
+    ]
+
+
+def check_head(ledger: Ledger, anchor: str) -> list[Finding]:
+    """``verify --head HASH@T.R``: this ledger's chains pass through a head recorded earlier (a day-end
+    slip, an audit export's cover). Found otherwise: the history up to T / R was rewritten."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9a-f]{32})@([0-9]+)\.([0-9]+)\s*", anchor or "")
+    if not m:
+        from credit_coop.core.errors import InvalidInput
+
+        raise InvalidInput(f"--head {anchor!r} is not a head; copy it as printed, e.g. 3f9c…e1@1234.567")
+    want, txn_id, seq = m.group(1), int(m.group(2)), int(m.group(3))
+    got = ledger.store.head_at(txn_id, seq)
+    if got is None:
+        gone = f"transaction {txn_id}" if ledger.store.chain_link(txn_id) is None and txn_id else f"record {seq}"
+        return [Finding("head", f"the recorded head {anchor.strip()} names {gone}, which this ledger no longer has "
+                                "(deleted after the head was recorded)")]
+    if got.split("@")[0] != want:
+        return [Finding("head", f"this ledger's history up to transaction {txn_id} / record {seq} differs from the head "
+                                f"{anchor.strip()} recorded earlier: it was rewritten at or before that point")]
+    return []
+
+
 CHECKS = (
     check_journal_balanced,
     check_notes,
@@ -165,12 +207,17 @@ CHECKS = (
     check_officer_funds,
     check_posting_dates,
     check_hash_chain,
+    check_record_chain,
+    check_grant_lines,
 )
 
 
-def verify(ledger: Ledger) -> dict:
-    """Run every check; ``findings`` is empty when the ledger is sound."""
+def verify(ledger: Ledger, heads: list[str] | None = None) -> dict:
+    """Run every check; ``findings`` is empty when the ledger is sound. ``heads``: anchors recorded
+    earlier outside the file, each checked (``check_head``)."""
     findings = [f for check in CHECKS for f in check(ledger)]
+    for anchor in heads or []:
+        findings += check_head(ledger, anchor)
     balances = ledger.store.account_balances()
     debit = sum(r["debit"] for r in balances)
     credit = sum(r["credit"] for r in balances)
@@ -178,6 +225,7 @@ def verify(ledger: Ledger) -> dict:
         findings.append(Finding("trial-balance", f"total debits {format_yuan(debit)} != total credits {format_yuan(credit)}"))
     return {
         "ok": not findings,
+        "head": ledger.store.head(),
         "checks": [c.__name__.removeprefix("check_") for c in CHECKS] + ["trial_balance"],
         "findings": [{"check": f.check, "message": f.message} for f in findings],
         "accounts": [

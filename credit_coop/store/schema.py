@@ -6,6 +6,8 @@ events and request records are append-only: triggers abort any UPDATE or
 DELETE on them (corrections are reversals).
 """
 
+import sqlite3
+
 from sqlite_utils import Database, Migrations
 
 from credit_coop.store.sqlite import APPEND_ONLY
@@ -109,6 +111,11 @@ _LEDGER_CORE = [
         result TEXT NOT NULL,
         recorded_at TEXT NOT NULL)""",
 ]
+
+
+def guard_definitions(tables: tuple[str, ...]) -> dict[str, str]:
+    """Each append-only guard trigger's name and its exact definition (verify compares them)."""
+    return {stmt.split()[2]: stmt for stmt in _append_only_triggers(tables)}
 
 
 def _append_only_triggers(tables: tuple[str, ...]) -> list[str]:
@@ -343,6 +350,34 @@ def m0008_sessions(db: Database) -> None:
             created_at TEXT NOT NULL)"""
     )
     db.execute("DELETE FROM meta WHERE key = 'session_key'")
+    # the record chain (issue 16 §5), begun from what the ledger holds now
+    from credit_coop.store.sqlite import AUDIT_FIELDS, GENESIS, GRANT_EVENT_FIELDS, OPERATOR_FIELDS, record_hash, record_payload
+
+    db.execute(
+        """CREATE TABLE record_chain (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            ref INTEGER,
+            payload TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL)"""
+    )
+    prev = GENESIS
+    conn = db.conn
+    conn.row_factory = sqlite3.Row
+    try:
+        existing = [("audit", r["id"], record_payload(r, AUDIT_FIELDS)) for r in conn.execute("SELECT * FROM audit_log ORDER BY id")]
+        existing += [("grant_event", r["id"], record_payload(r, GRANT_EVENT_FIELDS))
+                     for r in conn.execute("SELECT * FROM grant_events ORDER BY id")]
+        existing += [("operator", None, record_payload(r, OPERATOR_FIELDS)) for r in conn.execute("SELECT * FROM operators ORDER BY name")]
+    finally:
+        conn.row_factory = None
+    for kind, ref, payload in existing:
+        digest = record_hash(prev, kind, ref, payload)
+        db.execute("INSERT INTO record_chain(kind, ref, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?)", [kind, ref, payload, prev, digest])
+        prev = digest
+    for stmt in _append_only_triggers(("record_chain",)):
+        db.execute(stmt)
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('ledger_id', ?)", [uuid.uuid4().hex])
     db.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
 

@@ -10,6 +10,7 @@ Settings (documented in README "Reliability"):
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
     "day_closes", "note_classes", "note_officers",
     "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
-    "audit_log", "txn_chain",
+    "audit_log", "txn_chain", "record_chain",
 )
 GENESIS = "0" * 64
 
@@ -41,6 +42,33 @@ def chain_hash(prev: str, txn: sqlite3.Row | tuple, lines: Iterable) -> str:
 
 
 TXN_COLUMNS = "id, kind, business_date, operator, memo, reverses, posted_at"
+
+# The record chain (issue 16 §5): what is not money but decides who may move it — every audit-log row,
+# every grant workflow event (approved lines), each change to an operator (role, active, ID number,
+# passphrase) — is hashed into one chain, as journal transactions are into theirs.
+AUDIT_FIELDS = ("at", "operator", "action", "detail", "result")
+GRANT_EVENT_FIELDS = ("grant_id", "action", "on_date", "operator", "detail", "recorded_at")
+OPERATOR_FIELDS = ("name", "role", "active", "id_number", "passphrase")
+
+
+def record_payload(row, fields: tuple[str, ...]) -> str:
+    return json.dumps({f: row[f] for f in fields}, ensure_ascii=False, sort_keys=True)
+
+
+def record_hash(prev: str, kind: str, ref: int | None, payload: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{prev}|{kind}|{'' if ref is None else ref}|{payload}".encode()).hexdigest()
+
+
+def ledger_head(txn_link: tuple[int, str] | None, record_link: tuple[int, str] | None) -> str:
+    """The anchor to keep outside the file: ``HASH@T.R`` (the journal chain through transaction T
+    and the record chain through record R, hashed together)."""
+    import hashlib
+
+    t, th = txn_link or (0, GENESIS)
+    r, rh = record_link or (0, GENESIS)
+    return f"{hashlib.sha256(f'{th}|{rh}'.encode()).hexdigest()[:32]}@{t}.{r}"
 
 
 # Transactions the day-end posts itself (and their reversals by a back-dated correction):
@@ -241,7 +269,7 @@ class Store:
         self._depth = 0
         try:
             if self.pending_audit is not None:
-                self._insert("audit_log", {"at": _now(), **self.pending_audit, "result": "ok"})
+                self._insert_audit({"at": _now(), **self.pending_audit, "result": "ok"})
                 self.pending_audit, self.audit_written = None, True
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError as e:
@@ -304,10 +332,13 @@ class Store:
 
     def insert_operator(self, name: str, role: str, on: str, by: str) -> None:
         self._insert("operators", {"name": name, "role": role, "added_on": on, "added_by": by})
+        self.chain_operator(name)
 
     def update_operator(self, name: str, **fields) -> None:
         sets = ", ".join(f"{k}=?" for k in fields)
         self.conn.execute(f"UPDATE operators SET {sets} WHERE name=?", (*fields.values(), name))
+        if set(fields) & set(OPERATOR_FIELDS):
+            self.chain_operator(name)
 
     def list_operators(self) -> list[sqlite3.Row]:
         return self._all("SELECT * FROM operators ORDER BY name")
@@ -373,10 +404,8 @@ class Store:
         return [r[0] for r in self._all("SELECT id_number FROM guarantors WHERE grant_id=? ORDER BY id_number", (grant_id,))]
 
     def insert_grant_event(self, grant_id: int, action: str, on: str, operator: str, detail: str | None) -> None:
-        self._insert(
-            "grant_events",
-            {"grant_id": grant_id, "action": action, "on_date": on, "operator": operator, "detail": detail, "recorded_at": _now()},
-        )
+        row = {"grant_id": grant_id, "action": action, "on_date": on, "operator": operator, "detail": detail, "recorded_at": _now()}
+        self.chain_record("grant_event", self._insert("grant_events", row), record_payload(row, GRANT_EVENT_FIELDS))
 
     def grant_events(self, grant_id: int) -> list[sqlite3.Row]:
         return self._all("SELECT * FROM grant_events WHERE grant_id=? ORDER BY id", (grant_id,))
@@ -531,10 +560,12 @@ class Store:
         )
 
     def missing_guards(self) -> list[str]:
-        """Append-only triggers that should exist and do not."""
-        have = {r[0] for r in self._all("SELECT name FROM sqlite_master WHERE type='trigger'")}
-        want = [f"{t}_no_{v}" for t in APPEND_ONLY for v in ("update", "delete")]
-        return [t for t in want if t not in have]
+        """Append-only triggers that should exist and do not, or whose definition was replaced."""
+        from credit_coop.store.schema import guard_definitions
+
+        have = {r[0]: " ".join(r[1].split()) for r in self._all("SELECT name, sql FROM sqlite_master WHERE type='trigger'")}
+        return [name if name not in have else f"{name} (its definition was replaced)"
+                for name, sql in guard_definitions(APPEND_ONLY).items() if have.get(name) != " ".join(sql.split())]
 
     def product_totals(self, as_of: str, loans_prefix: str) -> list[sqlite3.Row]:
         """Per product: households granted, granted amount, cumulative drawn, outstanding (as of a date)."""
@@ -1178,16 +1209,89 @@ class Store:
         long to wait for a busy ledger before giving up with LedgerBusy (default: the usual 5 s)."""
         row = {"at": at or _now(), "operator": operator, "action": action, "detail": detail, "result": result}
         if self._depth:
-            self._insert("audit_log", row)
+            self._insert_audit(row)
             return
         if wait_ms is not None:
             self.conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
         try:
             with self.write():
-                self._insert("audit_log", row)
+                self._insert_audit(row)
         finally:
             if wait_ms is not None:
                 self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def _insert_audit(self, row: dict) -> None:
+        audit_id = self._insert("audit_log", row)
+        self.chain_record("audit", audit_id, record_payload(row, AUDIT_FIELDS))
+
+    # -- record chain -----------------------------------------------------------
+    def chain_record(self, kind: str, ref: int | None, payload: str) -> None:
+        """Append a link to the record chain (same transaction as the change it records)."""
+        prev = self._scalar("SELECT hash FROM record_chain ORDER BY seq DESC LIMIT 1") or GENESIS
+        self.conn.execute("INSERT INTO record_chain(kind, ref, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?)",
+                          (kind, ref, payload, prev, record_hash(prev, kind, ref, payload)))
+
+    def chain_operator(self, name: str) -> None:
+        self.chain_record("operator", None, record_payload(self.get_operator(name), OPERATOR_FIELDS))
+
+    def record_head(self) -> tuple[int, str] | None:
+        row = self._one("SELECT seq, hash FROM record_chain ORDER BY seq DESC LIMIT 1")
+        return (row["seq"], row["hash"]) if row else None
+
+    def record_link(self, seq: int) -> str | None:
+        return self._scalar("SELECT hash FROM record_chain WHERE seq = ?", (seq,))
+
+    def head(self) -> str:
+        return ledger_head(self.chain_head(), self.record_head())
+
+    def head_at(self, txn_id: int, seq: int) -> str | None:
+        """The anchor this ledger had at transaction ``txn_id`` and record ``seq`` (None if either is gone)."""
+        th = GENESIS if txn_id == 0 else self.chain_link(txn_id)
+        rh = GENESIS if seq == 0 else self.record_link(seq)
+        if th is None or rh is None:
+            return None
+        return ledger_head((txn_id, th), (seq, rh))
+
+    def first_broken_record(self) -> tuple[int, str] | None:
+        """Walk the record chain; the first link that does not recompute, or a recorded row that changed,
+        went missing or was never recorded; an operator whose row differs from their last record."""
+        audit = {r["id"]: record_payload(r, AUDIT_FIELDS) for r in self._all("SELECT * FROM audit_log")}
+        events = {r["id"]: record_payload(r, GRANT_EVENT_FIELDS) for r in self._all("SELECT * FROM grant_events")}
+        rows = {"audit": audit, "grant_event": events}
+        seen: dict[str, set] = {"audit": set(), "grant_event": set()}
+        last_operator: dict[str, str] = {}
+        prev = GENESIS
+        for r in self.conn.execute("SELECT seq, kind, ref, payload, prev_hash, hash FROM record_chain ORDER BY seq"):
+            if r["prev_hash"] != prev or record_hash(prev, r["kind"], r["ref"], r["payload"]) != r["hash"]:
+                return r["seq"], "does not match its chain link (edited outside the program)"
+            prev = r["hash"]
+            if r["kind"] in rows:
+                if rows[r["kind"]].get(r["ref"]) != r["payload"]:
+                    what = "is gone" if r["ref"] not in rows[r["kind"]] else "was changed"
+                    return r["seq"], f"records {r['kind'].replace('_', ' ')} {r['ref']}, which {what}"
+                seen[r["kind"]].add(r["ref"])
+            elif r["kind"] == "operator":
+                last_operator[json.loads(r["payload"])["name"]] = r["payload"]
+        for kind, table in rows.items():
+            unrecorded = sorted(set(table) - seen[kind])
+            if unrecorded:
+                return 0, f"{kind.replace('_', ' ')} {unrecorded[0]} is not in the record chain (inserted outside the program)"
+        for op in self._all("SELECT * FROM operators ORDER BY name"):
+            if last_operator.get(op["name"]) != record_payload(op, OPERATOR_FIELDS):
+                return 0, f"operator {op['name']} differs from their last recorded change (role, active, ID number or passphrase)"
+        return None
+
+    def grant_line_mismatches(self) -> list[sqlite3.Row]:
+        """Approved lines whose amount, card or status the grant's own recorded events do not bear out."""
+        return self._all(
+            """SELECT g.grant_no, g.line_amount, g.card_no, g.status,
+                      (SELECT json_extract(e.detail, '$.line_fen') FROM grant_events e
+                        WHERE e.grant_id = g.id AND e.action = 'survey' ORDER BY e.id DESC LIMIT 1) AS surveyed_line,
+                      (SELECT json_extract(e.detail, '$.card_no') FROM grant_events e
+                        WHERE e.grant_id = g.id AND e.action = 'approve' ORDER BY e.id DESC LIMIT 1) AS approved_card
+               FROM grants g WHERE g.status IN ('approved', 'frozen', 'closed')
+                 AND (surveyed_line IS NOT g.line_amount OR approved_card IS NOT g.card_no)"""
+        )
 
     def audit_entries(self, first: str | None = None, operator: str | None = None) -> list[sqlite3.Row]:
         sql, params = "SELECT * FROM audit_log WHERE 1=1", []
