@@ -124,3 +124,45 @@ def test_a_full_disk_is_one_line(coop, tmp_path, monkeypatch):
     r = cli(coop.path, "赵会计", "backup", "--out", str(tmp_path / "b.db"))
     assert r.exit_code == 9 and "No space left on device" in r.stderr and r.stderr.count("\n") == 1
     assert cli(coop.path, "郑稽核", "verify").exit_code == 0
+
+
+def test_a_long_import_tells_tellers_what_holds_the_ledger(coop):
+    """Issue 16 §6: an import holds the write lock for its whole (all-or-nothing) run; a teller trying to
+    post meanwhile is told at once that an import is running, and by whom (maintenance mode)."""
+    import json
+    import socket
+
+    line = coop.granted("hnd", line="8万")
+    draw = ["draw", "--card", line["card_no"], "--id-number", line["borrower"], "--amount", "100", "--fingerprint-ok",
+            "--on", "2025-03-01"]
+    holder = sqlite3.connect(coop.path, isolation_level=None)
+    mark = {"what": "an import of 20000 draws", "by": "联社管理员", "since": "2026-11-24T10:02:00+00:00",
+            "pid": os.getppid(), "host": socket.gethostname()}  # a live process other than this one
+    holder.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('maintenance', ?)", [json.dumps(mark)])
+    holder.execute("BEGIN IMMEDIATE")
+    r = cli(coop.path, "王柜员", *draw)
+    assert r.exit_code == 8 and "an import of 20000 draws by 联社管理员 has held it since" in r.stderr
+    holder.execute("ROLLBACK")
+    # a mark left by a killed import (its process is gone) is ignored: the counter posts as usual
+    mark["pid"] = 2**22 + 12345
+    holder.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('maintenance', ?)", [json.dumps(mark)])
+    holder.close()
+    assert cli(coop.path, "王柜员", *draw).exit_code == 0
+
+
+def test_import_marks_and_clears_maintenance(coop, monkeypatch):
+    from credit_coop.core import imports
+
+    seen = []
+    real = imports.operators.add_operator
+
+    def spy(ledger, *a, **kw):
+        seen.append(ledger.store._scalar("SELECT value FROM meta WHERE key = 'maintenance'"))
+        return real(ledger, *a, **kw)
+
+    monkeypatch.setattr(imports.operators, "add_operator", spy)
+    monkeypatch.setattr(imports, "MAINTENANCE_ROWS", 2)
+    rows = read_csv("name,role\n柜员一,teller\n柜员二,teller\n", "operators")
+    assert import_rows(coop.as_("李主任"), "operators", rows, on=D0).committed
+    assert all(s and "an import of 2 operators" in s for s in seen)
+    assert coop.as_("auditor").store._scalar("SELECT value FROM meta WHERE key = 'maintenance'") is None

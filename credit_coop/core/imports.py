@@ -13,6 +13,7 @@ rule (ceilings, tiers, segregation of duties, availability) applies.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "repayments": (("request_id", "id_number", "product", "amount", "on", "teller"), ("note",)),
 }
 KINDS = tuple(COLUMNS)
+# An import this long runs in maintenance mode: it is one all-or-nothing transaction that holds the
+# write lock, so a teller who tries to post meanwhile is told at once what holds the ledger.
+MAINTENANCE_ROWS = 500
 
 
 @dataclass
@@ -173,7 +177,9 @@ def import_rows(
     handler = HANDLERS[kind]
     report = ImportReport(kind, rows=len(rows))
     store = ledger.store
-    with store.write():
+    held = store.maintenance(f"an import of {len(rows)} {kind}", ledger.operator) if len(rows) >= MAINTENANCE_ROWS \
+        else contextlib.nullcontext()
+    with held, store.write():
         for i, (line_no, row) in enumerate(rows, 1):
             try:
                 if EXTRA in row:

@@ -78,6 +78,16 @@ def check_lines(ledger: Ledger) -> list[Finding]:
     return out
 
 
+def check_line_positions(ledger: Ledger) -> list[Finding]:
+    """Each line's kept position (outstanding principal, latest counter posting) equals the journal's."""
+    return [
+        Finding("lines", f"grant {r['grant_no']}: kept position (principal {format_yuan(r['principal'] or 0)}, last counter "
+                         f"posting {r['last_counter_date']}) differs from the journal ({format_yuan(r['journal_principal'] or 0)}, "
+                         f"{r['journal_last']})")
+        for r in ledger.store.line_position_mismatches()
+    ]
+
+
 def check_reversals(ledger: Ledger) -> list[Finding]:
     """Each reversal is the exact mirror of the transaction it reverses."""
     return [Finding("reversals", f"reversal transaction {r['rid']} does not mirror its original") for r in ledger.store.reversal_mismatches()]
@@ -201,6 +211,7 @@ CHECKS = (
     check_notes,
     check_no_negative_balances,
     check_lines,
+    check_line_positions,
     check_reversals,
     check_append_only_guards,
     check_day_end_state,

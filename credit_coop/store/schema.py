@@ -113,6 +113,31 @@ _LEDGER_CORE = [
 ]
 
 
+# A line's outstanding principal (the loans accounts, 1303.*) and the date of its latest counter
+# posting (every drawdown, repayment and reversal moves cash, 1001, on the line), maintained by
+# triggers as journal lines are inserted; `verify` recomputes both from the journal.
+LINE_POSITIONS = [
+    """CREATE TABLE line_positions (
+        grant_id INTEGER PRIMARY KEY REFERENCES grants(id),
+        principal INTEGER NOT NULL DEFAULT 0,
+        last_counter_date TEXT)""",
+    """CREATE TRIGGER line_positions_principal AFTER INSERT ON journal_lines
+       WHEN NEW.grant_id IS NOT NULL AND NEW.account LIKE '1303.%'
+       BEGIN
+         INSERT INTO line_positions(grant_id, principal) VALUES (NEW.grant_id, NEW.debit - NEW.credit)
+         ON CONFLICT(grant_id) DO UPDATE SET principal = principal + NEW.debit - NEW.credit;
+       END""",
+    """CREATE TRIGGER line_positions_counter AFTER INSERT ON journal_lines
+       WHEN NEW.grant_id IS NOT NULL AND NEW.account = '1001'
+       BEGIN
+         INSERT INTO line_positions(grant_id, last_counter_date)
+           VALUES (NEW.grant_id, (SELECT business_date FROM txns WHERE id = NEW.txn_id))
+         ON CONFLICT(grant_id) DO UPDATE SET last_counter_date =
+           MAX(COALESCE(last_counter_date, ''), (SELECT business_date FROM txns WHERE id = NEW.txn_id));
+       END""",
+]
+
+
 def guard_definitions(tables: tuple[str, ...]) -> dict[str, str]:
     """Each append-only guard trigger's name and its exact definition (verify compares them)."""
     return {stmt.split()[2]: stmt for stmt in _append_only_triggers(tables)}
@@ -378,6 +403,17 @@ def m0008_sessions(db: Database) -> None:
         prev = digest
     for stmt in _append_only_triggers(("record_chain",)):
         db.execute(stmt)
+    # each line's position, kept as postings land so the counter reads it in O(1) however old the line
+    for stmt in LINE_POSITIONS:
+        db.execute(stmt)
+    db.execute(
+        """INSERT INTO line_positions(grant_id, principal, last_counter_date)
+           SELECT g.id,
+                  COALESCE((SELECT SUM(l.debit - l.credit) FROM journal_lines l WHERE l.grant_id = g.id AND l.account LIKE '1303.%'), 0),
+                  (SELECT MAX(t.business_date) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                    WHERE l.grant_id = g.id AND l.account = '1001')
+           FROM grants g WHERE EXISTS (SELECT 1 FROM journal_lines l WHERE l.grant_id = g.id)"""
+    )
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('ledger_id', ?)", [uuid.uuid4().hex])
     db.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
 

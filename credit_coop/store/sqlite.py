@@ -249,12 +249,19 @@ class Store:
         if self.read_only:
             raise LedgerUnavailable(f"the ledger file {self.path} is read-only: reading, verify and reports work; "
                                     "nothing can be posted")
+        notice = self.maintenance_notice()
+        if notice:  # a long batch holds the ledger: say so at once instead of waiting out the timeout
+            self.conn.execute("PRAGMA busy_timeout=0")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as e:
             if is_busy(e):
-                raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+                raise LedgerBusy(f"the ledger is busy: {notice}; please retry after it" if notice
+                                 else "the ledger is busy with another posting; please retry") from None
             raise
+        finally:
+            if notice:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         self._depth = 1
         try:
             yield self
@@ -453,8 +460,24 @@ class Store:
         )
 
     def grant_balance(self, grant_id: int, account: str) -> int:
+        if account.startswith("1303."):  # a line's principal: kept in line_positions (schema.LINE_POSITIONS)
+            return self._scalar("SELECT principal FROM line_positions WHERE grant_id = ?", (grant_id,)) or 0
         return self._scalar(
             "SELECT COALESCE(SUM(debit - credit), 0) FROM journal_lines WHERE grant_id=? AND account=?", (grant_id, account)
+        )
+
+    def line_position_mismatches(self) -> list[sqlite3.Row]:
+        """Lines whose kept position differs from the journal."""
+        return self._all(
+            """SELECT g.grant_no, p.principal, j.principal AS journal_principal, p.last_counter_date, j.last_counter_date AS journal_last
+               FROM grants g LEFT JOIN line_positions p ON p.grant_id = g.id
+               LEFT JOIN (SELECT l.grant_id,
+                                 SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS principal,
+                                 MAX(CASE WHEN l.account = '1001' THEN t.business_date END) AS last_counter_date
+                          FROM journal_lines l JOIN txns t ON t.id = l.txn_id WHERE l.grant_id IS NOT NULL
+                          GROUP BY l.grant_id) j ON j.grant_id = g.id
+               WHERE COALESCE(p.principal, 0) != COALESCE(j.principal, 0)
+                  OR COALESCE(p.last_counter_date, '') != COALESCE(j.last_counter_date, '')"""
         )
 
     def note_balances_for_grant(self, grant_id: int, accounts: Iterable[str]) -> dict[tuple[int, str], int]:
@@ -828,6 +851,9 @@ class Store:
         """Counter transactions on a line dated after ``day`` (a transaction and its reversal on the
         same day cancel out and are left out)."""
         marks = ", ".join("?" for _ in grant_ids)
+        latest = self._scalar(f"SELECT MAX(last_counter_date) FROM line_positions WHERE grant_id IN ({marks})", grant_ids)
+        if latest is None or latest <= day:  # the usual case, without reading the line's history
+            return []
         return self._all(
             f"""SELECT DISTINCT t.id, t.kind, t.business_date FROM txns t JOIN journal_lines l ON l.txn_id = t.id
                 WHERE l.grant_id IN ({marks}) AND t.business_date > ? AND t.kind NOT IN {_DAY_END_KINDS_SQL}
@@ -995,8 +1021,8 @@ class Store:
         return self._all(
             f"""SELECT c.*, n.note_no,
                       {_RECOVERED} AS recovered, {_RECOVERED_TO_DEBT} AS recovered_to_debt
-               FROM {LIVE_COMPENSATIONS} c JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",
-            (fund_account, debt_account, debt_account, grant_id),
+               FROM {LIVE_COMPENSATIONS} c CROSS JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",
+            (fund_account, debt_account, debt_account, grant_id),  # CROSS JOIN: from the few cases, not the line's notes
         )
 
     def compensation_cases(self, fund_account: str, debt_account: str) -> list[sqlite3.Row]:
@@ -1173,6 +1199,55 @@ class Store:
         if orphan is not None:
             return orphan, "is in the hash chain but its transaction is gone"
         return None
+
+    # -- maintenance mode ---------------------------------------------------------
+    @contextmanager
+    def maintenance(self, what: str, operator: str | None) -> Iterator["Store"]:
+        """Mark the ledger as held by a long batch (an import) while it runs, so a teller who finds it
+        busy is told why at once. The mark is its own small commit before and after."""
+        import socket
+
+        mark = json.dumps({"what": what, "by": operator, "since": _now(), "pid": os.getpid(), "host": socket.gethostname()},
+                          ensure_ascii=False)
+        saved, self.pending_audit = self.pending_audit, None  # the command's audit row goes with its own work
+        try:
+            with self.write():
+                self.set_meta("maintenance", mark)
+        finally:
+            self.pending_audit = saved
+        try:
+            yield self
+        finally:
+            saved, self.pending_audit = self.pending_audit, None
+            try:
+                with self.write():
+                    self.conn.execute("DELETE FROM meta WHERE key = 'maintenance'")
+            except (LedgerBusy, sqlite3.Error):
+                pass  # left behind, it is recognised as stale (the process is gone)
+            finally:
+                self.pending_audit = saved
+
+    def maintenance_notice(self) -> str | None:
+        """What holds the ledger, if a live batch said so (a mark left by a killed process is ignored)."""
+        raw = self._scalar("SELECT value FROM meta WHERE key = 'maintenance'")
+        if not raw:
+            return None
+        import socket
+
+        try:
+            mark = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(mark, dict) or mark.get("pid") == os.getpid():
+            return None  # our own batch
+        try:
+            if mark.get("host") == socket.gethostname():
+                os.kill(int(mark["pid"]), 0)
+        except ProcessLookupError:
+            return None
+        except (KeyError, TypeError, ValueError, OSError):
+            pass
+        return f"{mark.get('what')} by {mark.get('by')} has held it since {mark.get('since')} (maintenance)"
 
     # -- sign-in ----------------------------------------------------------------
     def reserve_attempt(self, name: str, limit: int) -> int | None:
