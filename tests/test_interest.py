@@ -212,33 +212,6 @@ def test_quarterly_settlement_switch(coop2):
     assert s["interest_due_fen"] == 20 * 650 and s["accrued_fen"] == 31 * 650
 
 
-def test_killed_run_resumes_cleanly(coop2, tmp_path):
-    """SIGKILL a day-end part-way: every day is closed or not; the next run finishes; verify is clean."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    line_and_note(coop2)
-    code = (
-        "from datetime import date; from credit_coop.core.ledger import Ledger; from credit_coop.core import interest\n"
-        f"l = Ledger.open({coop2.path!r}, '赵会计')\n"
-        "interest.day_end(l, date(2026, 6, 30), today=date(2026, 11, 1))\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    time.sleep(0.6)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    auditor = coop2.as_("auditor")
-    partial = auditor.store.closed_through()
-    assert verify(auditor)["ok"]
-    result = close(coop2, date(2026, 6, 30))
-    assert auditor.store.closed_through() == "2026-06-30"
-    assert result["days_closed"] == (date(2026, 6, 30) - (date.fromisoformat(partial) if partial else START)).days + (0 if partial else 1)
-    assert verify(auditor)["ok"]
-
-
 def test_loan_reassign_moves_interest_credit(coop2):
     ln, n = line_and_note(coop2)
     with pytest.raises(NotPermitted):

@@ -1,11 +1,9 @@
 """Reliability: backup/restore, racing tellers, killed batch runs, schema upgrades."""
 
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import date
 
 import pytest
@@ -134,57 +132,6 @@ def test_racing_tellers_never_exceed_the_line(coop):
     auditor = coop.as_("auditor")
     assert loans.show_line(auditor, line["card_no"], D0)["outstanding_fen"] == 8_000_000
     assert verify(auditor)["ok"]
-
-
-KILLED_RUNS = {
-    "day-end": "from credit_coop.core import interest; interest.day_end(l, date(2027, 12, 31), today=date(2030, 1, 1))",
-    "year-end": ("from credit_coop.core import interest, yearend; interest.day_end(l, date(2025, 12, 31), today=date(2030, 1, 1)); "
-                 "yearend.run_year_end(l, 2025, on=date(2026, 1, 2), today=date(2030, 1, 1))"),
-}
-
-
-@pytest.mark.parametrize("kind", ["day-end", "year-end", "import"])
-def test_sigkill_at_random_points_then_resume(coop, tmp_path, kind):
-    import random
-
-    rng = random.Random(7)
-    line = coop.granted("hnd", line="8万")
-    loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="3万", fingerprint_ok=True, on=D0)
-    if kind == "import":
-        from datetime import timedelta
-
-        from credit_coop.core.identity import make_id_number
-
-        path = tmp_path / "b.csv"
-        ids = [make_id_number("410600", date(1960, 1, 1) + timedelta(days=i), 7) for i in range(3000)]
-        path.write_text("id_number,name,kinds,registered_on\n" + "".join(f"{x},户{i},farmer,2025-03-01\n" for i, x in enumerate(ids)),
-                        "utf-8")
-        code = f"from credit_coop.core.imports import import_file; import_file(l, 'borrowers', {str(path)!r}, on=date(2025, 3, 1))"
-        who = "李主任"
-    else:
-        code = KILLED_RUNS[kind]
-        who = "李主任"
-    script = f"from datetime import date; from credit_coop.core.ledger import Ledger\nl = Ledger.open({coop.path!r}, {who!r})\n{code}\n"
-    for _ in range(4):
-        p = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.3, 1.2))
-        if p.poll() is None:
-            os.kill(p.pid, signal.SIGKILL)
-        p.wait()
-        assert verify(coop.as_("auditor"))["ok"]
-    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    if kind == "year-end" and p.returncode != 0:
-        assert "already run" in p.stderr   # a killed attempt had committed it whole
-    else:
-        assert p.returncode == 0, p.stderr
-    auditor = coop.as_("auditor")
-    assert verify(auditor)["ok"]
-    if kind == "import":
-        assert auditor.store._scalar("SELECT COUNT(*) FROM borrowers") == 3001
-    elif kind == "day-end":
-        assert auditor.store.closed_through() == "2027-12-31"
-    else:
-        assert auditor.store.batch_run("year-end", "2025") is not None
 
 
 def _old_ledger(path: str, stop_before: str):

@@ -169,8 +169,6 @@ def _finish(outcome: str) -> None:
     """Write each opened ledger's audit row (unless it went in with the posting) and close it."""
     import os
 
-    from credit_coop.core.errors import LedgerBusy
-
     while CURRENT.opened:
         ledger = CURRENT.opened.pop()
         store = ledger.store

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import tempfile
 
+from credit_coop.core.faults import fault
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerUnavailable, RuleViolation
 from credit_coop.core.ledger import Ledger, default_db_path
 from credit_coop.core.operators import require
@@ -52,6 +53,7 @@ def backup(ledger: Ledger, out: str) -> dict:
         dest.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
         dest.close()
         checked = _check(tmp)
+        fault("backup")
         os.replace(tmp, out)
     finally:
         for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
@@ -156,7 +158,7 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     src = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
     dest = sqlite3.connect(path, timeout=5)
     try:
-        src.backup(dest)
+        src.backup(dest, pages=16, progress=lambda *_: fault("restore"))  # in steps; one transaction on dest
         dest.execute("PRAGMA journal_mode=WAL")
     finally:
         src.close()

@@ -24,6 +24,7 @@ from credit_coop.core import borrowers, grants, loans, operators
 from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerError, NotFound
 from credit_coop.core.identity import validate_id_number
+from credit_coop.core.faults import fault
 from credit_coop.core.journal import once
 from credit_coop.core.ledger import Ledger
 
@@ -195,6 +196,7 @@ def import_rows(
                     report.posted += 1
                 else:
                     report.already_there += 1
+            fault("import")
             if progress:
                 progress(i, len(rows))
         if report.rejected and not keep_good:

@@ -35,6 +35,7 @@ from typing import Callable
 
 from credit_coop.core import accounts, dates
 from credit_coop.core.dates import parse_date
+from credit_coop.core.faults import fault
 from credit_coop.core.errors import RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
@@ -158,6 +159,7 @@ def day_end(ledger: Ledger, through: date, *, today: date | None = None, progres
     closed = []
     for i, day in enumerate(days, 1):
         closed.append(close_day(ledger, day))
+        fault("day-end")
         if progress:
             progress(i, len(days))
     return {

@@ -17,6 +17,7 @@ from credit_coop.core.business_day import check_line_order, check_not_far, check
 from credit_coop.core.dates import add_months, parse_date
 from credit_coop.core.errors import InvalidInput, NotFound, RuleViolation
 from credit_coop.core.identity import mask_id_number, validate_card_number, validate_id_number
+from credit_coop.core.faults import fault
 from credit_coop.core.journal import Line, once, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
@@ -148,6 +149,7 @@ def draw(
             ],
             memo=f"drawdown {note_no} on {card}",
         )
+        fault("draw")
         store.insert_note(
             {
                 "id": note_id, "note_no": note_no, "grant_id": g["id"], "amount": amount, "drawn_on": on.isoformat(),
@@ -293,6 +295,7 @@ def repay(
             remaining -= take
         per_note = [{"note_no": no, **parts} for no, parts in paid.items()]
         txn_id = post(ledger, "repayment", on, lines, memo=f"repayment on {card}")
+        fault("repay")
         out_after = store.grant_balance(g["id"], accounts.loans_account(g["product"]))
         live = g["status"] == "approved" and g["valid_to"] >= on.isoformat()
         return {

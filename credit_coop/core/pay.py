@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from credit_coop.core import accounts
 from credit_coop.core.errors import Conflict, InvalidInput, RuleViolation
+from credit_coop.core.faults import fault
 from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
@@ -129,4 +130,6 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
                     journal.append(Line(accounts.RISK_FUND, credit=l["holdback"], officer=l["officer"]))
             txn_id = post(ledger, "payroll", on, journal, memo=f"performance pay {month}")
         store.insert_batch("payroll", month, on.isoformat(), ledger.operator, txn_id, lines)
+        for _ in lines:  # everything written, nothing committed yet
+            fault("payroll")
     return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())

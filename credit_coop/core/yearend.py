@@ -13,6 +13,7 @@ from datetime import date
 
 from credit_coop.core import accounts, dates
 from credit_coop.core.errors import InvalidInput, RuleViolation
+from credit_coop.core.faults import fault
 from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
@@ -92,4 +93,5 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
         for l in lines:
             if l["full_settlement"]:
                 store.insert_settlement(l["officer"], on.isoformat(), l["refund"], txn_id)
+            fault("year-end")
     return _result(year, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())
