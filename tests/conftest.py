@@ -118,14 +118,23 @@ def peer_tool(*names: str) -> str:
     pytest.skip(message)
 
 
+def make_coop(path: str, on: date = D0, *, passphrases: bool = True, policy_file: str | None = None) -> Coop:
+    """The one factory for a test ledger: created on ``on`` by 李主任 (admin) with the whole ``STAFF``,
+    each with ``PASSPHRASE`` (cheap scrypt) unless ``passphrases`` is False."""
+    create_ledger(path, operator="李主任", on=on, policy_file=policy_file)
+    with Ledger.open(path, "李主任") as admin:
+        if passphrases:
+            set_passphrase(admin, "李主任", PASSPHRASE, cost=CHEAP)
+        for key, name in STAFF.items():
+            kw = {"passphrase": PASSPHRASE, "cost": CHEAP} if passphrases else {}
+            operators.add_operator(admin, name, key.rstrip("2"), on, **kw)
+    return Coop(path)
+
+
 @pytest.fixture
 def ledger_path(tmp_path) -> str:
     path = str(tmp_path / "coop.db")
-    create_ledger(path, operator="李主任", on=D0)
-    with Ledger.open(path, "李主任") as admin:
-        set_passphrase(admin, "李主任", PASSPHRASE, cost=CHEAP)
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), D0, passphrase=PASSPHRASE, cost=CHEAP)
+    make_coop(path)
     return path
 
 

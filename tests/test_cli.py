@@ -276,3 +276,39 @@ def test_every_json_output_is_one_document(db):
     r = run(db, "--json", "batch", "payroll", "--month", "2025-03", "--dry-run", operator="李主任")
     doc = json.loads(r.stdout)
     assert doc["month"] == "2025-03" and doc["ok"] is False  # the first run's result, marked as a refusal
+
+
+def test_a_refused_database_change_is_a_conflict_not_no_ledger(db, monkeypatch):
+    """Issue 14: an IntegrityError surfaced as exit 9 "no ledger"."""
+    import sqlite3
+
+    from credit_coop.core import borrowers
+
+    def clash(*a, **kw):
+        raise sqlite3.IntegrityError("UNIQUE constraint failed: borrowers.id_number")
+
+    monkeypatch.setattr(borrowers, "add_borrower", clash)
+    r = run(db, "borrower", "add", "--id-number", new_id(), "--name", "王大山", "--kind", "farmer", operator="张经理")
+    assert r.exit_code == 7 and "conflict" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_results_carry_masked_ids_only(db):
+    """Issue 14: masking happened in the CLI only; the core's results carried the full ID."""
+    from datetime import date
+
+    from credit_coop.core.borrowers import add_borrower, show_borrower
+    from credit_coop.core.errors import NotPermitted
+    from credit_coop.core.ledger import Ledger
+    from credit_coop.core.operators import get_operator, list_operators
+
+    idn = new_id()
+    with Ledger.open(db, "张经理") as officer:
+        made = add_borrower(officer, id_number=idn, name="王大山", kinds=["farmer"], on=date(2025, 3, 1))
+        shown = show_borrower(officer, idn)
+        assert idn not in json.dumps([made, shown], ensure_ascii=False) and shown["id_masked"].endswith(idn[-4:])
+        with pytest.raises(NotPermitted):
+            show_borrower(officer, idn, unmasked=True)
+    with Ledger.open(db, "李主任") as admin:
+        assert show_borrower(admin, idn, unmasked=True)["id_number"] == idn
+        ops = list_operators(admin) + [get_operator(admin, "王柜员")]
+        assert all("passphrase" not in o and "id_number" not in o for o in ops)

@@ -12,24 +12,19 @@ from fractions import Fraction
 
 import pytest
 
-from credit_coop.core import interest, journal, loans, operators, riskfund
+from credit_coop.core import interest, journal, loans, riskfund
 from credit_coop.core.errors import InvalidInput, NotPermitted, RuleViolation
-from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.pay import run_payroll
 from credit_coop.core.reports import overdue_report
 from credit_coop.core.verify import verify
-from conftest import STAFF, Coop
+import conftest
 
 START = date(2025, 2, 20)
 TODAY = date(2030, 1, 1)
 
 
-def make_coop(path: str) -> Coop:
-    create_ledger(path, operator="李主任", on=START)
-    with Ledger.open(path, "李主任") as admin:
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), START)
-    return Coop(path)
+def make_coop(path: str) -> conftest.Coop:
+    return conftest.make_coop(path, START, passphrases=False)
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ def test_installed_script_walkthrough(tmp_path):
 
 
 def test_demo_runs_end_to_end(tmp_path):
+    """The one full demo year in the suite (CI's first command runs it too): the source's table."""
     db = tmp_path / "demo.db"
     r = cc(db, "demo", "--db", str(db), "--json", operator=None)
     out = json.loads(r.stdout)
@@ -67,15 +68,21 @@ def test_demo_runs_end_to_end(tmp_path):
         assert by[code]["drawn_fen"] == by[code]["source_drawn_fen"]
     assert by["hnd"]["households"] == 921 and by["hnd"]["granted_fen"] == 921 * 10_000_000
     assert out["compensation"]["cases"] >= 1 and out["overdue"]["notes"] >= 1   # the sample's defaulters show up
-    # a second run replaces its own demo ledger and gives byte-identical reports
+
+
+def test_demo_builds_are_identical_and_never_replace_a_real_ledger(tmp_path):
+    """Two builds of a short demo (through March) give byte-identical reports; a real ledger is refused."""
+    db = tmp_path / "demo.db"
+    short = ["--through", "2025-03-31"]
+    out = json.loads(cc(db, "demo", "--db", str(db), "--json", *short, operator=None).stdout)
+    assert out["verify_ok"]
     demo = dict(operator="郑稽核", password="demo-pass")
-    reports = [["report", "products", "--as-of", "2025-12-31"], ["report", "overdue", "--as-of", "2025-12-31"],
-               ["report", "trial-balance", "--as-of", "2025-12-31"], ["report", "compensation"], ["report", "officers"]]
+    reports = [["report", "products", "--as-of", "2025-03-31"], ["report", "overdue", "--as-of", "2025-03-31"],
+               ["report", "trial-balance", "--as-of", "2025-03-31"], ["report", "compensation"], ["report", "officers"]]
     first = [cc(db, *r, **demo).stdout for r in reports]
-    again = json.loads(cc(db, "demo", "--db", str(db), "--json", operator=None).stdout)
+    again = json.loads(cc(db, "demo", "--db", str(db), "--json", *short, operator=None).stdout)
     assert again["products"] == out["products"] and again["overdue"] == out["overdue"]
     assert [cc(db, *r, **demo).stdout for r in reports] == first
-    # but never a real ledger
     real = tmp_path / "real.db"
     cc(real, "init", operator="admin")
     refused = cc(real, "demo", "--db", str(real), check=False, operator=None)
@@ -94,17 +101,10 @@ def test_cli_import_is_light():
 
 def test_draw_loads_no_heavy_module(tmp_path):
     """A whole drawdown, in-process in a fresh interpreter, loads nothing heavy."""
-    from conftest import Coop
-    from credit_coop.core.ledger import Ledger, create_ledger
-    from credit_coop.core import operators
-    from conftest import D0, STAFF
+    from conftest import make_coop
 
     path = str(tmp_path / "c.db")
-    create_ledger(path, operator="李主任", on=D0)
-    with Ledger.open(path, "李主任") as admin:
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), D0, passphrase="pass-123", cost=2**10)
-    coop = Coop(path)
+    coop = make_coop(path)
     line = coop.granted("hnd")
     coop.close()
     code = (

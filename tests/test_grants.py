@@ -150,20 +150,13 @@ def test_tier_by_total_exposure(coop, existing, new, tier):
 
 def test_committee_above_500k(coop, tmp_path):
     # 300,000 + 200,000 + 0.01 → committee: three lines (extra product from a policy file)
-    from credit_coop.core.ledger import Ledger, create_ledger
     from credit_coop.core.policy import default_policy_text
-    from credit_coop.core import operators
-    from conftest import STAFF, Coop
+    from conftest import make_coop
 
     extra = '\n[products.xfd]\nname = "其他消费贷"\neligible_kinds = ["public-employee"]\nceiling = "100万"\nmax_term_months = 36\n'
     pol = tmp_path / "p.toml"
     pol.write_text(default_policy_text() + extra, "utf-8")
-    path = str(tmp_path / "big.db")
-    create_ledger(path, operator="李主任", policy_file=str(pol), on=D0)
-    with Ledger.open(path, "李主任") as admin:
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), D0)
-    big = Coop(path)
+    big = make_coop(str(tmp_path / "big.db"), policy_file=str(pol), passphrases=False)
     try:
         b = big.borrower(kinds=("public-employee", "business"))
         big.granted("gxd", line="30万", term=12, borrower=b)

@@ -8,11 +8,10 @@ import pytest
 from credit_coop.core import dates, interest, journal, loans
 from credit_coop.core.errors import NotPermitted, RuleViolation
 from credit_coop.core.interest import classify
-from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.policy import load_policy_file
 from credit_coop.core.reports import overdue_report
 from credit_coop.core.verify import verify
-from conftest import STAFF, Coop, far_dates
+from conftest import far_dates, make_coop
 
 START = date(2025, 2, 20)
 TODAY = date(2030, 1, 1)
@@ -20,14 +19,7 @@ TODAY = date(2030, 1, 1)
 
 @pytest.fixture
 def coop2(tmp_path):
-    path = str(tmp_path / "c.db")
-    create_ledger(path, operator="李主任", on=START)
-    from credit_coop.core import operators
-
-    with Ledger.open(path, "李主任") as admin:
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), START)
-    c = Coop(path)
+    c = make_coop(str(tmp_path / "c.db"), START, passphrases=False)
     yield c
     c.close()
 

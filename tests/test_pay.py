@@ -6,25 +6,17 @@ import pytest
 
 from credit_coop.core import interest, journal, loans, riskfund
 from credit_coop.core.errors import InvalidInput, NotPermitted, RuleViolation
-from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.pay import AlreadyRun, percent_of, run_payroll
 from credit_coop.core.verify import verify
 from credit_coop.core.yearend import run_year_end
-from conftest import STAFF, Coop
+from conftest import make_coop
 
 FAR = date(2030, 1, 1)
 
 
 @pytest.fixture
 def coop3(tmp_path):
-    from credit_coop.core import operators
-
-    path = str(tmp_path / "c.db")
-    create_ledger(path, operator="李主任", on=date(2025, 1, 1))
-    with Ledger.open(path, "李主任") as admin:
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), date(2025, 1, 1))
-    c = Coop(path)
+    c = make_coop(str(tmp_path / "c.db"), date(2025, 1, 1), passphrases=False)
     yield c
     c.close()
 
@@ -256,3 +248,46 @@ def test_verify_checks_officer_debt_against_the_cases(coop3):
                                                                journal.Line("1001", credit=100)])
     findings = verify(coop3.as_("auditor"))["findings"]
     assert any("刘经理" in f["message"] and "unrecovered shortfall" in f["message"] for f in findings)
+
+
+def test_repay_receipt_shows_the_recovery(tmp_path):
+    """Issue 14: the core returned ``recovery_fen`` but the receipt read ``recovery``: the teller never saw it."""
+    from test_security import cli
+
+    coop = make_coop(str(tmp_path / "c.db"), date(2025, 1, 1))
+    try:
+        b_line, note, pay = _fund_a_and_b(coop)
+        close(coop, date(2025, 6, 4))
+        r = cli(coop.path, "王柜员", "repay", "--card", b_line["card_no"], "--amount", "500", "--on", "2025-06-05")
+        assert r.exit_code == 0, r.output
+        assert "recovery (compensated note) 收回" in r.stdout and "¥500.00" in r.stdout
+        assert "of which repays officer's debt 归还垫款" in r.stdout
+    finally:
+        coop.close()
+
+
+def test_pay_shares_come_from_the_policy(tmp_path):
+    """Issue 14: "40%/60%" was fixed text in the pay table and the pay register."""
+    from credit_coop.core.export import export_workbook
+    from credit_coop.core.policy import Policy, default_policy_text
+    from test_security import cli
+
+    pol = tmp_path / "p.toml"
+    pol.write_text(default_policy_text().replace('holdback_percent = 40 ', 'holdback_percent = 30 '), "utf-8")
+    assert 'holdback_percent = 30 ' in pol.read_text("utf-8")
+    coop = make_coop(str(tmp_path / "c.db"), date(2025, 1, 1), policy_file=str(pol))
+    try:
+        coop.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))
+        close(coop, date(2025, 3, 31))
+        r = cli(coop.path, "李主任", "batch", "payroll", "--month", "2025-03", "--on", "2025-04-01")
+        assert r.exit_code == 0 and "withheld 30%" in r.stdout and "payable 70%" in r.stdout
+        out = tmp_path / "pay.xlsx"
+        export_workbook(coop.as_("auditor"), str(out), first=date(2025, 3, 1), last=date(2025, 4, 30), registers=["pay"])
+        from openpyxl import load_workbook
+
+        ws = load_workbook(out, read_only=True)["绩效工资"]
+        headers = [c.value for c in next(ws.iter_rows(max_row=1))]
+        assert "扣留30%" in headers and "应发70%" in headers and "扣留40%" not in headers
+        assert isinstance(coop.as_("auditor").policy, Policy)
+    finally:
+        coop.close()

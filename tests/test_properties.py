@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from credit_coop.core import interest, journal, loans
 from credit_coop.core.errors import LedgerError
-from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.verify import verify
-from conftest import Coop, D0, STAFF
+from conftest import make_coop
 
 ops = st.lists(
     st.tuples(
@@ -30,15 +29,9 @@ ops = st.lists(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=ops)
 def test_any_sequence_keeps_the_ledger_sound(tmp_path_factory, ops):
-    from credit_coop.core import operators
     from credit_coop.core.business_day import open_business_date
 
-    path = str(tmp_path_factory.mktemp("prop") / "coop.db")
-    create_ledger(path, operator="李主任", on=D0)
-    with Ledger.open(path, "李主任") as admin:
-        for key, name in STAFF.items():
-            operators.add_operator(admin, name, key.rstrip("2"), D0)
-    coop = Coop(path)
+    coop = make_coop(str(tmp_path_factory.mktemp("prop") / "coop.db"), passphrases=False)
     try:
         line = coop.granted("hnd", line="8万")
         teller, accountant, auditor = coop.as_("teller"), coop.as_("accountant"), coop.as_("auditor")

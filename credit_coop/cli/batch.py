@@ -139,15 +139,19 @@ def _batch_state(r: dict) -> str:
 
 
 def _pay_table(r: dict) -> None:
+    from decimal import Decimal
+
+    held = f"withheld {r['holdback_percent']}%"
+    payable = f"payable {100 - Decimal(r['holdback_percent'])}%"  # the policy's shares, never fixed text
     print_table(
         f"Performance pay {r['month']} — {_batch_state(r)}",
         ["officer", "role", "surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total",
-         "withheld 40%", "payable 60%"],
+         held, payable],
         [[o["officer"], o["role"], o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay"]), yuan(o["interest_collected"]),
           yuan(o["interest_pay"]), yuan(o["total"]), yuan(o["holdback"]), yuan(o["payable"])] for o in r["officers"]]
         + [["total", "", "", "", "", yuan(r["totals"]["grant_pay"]), "", yuan(r["totals"]["interest_pay"]), yuan(r["totals"]["total"]),
             yuan(r["totals"]["holdback"]), yuan(r["totals"]["payable"])]],
-        right=("surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total", "withheld 40%", "payable 60%"),
+        right=("surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total", held, payable),
     )
 
 
@@ -171,7 +175,7 @@ def payroll(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the table; post nothing.")] = False,
     on: OnOpt = None,
 ) -> None:
-    """Monthly performance pay: grant pay + 10% of interest collected; 40% withheld into each fund.
+    """Monthly performance pay: grant pay + a share of interest collected; the policy's holdback withheld into each fund.
 
     A month is paid once; a second run shows the first run's result and exits 7.
 

@@ -45,7 +45,6 @@ def show(
 
     with open_ledger() as ledger:
         result = show_borrower(ledger, id_number, business_date(on))
-    result.pop("id_number")  # screens show the masked number only (SPEC §1)
 
     def human(r: dict) -> None:
         print_fields(

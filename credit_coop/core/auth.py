@@ -56,9 +56,11 @@ def set_passphrase(ledger: Ledger, name: str, passphrase: str, *, cost: int = CO
     op = store.get_operator(name)
     if op is None:
         raise NotPermitted(f"operator {name} is not registered in this ledger")
+    from credit_coop.core.operators import PERMISSIONS
+
     me = store.get_operator(ledger.operator or "")
-    if ledger.operator != name and (me is None or me["role"] != "admin"):
-        raise NotPermitted("only an admin sets another operator's passphrase")
+    if ledger.operator != name and (me is None or me["role"] not in PERMISSIONS["operator.passwd-others"]):
+        raise NotPermitted(f"only {', '.join(PERMISSIONS['operator.passwd-others'])} set another operator's passphrase")
     stored = hash_passphrase(valid_new_passphrase(passphrase), cost=cost)
     with store.write():
         store.update_operator(name, passphrase=stored, failed_attempts=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from credit_coop.core.errors import Conflict, InvalidInput, NotFound
+from credit_coop.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from credit_coop.core.identity import mask_id_number, validate_id_number
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.operators import require
@@ -58,7 +58,7 @@ def add_borrower(
             },
             kinds,
         )
-    return {"id_number": id_number, "id_masked": mask_id_number(id_number), "name": name, "kinds": kinds, "village": village}
+    return {"id_masked": mask_id_number(id_number), "name": name, "kinds": kinds, "village": village}
 
 
 def get_borrower(ledger: Ledger, id_number: str) -> dict:
@@ -73,9 +73,11 @@ def get_borrower(ledger: Ledger, id_number: str) -> dict:
     return out
 
 
-def show_borrower(ledger: Ledger, id_number: str, as_of: date | None = None) -> dict:
-    """Borrower, their lines and total exposure (sum of live lines)."""
+def show_borrower(ledger: Ledger, id_number: str, as_of: date | None = None, *, unmasked: bool = False) -> dict:
+    """Borrower, their lines and total exposure (sum of live lines). The ID number comes back masked
+    (SPEC §1) unless ``unmasked`` is asked by a role allowed full IDs (``export.unmasked``)."""
     from credit_coop.core.grants import grant_summary, is_live, live_exposure
+    from credit_coop.core.operators import PERMISSIONS
 
     as_of = as_of or date.today()
     b = get_borrower(ledger, id_number)
@@ -85,4 +87,10 @@ def show_borrower(ledger: Ledger, id_number: str, as_of: date | None = None) -> 
     b["total_exposure_fen"] = live_exposure(ledger, b["id_number"], as_of, grants=grants)
     b["outstanding_fen"] = sum(l["outstanding_fen"] for l in lines)
     b["live_lines"] = sum(1 for g in grants if is_live(g, as_of))
+    if unmasked:
+        op = ledger.store.get_operator(ledger.operator or "")
+        if op is None or op["role"] not in PERMISSIONS["export.unmasked"]:
+            raise NotPermitted(f"full ID numbers are for {', '.join(PERMISSIONS['export.unmasked'])} only")
+    else:
+        b.pop("id_number")
     return b

@@ -93,7 +93,7 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
         C("surveyed", "调查笔数", "Surveyed", "int", 8), C("reviewed", "审查笔数", "Reviewed", "int", 8), C("approved", "审批笔数", "Approved", "int", 8),
         C("grant_pay", "业务量计酬", "Grant pay", "money"), C("interest_collected", "收息", "Interest collected", "money"),
         C("interest_pay", "收息计酬", "Interest pay", "money"), C("total", "绩效合计", "Total", "money"),
-        C("holdback", "扣留40%", "Withheld", "money"), C("payable", "应发60%", "Payable", "money"), C("txn_id", "交易号", "Transaction", "int", 10)]),
+        C("holdback", "扣留{holdback}%", "Withheld {holdback}%", "money"), C("payable", "应发{payable}%", "Payable {payable}%", "money"), C("txn_id", "交易号", "Transaction", "int", 10)]),
     "risk_fund": ("风险补偿金", "Risk-fund movements", [
         C("business_date", "日期", "Date", "date", 12), C("txn_id", "交易号", "Transaction", "int", 10), C("officer", "客户经理", "Officer", "text", 10),
         C("kind", "类型", "Kind", "text", 14), C("account", "科目", "Account", "text", 14), C("fund_in", "贷方(存入)", "In (credit)", "money"),
@@ -137,9 +137,11 @@ def _check_period(first, last) -> tuple[date, date]:
 def _check_unmasked(ledger: Ledger, unmasked: bool) -> None:
     if not unmasked:
         return
+    from credit_coop.core.operators import PERMISSIONS
+
     op = ledger.store.get_operator(ledger.operator or "")
-    if op is None or op["role"] not in ("auditor", "admin"):
-        raise NotPermitted("unmasked ID numbers are for auditors and admins only")
+    if op is None or op["role"] not in PERMISSIONS["export.unmasked"]:
+        raise NotPermitted(f"unmasked ID numbers are for {', '.join(PERMISSIONS['export.unmasked'])} only")
 
 
 def register_names() -> list[str]:
@@ -196,7 +198,9 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
     ws.freeze_panes = "A2"
     for i, c in enumerate(cols, 1):
         ws.column_dimensions[get_column_letter(i)].width = c.width
-    ws.append([c.zh if lang == "zh" else c.en for c in cols])
+    held = ledger.policy["pay"]["holdback_percent"]  # the shares in the headers are the policy's, not fixed text
+    shares = {"holdback": held, "payable": str(100 - Decimal(str(held)))}
+    ws.append([(c.zh if lang == "zh" else c.en).format(**shares) for c in cols])
     convert = _converters(ws, cols, unmasked, lang)
     cursor = ledger.store.register_rows(register, first.isoformat(), last.isoformat())
     names = [d[0] for d in cursor.description]

@@ -57,6 +57,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "operator.set-role": ("admin",),
     "operator.recovery-code": ("admin",),
     "operator.set-id": ("admin",),
+    "operator.passwd-others": ("admin",),   # anyone sets their own passphrase
+    "export.unmasked": ("auditor", "admin"),
 }
 
 EVERYONE = ROLES
@@ -214,13 +216,20 @@ def set_id_number(ledger: Ledger, name: str, id_number: str) -> dict:
     return {"name": name, "id_masked": mask_id_number(id_number)}
 
 
+def _public(r) -> dict:
+    """An operator as results show them: no passphrase hash, the ID number masked."""
+    from credit_coop.core.identity import mask_id_number
+
+    out = {k: v for k, v in dict(r).items() if k not in ("passphrase", "id_number")}
+    return out | {"has_passphrase": bool(r["passphrase"]), "id_masked": mask_id_number(r["id_number"]) if r["id_number"] else None}
+
+
 def list_operators(ledger: Ledger) -> list[dict]:
-    return [{k: v for k, v in dict(r).items() if k != "passphrase"} | {"has_passphrase": bool(r["passphrase"])}
-            for r in ledger.store.list_operators()]
+    return [_public(r) for r in ledger.store.list_operators()]
 
 
 def get_operator(ledger: Ledger, name: str) -> dict:
     op = ledger.store.get_operator(name)
     if op is None:
         raise NotFound(f"no operator {name}")
-    return dict(op)
+    return _public(op)

@@ -4,8 +4,8 @@
   post: surveyor 80% (40), reviewer 10% (5), approver 10% (5).
 - Interest pay: 10% of the interest (and penalty interest) actually collected
   in the month on the loan notes the officer manages, net of reversals.
-- 40% of each person's monthly pay is withheld into their risk compensation
-  fund (风险补偿金账户); 60% is payable (SPEC §7). Policy
+- ``pay.holdback_percent`` (40%) of each person's monthly pay is withheld into their
+  risk compensation fund (风险补偿金账户); the rest (60%) is payable (SPEC §7). Policy
   ``holdback_officers_only`` limits the holdback to loan officers.
 
 Rounding rule (one, documented): each percentage is rounded half up to the
@@ -88,10 +88,11 @@ def compute_payroll(ledger: Ledger, month: str) -> tuple[str, date, date, list[d
     return month, first, last, lines
 
 
-def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None) -> dict:
+def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, holdback_percent: str) -> dict:
     keys = ("grant_pay", "interest_pay", "total", "holdback", "payable")
     return {
         "month": month,
+        "holdback_percent": str(holdback_percent),
         "dry_run": dry_run,
         "posted": posted,
         "run_on": run_on,
@@ -111,7 +112,8 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
         if prior is not None:
             raise AlreadyRun(
                 f"payroll for {month} was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
-                _result(month, store.batch_lines("payroll", month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
+                _result(month, store.batch_lines("payroll", month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"],
+                        holdback_percent=ledger.policy["pay"]["holdback_percent"]),
             )
         closed = store.closed_through()
         if not closed or closed < last.isoformat():
@@ -119,7 +121,7 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
         if on <= last:
             raise RuleViolation(f"the payroll for {month} is posted after the month ends, not on {on.isoformat()}")
         if dry_run:
-            return _result(month, lines, posted=False, dry_run=True)
+            return _result(month, lines, posted=False, dry_run=True, holdback_percent=ledger.policy["pay"]["holdback_percent"])
         txn_id = None
         if lines:
             journal = [Line(accounts.PAY_EXPENSE, debit=sum(l["total"] for l in lines))]
@@ -132,4 +134,5 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
         store.insert_batch("payroll", month, on.isoformat(), ledger.operator, txn_id, lines)
         for _ in lines:  # everything written, nothing committed yet
             fault("payroll")
-    return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())
+    return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat(),
+                   holdback_percent=ledger.policy["pay"]["holdback_percent"])

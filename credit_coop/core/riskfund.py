@@ -149,9 +149,11 @@ MOVEMENT_NAMES = {
 def statement(ledger: Ledger, officer: str, year: int | None = None) -> dict:
     """An officer's fund statement: opening, each movement, closing (from the journal)."""
     store = ledger.store
+    from credit_coop.core.operators import PERMISSIONS
+
     op_row = store.get_operator(ledger.operator or "")
-    if op_row is None or (ledger.operator != officer and op_row["role"] not in ("admin", "auditor", "dept-head", "deputy-director")):
-        raise NotPermitted("a fund statement is for the officer themself, or admin, auditor and heads")
+    if op_row is None or (ledger.operator != officer and op_row["role"] not in PERMISSIONS["officer.statement"]):
+        raise NotPermitted(f"a fund statement is for the officer themself, or {', '.join(PERMISSIONS['officer.statement'])}")
     _officer(ledger, officer)
     first = f"{year:04d}-01-01" if year else "0000-01-01"
     last = f"{year:04d}-12-31" if year else "9999-12-31"
