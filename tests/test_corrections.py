@@ -267,12 +267,107 @@ def test_who_may_correct_and_when(coop):
     with pytest.raises(RuleViolation, match="overpayment"):
         repay(coop, ln, "90,000.00", date(2025, 3, 15), who="accountant", correction="too much")
     assert txn_count(coop) == n and verify(coop.as_("auditor"))["ok"]
-    # once that month's payroll has run, its days can no longer be corrected
-    run_payroll(coop.as_("李主任"), "2025-03", on=date(2025, 4, 1))
-    n = txn_count(coop)
-    with pytest.raises(RuleViolation, match="payroll for 2025-03"):
-        repay(coop, ln, "1万", date(2025, 3, 15), who="accountant", correction="too late")
-    assert txn_count(coop) == n
+
+
+def _pay_by_officer(coop) -> dict:
+    """Each person's pay so far from the journal: payable and withheld, per officer."""
+    store = coop.as_("auditor").store
+    rows = store.conn.execute(
+        "SELECT officer, account, SUM(credit - debit) FROM journal_lines WHERE officer IS NOT NULL "
+        "AND account IN ('2211.pay', '2241.riskfund') GROUP BY officer, account").fetchall()
+    return {(o, a): v for o, a, v in rows if v}
+
+
+def test_correction_after_payroll_is_carried_by_the_next_payroll(twins):
+    """Issue 14: March was paid without a repayment of March 21; keyed in late April as a correction,
+    May's run pays the difference of March's interest pay (补发), to the fen, with its holdback."""
+    from credit_coop.core.pay import percent_of
+
+    late, on_time = twins
+    for c in twins:
+        ln = line(c)
+        draw(c, ln, "8万", date(2025, 3, 1))
+        close(c, date(2025, 3, 20))
+    repay(on_time, card_of(on_time), 28_889, date(2025, 3, 21))   # March's interest, due on the 20th
+    for c in twins:
+        close(c, date(2025, 3, 31))
+        run_payroll(c.as_("李主任"), "2025-03", on=date(2025, 4, 1))
+        close(c, date(2025, 4, 30))
+    r = repay(late, card_of(late), 28_889, date(2025, 3, 21), who="accountant", correction="receipt 0321-02 found")
+    assert r["split"]["interest_due_fen"] == 28_889
+    late_april = run_payroll(late.as_("李主任"), "2025-04", on=date(2025, 5, 1))
+    on_time_april = run_payroll(on_time.as_("李主任"), "2025-04", on=date(2025, 5, 1))
+    assert on_time_april["adjustments"] == []
+    [adj] = late_april["adjustments"]
+    assert adj["for_month"] == "2025-03" and adj["interest_collected"] == 28_889
+    assert adj["interest_pay_delta"] == percent_of(28_889, 10) == 2_889
+    assert adj["holdback"] == percent_of(2_889, 40) and adj["payable"] == 2_889 - adj["holdback"]
+    # after it, every officer has been paid exactly what the on-time twin paid, and the books agree
+    assert _pay_by_officer(late) == _pay_by_officer(on_time)
+    assert snapshot(late) == snapshot(on_time)
+    # the next run finds nothing more to carry
+    for c in twins:
+        close(c, date(2025, 5, 31))
+    assert run_payroll(late.as_("李主任"), "2025-05", on=date(2025, 6, 1))["adjustments"] == []
+
+
+def test_correction_after_year_end_is_carried_by_the_next_year_end(twins):
+    """A full repayment at maturity was missed: the day-end compensated the note from the officer's fund,
+    so the 2025 year-end found the officer not clean. Keyed in 2026 as a correction: the compensation is
+    reversed, and the 2026 year-end carries the 2025 refund (and January's payroll the interest pay)."""
+    from credit_coop.core.yearend import run_year_end
+
+    late, on_time = twins
+    for c in twins:
+        line(c, amount="5万", product="sdt")
+        draw(c, card_of(c), "5万", date(2025, 3, 1), maturity=date(2025, 9, 1))
+    owed = None
+    for m in range(3, 13):
+        if m < 9:  # the borrower pays each month's interest the day after settlement
+            for c in twins:
+                close(c, date(2025, m, 20))
+                due = loans.show_line(c.as_("auditor"), card_of(c)["card_no"])["notes"][0]["interest_due_fen"]
+                repay(c, card_of(c), due, date(2025, m, 21))
+        if m == 9:  # paid in full at maturity: the on-time twin keys it, the late one does not
+            owed = sum(n["owed_fen"] for n in loans.show_line(on_time.as_("auditor"), card_of(on_time)["card_no"])["notes"])
+            repay(on_time, card_of(on_time), owed, date(2025, 9, 1))
+        nxt = date(2025 + (m == 12), m % 12 + 1, 1)
+        for c in twins:
+            close(c, nxt - timedelta(days=1))
+            run_payroll(c.as_("李主任"), f"2025-{m:02d}", on=nxt)
+    for c in twins:
+        run_year_end(c.as_("李主任"), 2025, on=date(2026, 1, 1), today=TODAY)
+    assert riskfund.compensation_report(late.as_("auditor"))["cases"]           # the late twin compensated it
+    officer = "张经理"
+    ye_late = {o["officer"]: o for o in late.as_("auditor").store.batch_lines("year-end", "2025")}
+    ye_on_time = {o["officer"]: o for o in on_time.as_("auditor").store.batch_lines("year-end", "2025")}
+    assert ye_late[officer]["clean"] == 0 and ye_on_time[officer]["clean"] == 1 and ye_on_time[officer]["refund"] > 0
+    for c in twins:
+        close(c, date(2026, 1, 5))
+    r = repay(late, card_of(late), owed, date(2025, 9, 1), who="accountant", correction="paid at maturity, slip mislaid")
+    assert r["correction"]["compensations_reversed"]
+    for c in twins:
+        close(c, date(2026, 1, 31))
+        run_payroll(c.as_("李主任"), "2026-01", on=date(2026, 2, 1))
+        close(c, date(2026, 12, 31))
+        run_year_end(c.as_("李主任"), 2026, on=date(2027, 1, 1), today=TODAY)
+    store = late.as_("auditor").store
+    adjustments = store.adjustments("year_end_adjustments", "year", "2026")
+    from credit_coop.core.pay import percent_of
+
+    # what 2025 earns now: 20% of the holdbacks of 2025's runs (September's interest pay was carried into 2026)
+    assert [(a["officer"], a["for_year"], a["refund_delta"]) for a in adjustments] == \
+        [(officer, "2025", percent_of(ye_late[officer]["holdbacks"], 20))]
+
+    def refunds(c):
+        st = c.as_("auditor").store
+        return sum(l["refund"] for y in ("2025", "2026") for l in st.batch_lines("year-end", y) if l["officer"] == officer) + \
+            sum(a["refund_delta"] for a in st.adjustments("year_end_adjustments", "year", "2026"))
+
+    assert refunds(late) == refunds(on_time)                                   # over the two years, to the fen
+    assert late.as_("auditor").store.adjustments("pay_adjustments", "month", "2026-01")  # September's interest pay, carried
+    assert _pay_by_officer(late) == _pay_by_officer(on_time)
+    assert snapshot(late) == snapshot(on_time)
 
 
 def test_later_postings_must_be_taken_out_first(twins):

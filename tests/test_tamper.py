@@ -137,3 +137,29 @@ def test_each_finding_names_what_was_done(books, tmp_path):
         copy_books(coop.path, path)
         forge(path, sql)
         assert any(needle in f["message"] for f in findings(path, [slip])), (sql, findings(path, [slip]))
+
+
+def test_heads_are_printed_and_stated_where_auditors_find_them(books, tmp_path):
+    """Issue 14: the day-end prints the day's head, exports state it, and several slips narrow a rewrite down."""
+    import re
+
+    from credit_coop.core.export import export_plaintext, export_workbook
+
+    coop, line, slip = books
+    assert re.fullmatch(r"[0-9a-f]{32}@\d+\.\d+", slip)
+    out = tmp_path / "j.journal"
+    r = export_plaintext(coop.as_("auditor"), str(out), "hledger")
+    assert r["head"] in out.read_text("utf-8").splitlines()[1] and "transactions" in out.read_text("utf-8").splitlines()[1]
+    wb = tmp_path / "a.xlsx"
+    export_workbook(coop.as_("auditor"), str(wb), first=D0, last=date(2025, 3, 6))
+    from openpyxl import load_workbook
+
+    cover = [[c.value for c in row] for row in load_workbook(wb, read_only=True)["封面"].iter_rows()]
+    assert any(row[0] == "账本链头" and re.fullmatch(r"[0-9a-f]{32}@\d+\.\d+", str(row[1])) for row in cover)
+    # two slips: an early one (transaction 1) still matches, the later one does not
+    early = coop.as_("auditor").store.head_at(1, 1)
+    path = str(tmp_path / "f.db")
+    copy_books(coop.path, path)
+    forge(path, "UPDATE txns SET memo = 'x' WHERE id = 3")
+    found = [f["message"] for f in findings(path, [early, slip])]
+    assert any("diverges between transactions 2 and" in m for m in found), found

@@ -153,6 +153,14 @@ def _pay_table(r: dict) -> None:
             yuan(r["totals"]["holdback"]), yuan(r["totals"]["payable"])]],
         right=("surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total", held, payable),
     )
+    if r["adjustments"]:
+        print_table(
+            "Adjustments for months already paid, after back-dated corrections (补发 / 扣回)",
+            ["officer", "for month", "interest collected now", "interest pay", held, payable],
+            [[a["officer"], a["for_month"], yuan(a["interest_collected"]), yuan(a["interest_pay_delta"]), yuan(a["holdback"]),
+              yuan(a["payable"])] for a in r["adjustments"]],
+            right=("interest collected now", "interest pay", held, payable),
+        )
 
 
 def _once(run, render) -> None:
@@ -208,6 +216,10 @@ def year_end(
                     [[o["officer"], yuan(o["holdbacks"]), "yes" if o["clean"] else "no", o["reason"], yuan(o["refund"])]
                      for o in r["officers"]] + [["total", yuan(r["total_holdbacks_fen"]), "", "", yuan(r["total_refund_fen"])]],
                     right=("holdbacks in year", "refund"))
+        if r["adjustments"]:
+            print_table("Adjustments for earlier years after back-dated corrections (补发 / 扣回)", ["officer", "for year", "refund", "why"],
+                        [[a["officer"], a["for_year"], yuan(a["refund_delta"]), a["reason"]] for a in r["adjustments"]],
+                        right=("refund",))
 
     with open_ledger() as ledger:
         progress = progress_bar("year-end")

@@ -79,13 +79,11 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
         raise RuleViolation(f"{d0} is not closed yet; post it normally, without --correction")
     if d0 < store.first_closed_day():
         raise RuleViolation(f"{d0} is before this ledger's first business day ({store.first_closed_day()})")
-    for batch, period, what in (("payroll", d0[:7], "interest collected"), ("year-end", d0[:4], "risk-fund refunds")):
-        ran = store.first_batch_from(batch, period)
-        if ran:
-            raise RuleViolation(
-                f"the {batch} for {ran} has been run; a correction dated {d0} would change the {what} it paid. "
-                "Post the adjustment on an open business date instead"
-            )
+    # A payroll or year-end already run for that period is never rewritten: the next run carries the
+    # difference (补发 / 扣回, pay.compute_adjustments; yearend.compute_adjustments).
+    for batch, period in (("payroll", d0[:7]), ("year-end", d0[:4])):
+        if store.first_batch_from(batch, period):
+            store.flag_recheck(batch, period)
     grant_ids = sorted(set(grant_ids))
     if grant_ids:
         later = store.counter_postings_after(grant_ids, d0)

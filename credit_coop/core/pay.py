@@ -80,7 +80,7 @@ def compute_payroll(ledger: Ledger, month: str) -> tuple[str, date, date, list[d
         total = grant_pay + interest_pay
         if total <= 0:
             continue
-        held = percent_of(total, pay["holdback_percent"]) if (role == "officer" or not pay["holdback_officers_only"]) else 0
+        held = held_back(ledger, role, total)
         lines.append({
             "officer": person, "role": role, "surveyed": s, "reviewed": r, "approved": a, "grant_pay": grant_pay,
             "interest_collected": got, "interest_pay": interest_pay, "total": total, "holdback": held, "payable": total - held,
@@ -88,10 +88,52 @@ def compute_payroll(ledger: Ledger, month: str) -> tuple[str, date, date, list[d
     return month, first, last, lines
 
 
-def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, holdback_percent: str) -> dict:
+def held_back(ledger: Ledger, role: str, fen: int) -> int:
+    """The policy's holdback of an amount of pay (officers only, if the policy says so)."""
+    pay = ledger.policy["pay"]
+    return percent_of(fen, pay["holdback_percent"]) if (role == "officer" or not pay["holdback_officers_only"]) else 0
+
+
+def compute_adjustments(ledger: Ledger, month: str) -> list[dict]:
+    """补发 / 扣回 (issue 14): for each month paid before ``month`` that a back-dated correction has
+    touched since, the interest pay its collections earn now less what was given for it (its run
+    and any adjustment carried since), per officer, with its own holdback at the policy's percentage.
+    Pay already posted is never rewritten; the next run carries the difference."""
+    store = ledger.store
+    since = store.recheck_from("payroll")
+    if since is None:
+        return []
+    share = ledger.policy["pay"]["interest_share_percent"]
+    out = []
+    for prior in store.paid_periods("payroll", since, month):
+        _, first, last = parse_month(prior)
+        collected = store.interest_collected_in(first.isoformat(), last.isoformat(), "1132.")
+        given = store.interest_pay_for(prior)
+        for officer in sorted(set(collected) | set(given)):
+            got = collected.get(officer, 0)
+            delta = (percent_of(got, share) if got > 0 else 0) - given.get(officer, 0)
+            if not delta:
+                continue
+            op = store.get_operator(officer)
+            held = held_back(ledger, op["role"] if op else "unknown", delta)
+            out.append({"officer": officer, "for_month": prior, "interest_collected": got, "interest_pay_delta": delta,
+                        "holdback": held, "payable": delta - held})
+    return out
+
+
+def net_lines(amounts: dict[tuple[str, str | None], int]) -> list[Line]:
+    """Journal lines from net amounts per (account, officer), credit-positive; zero amounts dropped."""
+    return [Line(acc, credit=fen, officer=who) if fen > 0 else Line(acc, debit=-fen, officer=who)
+            for (acc, who), fen in amounts.items() if fen]
+
+
+def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, holdback_percent: str,
+            adjustments: list | None = None) -> dict:
     keys = ("grant_pay", "interest_pay", "total", "holdback", "payable")
+    adjustments = [{k: v for k, v in dict(a).items() if k not in ("id", "month")} for a in adjustments or []]
     return {
         "month": month,
+        "adjustments": adjustments,
         "holdback_percent": str(holdback_percent),
         "dry_run": dry_run,
         "posted": posted,
@@ -99,6 +141,7 @@ def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None
         "txn_id": txn_id,
         "officers": [{k: v for k, v in dict(l).items() if k not in ("id", "month")} for l in lines],
         "totals": {k: sum(l[k] for l in lines) for k in keys},
+        "adjustment_totals": {k: sum(a[k] for a in adjustments) for k in ("interest_pay_delta", "holdback", "payable")},
     }
 
 
@@ -113,26 +156,33 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
             raise AlreadyRun(
                 f"payroll for {month} was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
                 _result(month, store.batch_lines("payroll", month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"],
-                        holdback_percent=ledger.policy["pay"]["holdback_percent"]),
+                        holdback_percent=ledger.policy["pay"]["holdback_percent"],
+                        adjustments=store.adjustments("pay_adjustments", "month", month)),
             )
         closed = store.closed_through()
         if not closed or closed < last.isoformat():
             raise RuleViolation(f"{month} is not closed yet (day-end has run through {closed or 'no day'}); close the month first")
         if on <= last:
             raise RuleViolation(f"the payroll for {month} is posted after the month ends, not on {on.isoformat()}")
+        adjustments = compute_adjustments(ledger, month)
+        held = ledger.policy["pay"]["holdback_percent"]
         if dry_run:
-            return _result(month, lines, posted=False, dry_run=True, holdback_percent=ledger.policy["pay"]["holdback_percent"])
+            return _result(month, lines, posted=False, dry_run=True, holdback_percent=held, adjustments=adjustments)
         txn_id = None
-        if lines:
-            journal = [Line(accounts.PAY_EXPENSE, debit=sum(l["total"] for l in lines))]
-            for l in lines:
-                if l["payable"]:
-                    journal.append(Line(accounts.PAY_PAYABLE, credit=l["payable"], officer=l["officer"]))
-                if l["holdback"]:
-                    journal.append(Line(accounts.RISK_FUND, credit=l["holdback"], officer=l["officer"]))
-            txn_id = post(ledger, "payroll", on, journal, memo=f"performance pay {month}")
+        amounts: dict[tuple[str, str | None], int] = {}  # credit-positive, per account and officer
+        for l in [*lines, *adjustments]:
+            total = l.get("total", l.get("interest_pay_delta"))
+            amounts[(accounts.PAY_EXPENSE, None)] = amounts.get((accounts.PAY_EXPENSE, None), 0) - total
+            amounts[(accounts.PAY_PAYABLE, l["officer"])] = amounts.get((accounts.PAY_PAYABLE, l["officer"]), 0) + l["payable"]
+            amounts[(accounts.RISK_FUND, l["officer"])] = amounts.get((accounts.RISK_FUND, l["officer"]), 0) + l["holdback"]
+        journal = net_lines(amounts)
+        if journal:
+            txn_id = post(ledger, "payroll", on, journal, memo=f"performance pay {month}"
+                          + (f" (with {len(adjustments)} adjustment(s) 补发/扣回)" if adjustments else ""))
         store.insert_batch("payroll", month, on.isoformat(), ledger.operator, txn_id, lines)
+        store.insert_adjustments("pay_adjustments", [{"month": month, **a} for a in adjustments])
+        store.clear_recheck("payroll")
         for _ in lines:  # everything written, nothing committed yet
             fault("payroll")
-    return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat(),
-                   holdback_percent=ledger.policy["pay"]["holdback_percent"])
+    return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat(), holdback_percent=held,
+                   adjustments=adjustments)

@@ -227,8 +227,17 @@ def verify(ledger: Ledger, heads: list[str] | None = None) -> dict:
     """Run every check; ``findings`` is empty when the ledger is sound. ``heads``: anchors recorded
     earlier outside the file, each checked (``check_head``)."""
     findings = [f for check in CHECKS for f in check(ledger)]
+    passed, failed = [], []
     for anchor in heads or []:
-        findings += check_head(ledger, anchor)
+        found = check_head(ledger, anchor)
+        findings += found
+        (failed if found else passed).append(int(anchor.strip().split("@")[1].split(".")[0]))
+    if failed and passed:  # several slips narrow down where the history was rewritten
+        first_bad = min(failed)
+        good = [t for t in passed if t < first_bad]
+        if good:
+            findings.append(Finding("head", f"the journal matches the slips through transaction {max(good)} and "
+                                            f"diverges between transactions {max(good) + 1} and {first_bad}"))
     balances = ledger.store.account_balances()
     debit = sum(r["debit"] for r in balances)
     credit = sum(r["credit"] for r in balances)

@@ -14,10 +14,10 @@ from datetime import date
 from credit_coop.core import accounts, dates
 from credit_coop.core.errors import InvalidInput, RuleViolation
 from credit_coop.core.faults import fault
-from credit_coop.core.journal import Line, post
+from credit_coop.core.journal import post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
-from credit_coop.core.pay import AlreadyRun, percent_of
+from credit_coop.core.pay import AlreadyRun, net_lines, percent_of
 from credit_coop.core.riskfund import fund_balance
 
 
@@ -51,10 +51,33 @@ def _lines(ledger: Ledger, year: int) -> list[dict]:
     return lines
 
 
-def _result(year: int, lines, *, posted: bool, dry_run: bool, txn_id=None, run_on=None) -> dict:
+def compute_adjustments(ledger: Ledger, year: int) -> list[dict]:
+    """A back-dated correction after an earlier year-end (a compensation reversed, a note no longer
+    non-performing) may change who was clean that year: the refund it earns now less what was given
+    for it is carried by this year-end (issue 14). Full settlements are not reopened."""
+    store = ledger.store
+    since = store.recheck_from("year-end")
+    if since is None:
+        return []
+    out = []
+    for prior in store.paid_periods("year-end", since, str(year)):
+        now = {l["officer"]: l for l in _lines(ledger, int(prior)) if not l["full_settlement"]}
+        given = store.refunded_for(prior)
+        for officer in sorted(set(now) | set(given)):
+            delta = (now[officer]["refund"] if officer in now else 0) - given.get(officer, 0)
+            if delta:
+                reason = now[officer]["reason"] if officer in now else None
+                out.append({"officer": officer, "for_year": prior, "refund_delta": delta,
+                            "reason": reason or ("clean after a correction" if delta > 0 else "no longer clean")})
+    return out
+
+
+def _result(year: int, lines, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, adjustments=None) -> dict:
     rows = [{k: v for k, v in dict(l).items() if k not in ("id", "year")} for l in lines]
+    adjustments = [{k: v for k, v in dict(a).items() if k not in ("id", "year")} for a in adjustments or []]
     return {"year": year, "dry_run": dry_run, "posted": posted, "run_on": run_on, "txn_id": txn_id, "officers": rows,
-            "total_holdbacks_fen": sum(r["holdbacks"] for r in rows), "total_refund_fen": sum(r["refund"] for r in rows)}
+            "adjustments": adjustments, "total_holdbacks_fen": sum(r["holdbacks"] for r in rows),
+            "total_refund_fen": sum(r["refund"] for r in rows), "total_adjustment_fen": sum(a["refund_delta"] for a in adjustments)}
 
 
 def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, today: date | None = None) -> dict:
@@ -73,7 +96,8 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
         if prior is not None:
             raise AlreadyRun(
                 f"the {year} year-end was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
-                _result(year, store.batch_lines("year-end", str(year)), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"]),
+                _result(year, store.batch_lines("year-end", str(year)), posted=True, dry_run=False, txn_id=prior["txn_id"],
+                        run_on=prior["run_on"], adjustments=store.adjustments("year_end_adjustments", "year", str(year))),
             )
         closed = store.closed_through()
         if not closed or closed < f"{year:04d}-12-31":
@@ -81,17 +105,20 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
         if on.year <= year:
             raise RuleViolation(f"the {year} year-end is posted after the year ends, not on {on.isoformat()}")
         lines = _lines(ledger, year)
+        adjustments = compute_adjustments(ledger, year)
         if dry_run:
-            return _result(year, lines, posted=False, dry_run=True)
-        journal = []
-        for l in lines:
-            if l["refund"]:
-                journal += [Line(accounts.RISK_FUND, debit=l["refund"], officer=l["officer"]),
-                            Line(accounts.PAY_PAYABLE, credit=l["refund"], officer=l["officer"])]
+            return _result(year, lines, posted=False, dry_run=True, adjustments=adjustments)
+        amounts: dict[tuple[str, str | None], int] = {}  # credit-positive, per account and officer
+        for officer, fen in [(l["officer"], l["refund"]) for l in lines] + [(a["officer"], a["refund_delta"]) for a in adjustments]:
+            amounts[(accounts.RISK_FUND, officer)] = amounts.get((accounts.RISK_FUND, officer), 0) - fen
+            amounts[(accounts.PAY_PAYABLE, officer)] = amounts.get((accounts.PAY_PAYABLE, officer), 0) + fen
+        journal = net_lines(amounts)
         txn_id = post(ledger, "year-end", on, journal, memo=f"risk fund year-end refund {year}") if journal else None
         store.insert_batch("year-end", str(year), on.isoformat(), ledger.operator, txn_id, lines)
+        store.insert_adjustments("year_end_adjustments", [{"year": str(year), **a} for a in adjustments])
+        store.clear_recheck("year-end")
         for l in lines:
             if l["full_settlement"]:
                 store.insert_settlement(l["officer"], on.isoformat(), l["refund"], txn_id)
             fault("year-end")
-    return _result(year, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat())
+    return _result(year, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat(), adjustments=adjustments)

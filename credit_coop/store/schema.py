@@ -403,6 +403,31 @@ def m0008_sessions(db: Database) -> None:
         prev = digest
     for stmt in _append_only_triggers(("record_chain",)):
         db.execute(stmt)
+    # pay and refunds already run are never rewritten: a back-dated correction's difference is carried
+    # by the next run as an adjustment (补发 / 扣回), recorded here
+    db.execute(
+        """CREATE TABLE pay_adjustments (
+            id INTEGER PRIMARY KEY,
+            month TEXT NOT NULL REFERENCES payroll_runs(month),
+            officer TEXT NOT NULL,
+            for_month TEXT NOT NULL,
+            interest_collected INTEGER NOT NULL,
+            interest_pay_delta INTEGER NOT NULL,
+            holdback INTEGER NOT NULL,
+            payable INTEGER NOT NULL,
+            CHECK (interest_pay_delta = holdback + payable))"""
+    )
+    db.execute(
+        """CREATE TABLE year_end_adjustments (
+            id INTEGER PRIMARY KEY,
+            year TEXT NOT NULL REFERENCES year_end_runs(year),
+            officer TEXT NOT NULL,
+            for_year TEXT NOT NULL,
+            refund_delta INTEGER NOT NULL,
+            reason TEXT)"""
+    )
+    for stmt in _append_only_triggers(("pay_adjustments", "year_end_adjustments")):
+        db.execute(stmt)
     # each line's position, kept as postings land so the counter reads it in O(1) however old the line
     for stmt in LINE_POSITIONS:
         db.execute(stmt)

@@ -25,7 +25,7 @@ APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
     "day_closes", "note_classes", "note_officers",
     "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
-    "audit_log", "txn_chain", "record_chain",
+    "audit_log", "txn_chain", "record_chain", "pay_adjustments", "year_end_adjustments",
 )
 GENESIS = "0" * 64
 
@@ -863,6 +863,50 @@ class Store:
             (*grant_ids, day),
         )
 
+    def flag_recheck(self, batch: str, period: str) -> None:
+        """A back-dated correction touched ``period``, already paid by ``batch``: the next run rechecks from it."""
+        key = f"recheck_{batch}_from"
+        now = self.get_meta(key)
+        if now is None or period < now:
+            self.set_meta(key, period)
+
+    def recheck_from(self, batch: str) -> str | None:
+        return self.get_meta(f"recheck_{batch}_from")
+
+    def clear_recheck(self, batch: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (f"recheck_{batch}_from",))
+
+    def paid_periods(self, batch: str, first: str, before: str) -> list[str]:
+        runs, _, key = self.BATCHES[batch]
+        return [r[0] for r in self._all(f"SELECT {key} FROM {runs} WHERE {key} >= ? AND {key} < ? ORDER BY {key}", (first, before))]
+
+    def interest_pay_for(self, month: str) -> dict[str, int]:
+        """Per officer: the interest pay given for ``month`` so far (its run, and adjustments carried since)."""
+        rows = self._all(
+            """SELECT officer, SUM(v) FROM (SELECT officer, interest_pay AS v FROM payroll_lines WHERE month = ?
+                                            UNION ALL SELECT officer, interest_pay_delta FROM pay_adjustments WHERE for_month = ?)
+               GROUP BY officer""",
+            (month, month),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def refunded_for(self, year: str) -> dict[str, int]:
+        """Per officer: the year-end refund given for ``year`` so far (its run, and adjustments since)."""
+        rows = self._all(
+            """SELECT officer, SUM(v) FROM (SELECT officer, refund AS v FROM year_end_lines WHERE year = ? AND full_settlement = 0
+                                            UNION ALL SELECT officer, refund_delta FROM year_end_adjustments WHERE for_year = ?)
+               GROUP BY officer""",
+            (year, year),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def insert_adjustments(self, table: str, rows: list[dict]) -> None:
+        for row in rows:
+            self._insert(table, row)
+
+    def adjustments(self, table: str, period_key: str, period: str) -> list[sqlite3.Row]:
+        return self._all(f"SELECT * FROM {table} WHERE {period_key} = ? ORDER BY officer, id", (period,))
+
     def first_batch_from(self, batch: str, period: str) -> str | None:
         """The first period on or after ``period`` for which a batch (payroll, year-end) has run."""
         runs, _, key = self.BATCHES[batch]
@@ -1042,8 +1086,11 @@ class Store:
         )]
 
     def holdbacks_in(self, first: str, last: str) -> dict[str, int]:
+        """Per officer: what the payroll runs of these months withheld (adjustments they carried included)."""
         rows = self._all(
-            "SELECT officer, SUM(holdback) FROM payroll_lines WHERE month BETWEEN ? AND ? GROUP BY officer", (first, last)
+            """SELECT officer, SUM(h) FROM (SELECT officer, holdback AS h FROM payroll_lines WHERE month BETWEEN ? AND ?
+                                            UNION ALL SELECT officer, holdback FROM pay_adjustments WHERE month BETWEEN ? AND ?)
+               GROUP BY officer""", (first, last, first, last)
         )
         return {r[0]: r[1] for r in rows}
 
@@ -1099,13 +1146,15 @@ class Store:
         return live + open_cases
 
     def payroll_mismatches(self, payable: str, fund: str) -> list[sqlite3.Row]:
-        """Payroll runs whose journal lines differ from the recorded per-officer lines."""
+        """Payroll runs whose journal lines differ from the recorded per-officer lines and adjustments."""
         return self._all(
             """SELECT r.month FROM payroll_runs r
-               WHERE COALESCE((SELECT SUM(holdback) FROM payroll_lines p WHERE p.month = r.month), 0) !=
-                     COALESCE((SELECT SUM(credit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)
-                  OR COALESCE((SELECT SUM(payable) FROM payroll_lines p WHERE p.month = r.month), 0) !=
-                     COALESCE((SELECT SUM(credit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
+               WHERE COALESCE((SELECT SUM(holdback) FROM payroll_lines p WHERE p.month = r.month), 0)
+                   + COALESCE((SELECT SUM(holdback) FROM pay_adjustments a WHERE a.month = r.month), 0) !=
+                     COALESCE((SELECT SUM(credit - debit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)
+                  OR COALESCE((SELECT SUM(payable) FROM payroll_lines p WHERE p.month = r.month), 0)
+                   + COALESCE((SELECT SUM(payable) FROM pay_adjustments a WHERE a.month = r.month), 0) !=
+                     COALESCE((SELECT SUM(credit - debit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
             (fund, payable),
         )
 
@@ -1122,8 +1171,9 @@ class Store:
     def year_end_mismatches(self, fund: str) -> list[sqlite3.Row]:
         return self._all(
             """SELECT r.year FROM year_end_runs r
-               WHERE COALESCE((SELECT SUM(refund) FROM year_end_lines y WHERE y.year = r.year), 0) !=
-                     COALESCE((SELECT SUM(debit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
+               WHERE COALESCE((SELECT SUM(refund) FROM year_end_lines y WHERE y.year = r.year), 0)
+                   + COALESCE((SELECT SUM(refund_delta) FROM year_end_adjustments a WHERE a.year = r.year), 0) !=
+                     COALESCE((SELECT SUM(debit - credit) FROM journal_lines WHERE txn_id = r.txn_id AND account = ?), 0)""",
             (fund,),
         )
 
