@@ -320,6 +320,8 @@ def test_correction_after_year_end_is_carried_by_the_next_year_end(twins):
     late, on_time = twins
     for c in twins:
         line(c, amount="5万", product="sdt")
+        close(c, date(2025, 2, 28))
+        run_payroll(c.as_("李主任"), "2025-02", on=date(2025, 3, 1))  # the ledger began in February
         draw(c, card_of(c), "5万", date(2025, 3, 1), maturity=date(2025, 9, 1))
     owed = None
     for m in range(3, 13):
@@ -347,9 +349,10 @@ def test_correction_after_year_end_is_carried_by_the_next_year_end(twins):
     r = repay(late, card_of(late), owed, date(2025, 9, 1), who="accountant", correction="paid at maturity, slip mislaid")
     assert r["correction"]["compensations_reversed"]
     for c in twins:
-        close(c, date(2026, 1, 31))
-        run_payroll(c.as_("李主任"), "2026-01", on=date(2026, 2, 1))
-        close(c, date(2026, 12, 31))
+        for m in range(1, 13):
+            nxt = date(2026 + (m == 12), m % 12 + 1, 1)
+            close(c, nxt - timedelta(days=1))
+            run_payroll(c.as_("李主任"), f"2026-{m:02d}", on=nxt)
         run_year_end(c.as_("李主任"), 2026, on=date(2027, 1, 1), today=TODAY)
     store = late.as_("auditor").store
     adjustments = store.adjustments("year_end_adjustments", "year", "2026")
@@ -453,8 +456,8 @@ def test_correction_equals_posting_on_time(tmp_path_factory, evs, extra_days):
                 maturity = day + timedelta(days=term)
                 try:
                     draw(on_time, {"card_no": g["card_no"], "borrower": g["borrower_id"]}, amount, day, maturity=maturity)
-                except RuleViolation as e:  # a compensated, unrecovered note stops the line (issue 18)
-                    assert "not yet recovered" in str(e)
+                except RuleViolation as e:  # a compensated or past-due note stops the line (issues 18, 17)
+                    assert "not yet recovered" in str(e) or "past due" in str(e)
                     continue
             else:
                 owed = sum(n["owed_fen"] for n in loans.show_line(on_time.as_("auditor"), g["card_no"])["notes"])

@@ -29,6 +29,14 @@ def payroll(coop, month, on, **kw):
     return run_payroll(coop.as_("李主任"), month, on=on, **kw)
 
 
+def pay_all(coop, year, on):
+    """Every month of ``year`` not paid yet, paid on ``on`` (the year-end needs them all)."""
+    store = coop.as_("auditor").store
+    for m in range(1, 13):
+        if store.batch_run("payroll", f"{year}-{m:02d}") is None:
+            payroll(coop, f"{year}-{m:02d}", on)
+
+
 def by_officer(result):
     return {o["officer"]: o for o in result["officers"]}
 
@@ -133,6 +141,9 @@ def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
     close(coop3, date(2025, 12, 31))
     with pytest.raises(RuleViolation, match="after the year ends"):
         run_year_end(coop3.as_("李主任"), 2025, on=date(2025, 12, 31), today=FAR)
+    with pytest.raises(RuleViolation, match="needs every month paid first; no payroll yet for 2025-01, 2025-02, 2025-04"):
+        run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 5), today=FAR)
+    pay_all(coop3, 2025, date(2026, 1, 1))
     ye = run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 5), today=FAR)
     rows = by_officer(ye)
     a_hold = by_officer(pay)["张经理"]["holdback"]

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan
+from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan
 
 batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_group("Loan notes (借据).")
@@ -135,7 +135,11 @@ officer_app = new_group("Loan officers' risk compensation funds (风险补偿金
 
 def _batch_state(r: dict) -> str:
     """How a once-per-period batch (payroll, year-end) ran, for its table's title."""
-    return "DRY RUN — nothing posted" if r["dry_run"] else f"posted on {r['run_on']} (transaction {r['txn_id']})"
+    if r["dry_run"]:
+        return "DRY RUN — nothing posted"
+    if r["txn_id"] is None:
+        return f"run on {r['run_on']}: nothing was due, nothing posted"
+    return f"posted on {r['run_on']} (transaction {r['txn_id']})"
 
 
 def _pay_table(r: dict) -> None:
@@ -181,7 +185,7 @@ def _once(run, render) -> None:
 def payroll(
     month: Annotated[str, typer.Option("--month", metavar="YYYY-MM", help="The month to pay (must be closed by the day-end).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the table; post nothing.")] = False,
-    on: OnOpt = None,
+    on: PostingOnOpt = None,
 ) -> None:
     """Monthly performance pay: grant pay + a share of interest collected; the policy's holdback withheld into each fund.
 
@@ -189,18 +193,18 @@ def payroll(
 
     Example: credit-coop batch payroll --month 2025-09 --dry-run
     """
-    from credit_coop.core.dates import business_date
+    from credit_coop.core.dates import parse_date
     from credit_coop.core.pay import run_payroll
 
     with open_ledger() as ledger:
-        _once(lambda: run_payroll(ledger, month, on=business_date(on), dry_run=dry_run), _pay_table)
+        _once(lambda: run_payroll(ledger, month, on=parse_date(on, what="--on") if on else None, dry_run=dry_run), _pay_table)
 
 
 @command(batch_app, "year-end")
 def year_end(
     year: Annotated[int, typer.Option("--year", help="The year to settle (December must be closed).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the table; post nothing.")] = False,
-    on: OnOpt = None,
+    on: PostingOnOpt = None,
 ) -> None:
     """Year-end: refund 20% of the year's holdbacks to officers with no NPL or compensation in the year.
 
@@ -208,7 +212,7 @@ def year_end(
 
     Example: credit-coop batch year-end --year 2025 --on 2026-01-05
     """
-    from credit_coop.core.dates import business_date
+    from credit_coop.core.dates import parse_date
     from credit_coop.core.yearend import run_year_end
 
     def render(r: dict) -> None:
@@ -225,7 +229,7 @@ def year_end(
         progress = progress_bar("year-end")
         if progress:
             progress(0, 1)
-        _once(lambda: run_year_end(ledger, year, on=business_date(on), dry_run=dry_run), render)
+        _once(lambda: run_year_end(ledger, year, on=parse_date(on, what="--on") if on else None, dry_run=dry_run), render)
         if progress:
             progress(1, 1)
 

@@ -123,9 +123,9 @@ def line_show(
         if r["notes"]:
             print_table(
                 "Loan notes 借据",
-                ["note", "drawn", "matures", "amount", "principal", "owed", "status"],
+                ["note", "drawn", "matures", "amount", "principal", "owed", "status", "class 五级分类", "days past due"],
                 [[n["note_no"], n["drawn_on"], n["maturity"], yuan(n["amount_fen"]), yuan(n["principal_fen"]),
-                  yuan(n["owed_fen"]), n["status"]] for n in r["notes"]],
+                  yuan(n["owed_fen"]), n["status"], n["class"], n["days_past_due"]] for n in r["notes"]],
                 right=("amount", "principal", "owed"),
             )
 

@@ -147,7 +147,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
             if cut < through:
                 posted["interest"] += _borrowers_pay_interest(ledger, cut + timedelta(days=1), defaulters)
                 before = cut.replace(day=1) - timedelta(days=1)  # the month before this settlement is closed: pay it
-                if before.isoformat() >= "2025-03-01":
+                if before >= DEMO_CREATED.replace(day=1):  # every month of the ledger's life is paid
                     run_payroll(ledger, before.strftime("%Y-%m"), on=cut + timedelta(days=1))
                     posted["payrolls"] += 1
             prev = c

@@ -244,6 +244,9 @@ def survey(
             raise RuleViolation(f"line {format_yuan(line)} is over the {prod['name']} ceiling of {format_yuan(prod['ceiling'])}")
         if term_months > prod["max_term_months"]:
             raise RuleViolation(f"term {term_months} months is over the {prod['name']} maximum of {prod['max_term_months']} months")
+        if line > g["applied_amount"] and not policy.data.get("grants", {}).get("survey_above_applied", False):
+            raise RuleViolation(f"line {format_yuan(line)} is more than the {format_yuan(g['applied_amount'])} applied for; "
+                                "the survey may lower a line, not raise it (policy grants.survey_above_applied)")
         if prod["village_review"]:
             cap = policy["village_review"]["grade_caps"][g["grade"]]
             if line > cap:

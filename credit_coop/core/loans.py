@@ -121,6 +121,8 @@ def draw(
             check_line_order(ledger, g["id"], card, on)
         if policy.refuse_draws_after_compensation:
             _check_no_open_compensation(ledger, g)
+        if policy.refuse_draws_when_past_due:
+            _check_not_past_due(ledger, g, on)
         prod = policy.product(g["product"])
         loans_acc = accounts.loans_account(g["product"])
         available = g["line_amount"] - store.grant_balance(g["id"], loans_acc)
@@ -183,6 +185,20 @@ def _given_date(on: date | str | None, correction: str | None) -> date | None:
             raise InvalidInput("a back-dated correction needs the day it belongs to (--on YYYY-MM-DD)")
         return None
     return parse_date(on, what="business date (--on)")
+
+
+def _check_not_past_due(ledger: Ledger, g, on: date) -> None:
+    """Issue 17: a line with a note past due (as the last day-end found it, and not paid since) stops drawing."""
+    store = ledger.store
+    for late in store.past_due_notes(g["id"]):
+        owed_late = store.note_balance(late["id"], accounts.INTEREST_DUE) + store.note_balance(late["id"], accounts.PENALTY_DUE)
+        if late["maturity"] < on.isoformat():
+            owed_late += store.note_balance(late["id"], accounts.loans_account(g["product"]))
+        if owed_late > 0:
+            raise RuleViolation(
+                f"loan note {late['note_no']} on line {g['card_no']} is {late['dpd']} day(s) past due ({late['class']}); "
+                "no new drawdowns until it is brought current"
+            )
 
 
 def _check_no_open_compensation(ledger: Ledger, g) -> None:
@@ -324,7 +340,10 @@ def show_line(ledger: Ledger, card: str, as_of: date | None = None) -> dict:
     out = grant_summary(ledger, g, as_of)
     b = ledger.store.get_borrower(g["borrower_id"])
     out["borrower_name"] = b["name"]
-    out["notes"] = [{k: v for k, v in n.items() if k != "id"} for n in note_balances(ledger, g)]
+    states = {s["id"]: s for s in ledger.store.past_due_notes(g["id"])}
+    classes = {r["note_id"]: r["class"] for r in ledger.store.classes_of_grant(g["id"])}
+    out["notes"] = [{**{k: v for k, v in n.items() if k != "id"}, "days_past_due": states[n["id"]]["dpd"] if n["id"] in states else 0,
+                     "class": classes.get(n["id"], "正常")} for n in note_balances(ledger, g)]
     return out
 
 

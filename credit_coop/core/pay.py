@@ -145,11 +145,17 @@ def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None
     }
 
 
-def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) -> dict:
-    """``credit-coop batch payroll --month YYYY-MM``: once per month (a re-run is refused)."""
+def run_payroll(ledger: Ledger, month: str, *, on: date | None = None, dry_run: bool = False) -> dict:
+    """``credit-coop batch payroll --month YYYY-MM``: once per month (a re-run is refused).
+
+    ``on``: by default the open business date — the first day not closed, which is the month's
+    natural posting day once the month is closed — never the calendar date (issue 17)."""
+    from credit_coop.core.business_day import open_business_date
+
     require(ledger, "payroll")
     store = ledger.store
     with store.write():
+        on = on or open_business_date(ledger)
         month, first, last, lines = compute_payroll(ledger, month)
         prior = store.batch_run("payroll", month)
         if prior is not None:
@@ -162,6 +168,10 @@ def run_payroll(ledger: Ledger, month: str, *, on: date, dry_run: bool = False) 
         closed = store.closed_through()
         if not closed or closed < last.isoformat():
             raise RuleViolation(f"{month} is not closed yet (day-end has run through {closed or 'no day'}); close the month first")
+        ended = store.batch_run("year-end", month[:4])
+        if ended is not None:
+            raise RuleViolation(f"the {month[:4]} year-end has already run (on {ended['run_on']}); a month of that year is no "
+                                "longer paid on its own")
         if on <= last:
             raise RuleViolation(f"the payroll for {month} is posted after the month ends, not on {on.isoformat()}")
         adjustments = compute_adjustments(ledger, month)

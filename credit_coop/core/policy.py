@@ -105,7 +105,9 @@ def normalise(raw: dict) -> dict:
         "fingerprint_required": bool(dd.get("fingerprint_required", True)),
         "maturity_within_line": bool(dd.get("maturity_within_line", False)),
         "refuse_after_compensation": bool(dd.get("refuse_after_compensation", True)),
+        "refuse_when_past_due": bool(dd.get("refuse_when_past_due", True)),
     }
+    out["grants"] = {"survey_above_applied": bool(raw.get("grants", {}).get("survey_above_applied", False))}
     hours = raw.get("auth", {}).get("max_session_hours", MAX_SESSION_HOURS)
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 24:
         raise InvalidInput(f"auth.max_session_hours must be a whole number of hours from 1 to 24, got {hours!r}")
@@ -236,6 +238,11 @@ class Policy:
     @property
     def max_session_hours(self) -> int:
         return self.data.get("auth", {}).get("max_session_hours", MAX_SESSION_HOURS)
+
+    @property
+    def refuse_draws_when_past_due(self) -> bool:
+        """Issue 17: a line with any note past due takes no new draws (policy switch)."""
+        return self.data["drawdown"].get("refuse_when_past_due", True)
 
     @property
     def refuse_draws_after_compensation(self) -> bool:

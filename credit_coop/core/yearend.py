@@ -80,8 +80,11 @@ def _result(year: int, lines, *, posted: bool, dry_run: bool, txn_id=None, run_o
             "total_refund_fen": sum(r["refund"] for r in rows), "total_adjustment_fen": sum(a["refund_delta"] for a in adjustments)}
 
 
-def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, today: date | None = None) -> dict:
-    """``credit-coop batch year-end --year Y``: refunds posted as payable; once per year."""
+def run_year_end(ledger: Ledger, year: int, *, on: date | None = None, dry_run: bool = False, today: date | None = None) -> dict:
+    """``credit-coop batch year-end --year Y``: refunds posted as payable; once per year, after every month
+    of the year (since the ledger began) is paid. ``on``: by default the open business date."""
+    from credit_coop.core.business_day import open_business_date
+
     require(ledger, "year-end")
     try:
         year = int(year)
@@ -102,8 +105,13 @@ def run_year_end(ledger: Ledger, year: int, *, on: date, dry_run: bool = False, 
         closed = store.closed_through()
         if not closed or closed < f"{year:04d}-12-31":
             raise RuleViolation(f"December {year} is not closed yet (day-end has run through {closed or 'no day'})")
+        on = on or open_business_date(ledger)
         if on.year <= year:
             raise RuleViolation(f"the {year} year-end is posted after the year ends, not on {on.isoformat()}")
+        begun = max(f"{year:04d}-01", (store.get_meta("created_on") or "0000-01")[:7])
+        missing = [m for m in (f"{year:04d}-{i:02d}" for i in range(1, 13)) if m >= begun and store.batch_run("payroll", m) is None]
+        if missing:
+            raise RuleViolation(f"the {year} year-end needs every month paid first; no payroll yet for {', '.join(missing)}")
         lines = _lines(ledger, year)
         adjustments = compute_adjustments(ledger, year)
         if dry_run:

@@ -912,6 +912,19 @@ class Store:
         runs, _, key = self.BATCHES[batch]
         return self._scalar(f"SELECT MIN({key}) FROM {runs} WHERE {key} >= ?", (period,))
 
+    def classes_of_grant(self, grant_id: int) -> list[sqlite3.Row]:
+        """Each of the line's notes' five-category class as the last day-end left it."""
+        return self._all("SELECT s.note_id, s.class FROM loan_notes n JOIN note_state s ON s.note_id = n.id WHERE n.grant_id = ?",
+                         (grant_id,))
+
+    def past_due_notes(self, grant_id: int) -> list[sqlite3.Row]:
+        """The line's notes the last day-end left past due, most overdue first."""
+        return self._all(
+            """SELECT n.id, n.note_no, n.maturity, s.dpd, s.class FROM loan_notes n JOIN note_state s ON s.note_id = n.id
+               WHERE n.grant_id = ? AND s.dpd > 0 ORDER BY s.dpd DESC, n.id""",
+            (grant_id,),
+        )
+
     def note_state(self, note_id: int) -> sqlite3.Row | None:
         return self._one("SELECT * FROM note_state WHERE note_id=?", (note_id,))
 
