@@ -243,3 +243,18 @@ def test_nothing_half_written_on_refusal(coop):
         grants.review(coop.as_("officer"), g, on=D0)
     shown = grants.show_grant(coop.as_("auditor"), g, D0)
     assert shown["status"] == "surveyed" and [s["action"] for s in shown["steps"]] == ["apply", "survey"]
+
+
+def test_the_survey_may_not_raise_the_line_applied_for(coop):
+    """Issue 17: applied 15万, approved 20万 was accepted."""
+    from credit_coop.core.errors import RuleViolation
+    from credit_coop.core.policy import Policy
+
+    b = coop.borrower(kinds=("business",))
+    with pytest.raises(RuleViolation, match="more than the 150,000.00 applied for"):
+        coop.apply_and_survey("sdt", "20万", 12, b, applied="15万")
+    assert coop.apply_and_survey("sdt", "15万", 12, coop.borrower(kinds=("business",)), applied="15万")
+    officer = coop.as_("officer")
+    officer.policy = Policy(dict(officer.policy.data, grants={"survey_above_applied": True}))
+    g = grants.apply_grant(officer, borrower=coop.borrower(kinds=("business",)), product="sdt", amount="15万", on=D0)["grant_no"]
+    assert grants.survey(officer, g, line="20万", term_months=12, on=D0)["line_fen"] == 20_000_000

@@ -151,3 +151,24 @@ def test_repayment_refusals(coop, line):
         repay(coop, line, "1", note=b["note_no"])
     r = repay(coop, line, "3万", note=a["note_no"])
     assert r["outstanding_after_fen"] == 0
+
+
+def test_a_past_due_line_stops_drawing(coop, line):
+    """Issue 17: a 30,000 draw went through on a card whose notes were 次级 and 164 days past due."""
+    from credit_coop.core.interest import day_end
+    from credit_coop.core.policy import Policy
+
+    draw(coop, line, "3万")
+    day_end(coop.as_("accountant"), date(2025, 3, 22), today=date(2030, 1, 1))   # 03-20's interest unpaid: 2 days past due
+    shown = loans.show_line(coop.as_("auditor"), line["card_no"])
+    assert shown["notes"][0]["days_past_due"] == 2 and shown["notes"][0]["class"] == "关注"
+    with pytest.raises(RuleViolation, match=r"is 2 day\(s\) past due \(关注\)"):
+        draw(coop, line, "1万", on=date(2025, 3, 23))
+    teller = far_dates(coop.as_("teller"))
+    teller.policy = Policy(dict(teller.policy.data, drawdown=dict(teller.policy["drawdown"], refuse_when_past_due=False)))
+    assert loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True,
+                      on=date(2025, 3, 23))["amount_fen"] == 1_000_000
+    # brought current at the counter, the line draws again the same day
+    n = loans.show_line(coop.as_("auditor"), line["card_no"])["notes"][0]
+    loans.repay(coop.as_("teller"), card=line["card_no"], amount=n["interest_due_fen"] + n["penalty_fen"], on=date(2025, 3, 23))
+    assert draw(coop, line, "1万", on=date(2025, 3, 23))["amount_fen"] == 1_000_000

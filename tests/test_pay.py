@@ -302,3 +302,33 @@ def test_pay_shares_come_from_the_policy(tmp_path):
         assert isinstance(coop.as_("auditor").policy, Policy)
     finally:
         coop.close()
+
+
+def test_batches_land_on_the_right_date(coop3):
+    """Issue 17: a payroll without --on was posted on the calendar date, eleven months after the books;
+    the year-end ran before December was paid; December was still paid after it."""
+    close(coop3, date(2025, 2, 28))
+    r = run_payroll(coop3.as_("李主任"), "2025-01")
+    assert r["run_on"] == "2025-03-01" and r["txn_id"] is None  # the open business date; nothing was due
+    run_payroll(coop3.as_("李主任"), "2025-02")
+    close(coop3, date(2025, 12, 31))
+    for m in range(3, 12):
+        run_payroll(coop3.as_("李主任"), f"2025-{m:02d}")
+    with pytest.raises(RuleViolation, match="no payroll yet for 2025-12"):
+        run_year_end(coop3.as_("李主任"), 2025, today=FAR)
+    run_payroll(coop3.as_("李主任"), "2025-12")
+    assert run_year_end(coop3.as_("李主任"), 2025, today=FAR)["run_on"] == "2026-01-01"
+    with pytest.raises(RuleViolation, match="2025 year-end has already run"):  # no month of a settled year paid again
+        run_payroll(coop3.as_("李主任"), "2025-12", dry_run=True)
+
+
+def test_nothing_due_is_said_plainly(tmp_path):
+    from test_security import cli
+
+    coop = make_coop(str(tmp_path / "c.db"), date(2025, 1, 1))
+    try:
+        close(coop, date(2025, 1, 31))
+        r = cli(coop.path, "李主任", "batch", "payroll", "--month", "2025-01")
+        assert r.exit_code == 0 and "nothing was due" in r.stdout and "None" not in r.stdout
+    finally:
+        coop.close()

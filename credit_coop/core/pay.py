@@ -157,6 +157,10 @@ def run_payroll(ledger: Ledger, month: str, *, on: date | None = None, dry_run: 
     with store.write():
         on = on or open_business_date(ledger)
         month, first, last, lines = compute_payroll(ledger, month)
+        ended = store.batch_run("year-end", month[:4])
+        if ended is not None:
+            raise RuleViolation(f"the {month[:4]} year-end has already run (on {ended['run_on']}); a month of that year is no "
+                                "longer paid on its own")
         prior = store.batch_run("payroll", month)
         if prior is not None:
             raise AlreadyRun(
@@ -168,10 +172,6 @@ def run_payroll(ledger: Ledger, month: str, *, on: date | None = None, dry_run: 
         closed = store.closed_through()
         if not closed or closed < last.isoformat():
             raise RuleViolation(f"{month} is not closed yet (day-end has run through {closed or 'no day'}); close the month first")
-        ended = store.batch_run("year-end", month[:4])
-        if ended is not None:
-            raise RuleViolation(f"the {month[:4]} year-end has already run (on {ended['run_on']}); a month of that year is no "
-                                "longer paid on its own")
         if on <= last:
             raise RuleViolation(f"the payroll for {month} is posted after the month ends, not on {on.isoformat()}")
         adjustments = compute_adjustments(ledger, month)
