@@ -149,3 +149,69 @@ def test_plaintext_refusals(busy, tmp_path):
         export_plaintext(coop.as_("auditor"), str(tmp_path / "x"), "ledger")
     with pytest.raises(InvalidInput, match="does not exist"):
         export_plaintext(coop.as_("auditor"), str(tmp_path / "no" / "x"), "hledger")
+
+
+def test_every_cover_check_is_true_against_independent_sums(coop, tmp_path):
+    """Issue 17: a one-day export held December's payroll and the year-end (posted on 01-01) and its cover said 一致;
+    the full year's pay sheet disagreed with the trial balance. Build a year; every sheet must hold exactly its
+    period's records by business date, and every cover check must agree with sums taken here, independently."""
+    import sqlite3
+    from datetime import timedelta
+
+    from openpyxl import load_workbook
+
+    from credit_coop.core.interest import day_end
+    from credit_coop.core.pay import run_payroll
+    from credit_coop.core.yearend import run_year_end
+
+    far = date(2030, 1, 1)
+    good = coop.granted("hnd", line="8万")
+    bad = coop.granted("sdt", line="5万", term=12, surveyor="officer2")
+    loans.draw(coop.as_("teller"), card=good["card_no"], id_number=good["borrower"], amount="5万", fingerprint_ok=True, on=D0)
+    loans.draw(coop.as_("teller"), card=bad["card_no"], id_number=bad["borrower"], amount="1万", fingerprint_ok=True, on=D0,
+               maturity="2025-06-01")  # never repaid: compensated at maturity
+    for m in range(3, 13):
+        if m < 12:
+            day_end(coop.as_("accountant"), date(2025, m, 20), today=far)
+            due = loans.show_line(coop.as_("auditor"), good["card_no"])["notes"][0]["interest_due_fen"]
+            loans.repay(coop.as_("teller"), card=good["card_no"], amount=due, on=date(2025, m, 21))
+        nxt = date(2025 + (m == 12), m % 12 + 1, 1)
+        day_end(coop.as_("accountant"), nxt - timedelta(days=1), today=far)
+        run_payroll(coop.as_("李主任"), f"2025-{m:02d}", on=nxt)
+    run_year_end(coop.as_("李主任"), 2025, on=date(2026, 1, 1), today=far)
+    db = sqlite3.connect(coop.path)
+
+    def one(sql, f, t):
+        return db.execute(sql, {"f": f, "t": t}).fetchone()[0] or 0
+
+    independent = {  # register: the same figure, summed here from the tables themselves
+        "loan_notes": "SELECT SUM(amount) FROM loan_notes WHERE drawn_on BETWEEN :f AND :t",
+        "repayments": "SELECT SUM(l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id "
+                      "WHERE t.kind = 'repayment' AND l.account = '1001' AND t.business_date BETWEEN :f AND :t",
+        "journal": "SELECT SUM(l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id WHERE t.business_date BETWEEN :f AND :t",
+        "pay": "SELECT SUM(p.total) FROM payroll_lines p JOIN payroll_runs r ON r.month = p.month WHERE r.run_on BETWEEN :f AND :t",
+        "risk_fund": "SELECT SUM(l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id "
+                     "WHERE l.account IN ('2241.riskfund', '1221.officer') AND t.business_date BETWEEN :f AND :t",
+        "year_end": "SELECT SUM(y.refund) FROM year_end_lines y JOIN year_end_runs r ON r.year = y.year WHERE r.run_on BETWEEN :f AND :t",
+        "compensation": "SELECT SUM(amount) FROM compensations WHERE on_date BETWEEN :f AND :t",
+    }
+    periods = [(date(2025, 3, 1), date(2026, 1, 31)), (date(2025, 12, 1), date(2025, 12, 31)),
+               (date(2025, 12, 22), date(2025, 12, 22)), (date(2026, 1, 1), date(2026, 1, 1)), (date(2025, 6, 1), date(2025, 6, 30))]
+    for f, t in periods:
+        out = tmp_path / f"audit-{f}-{t}.xlsx"
+        r = export_workbook(coop.as_("auditor"), str(out), first=f, last=t)
+        by = {s["register"]: s for s in r["sheets"]}
+        for reg, sql in independent.items():
+            want = one(sql, f.isoformat(), t.isoformat())
+            assert by[reg]["control_fen"] == want and by[reg]["journal_fen"] == want and by[reg]["agrees"], (f, t, reg, by[reg], want)
+        assert by["pay"]["cross_check"]["agrees"], (f, t, by["pay"]["cross_check"])
+        cover = [[c.value for c in row] for row in load_workbook(out, read_only=True)["封面"].iter_rows()]
+        assert not any("否" in [str(v) for v in row] for row in cover)
+        assert by["borrowers"]["rows"] >= 2 and by["grants"]["rows"] >= 2   # live in the period, whenever created
+    one_day = {s["register"]: s for s in export_workbook(coop.as_("auditor"), str(tmp_path / "d.xlsx"),
+                                                         first=date(2025, 12, 22), last=date(2025, 12, 22))["sheets"]}
+    assert one_day["pay"]["rows"] == 0 and one_day["year_end"]["rows"] == 0           # posted on 01-01, not on 12-22
+    new_year = {s["register"]: s for s in export_workbook(coop.as_("auditor"), str(tmp_path / "n.xlsx"),
+                                                          first=date(2026, 1, 1), last=date(2026, 1, 1))["sheets"]}
+    assert new_year["year_end"]["rows"] > 0                                           # the year-end is a 01-01 record
+    assert one(independent["compensation"], "2025-06-01", "2025-06-30") > 0           # the year really had a compensation

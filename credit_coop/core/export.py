@@ -93,7 +93,9 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
         C("surveyed", "调查笔数", "Surveyed", "int", 8), C("reviewed", "审查笔数", "Reviewed", "int", 8), C("approved", "审批笔数", "Approved", "int", 8),
         C("grant_pay", "业务量计酬", "Grant pay", "money"), C("interest_collected", "收息", "Interest collected", "money"),
         C("interest_pay", "收息计酬", "Interest pay", "money"), C("total", "绩效合计", "Total", "money"),
-        C("holdback", "扣留{holdback}%", "Withheld {holdback}%", "money"), C("payable", "应发{payable}%", "Payable {payable}%", "money"), C("txn_id", "交易号", "Transaction", "int", 10)]),
+        C("holdback", "扣留{holdback}%", "Withheld {holdback}%", "money"), C("payable", "应发{payable}%", "Payable {payable}%", "money"),
+        C("adjusts", "补发扣回所属月份", "Adjusts month", "text", 10), C("run_on", "入账日期", "Posted on", "date", 12),
+        C("txn_id", "交易号", "Transaction", "int", 10)]),
     "risk_fund": ("风险补偿金", "Risk-fund movements", [
         C("business_date", "日期", "Date", "date", 12), C("txn_id", "交易号", "Transaction", "int", 10), C("officer", "客户经理", "Officer", "text", 10),
         C("kind", "类型", "Kind", "text", 14), C("account", "科目", "Account", "text", 14), C("fund_in", "贷方(存入)", "In (credit)", "money"),
@@ -101,7 +103,8 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
     "year_end": ("年终返还", "Year-end refunds", [
         C("year", "年度", "Year", "text", 6), C("officer", "客户经理", "Officer", "text", 10), C("holdbacks", "年度扣留", "Holdbacks", "money"),
         C("clean", "无不良", "Clean", "bool", 8), C("reason", "原因", "Reason", "text", 24), C("refund", "返还", "Refund", "money"),
-        C("full_settlement", "全额返还", "Full settlement", "bool", 8), C("txn_id", "交易号", "Transaction", "int", 10)]),
+        C("full_settlement", "全额返还", "Full settlement", "bool", 8), C("run_on", "入账日期", "Posted on", "date", 12),
+        C("txn_id", "交易号", "Transaction", "int", 10)]),
     "compensation": ("赔偿", "Compensation cases", [
         C("on_date", "日期", "Date", "date", 12), C("note_no", "借据号", "Loan note", "text", 16), C("card_no", "贷款卡号", "Loan card", "text", 18),
         C("id_number", "身份证号", "ID number", "id", 22), C("officer", "客户经理", "Officer", "text", 10), C("amount", "赔偿金额", "Amount", "money"),
@@ -114,11 +117,12 @@ CONTROLS = {
     "loan_notes": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("drawdown",), account_like="1303.%")),
     "repayments": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("repayment",), account_like="1001")),
     "journal": ("debit", lambda s, f, t, rows: s.journal_sum(f, t, side="credit")),
-    "pay": ("total", lambda s, f, t, rows: s.journal_sum_of_txns(sorted({r["txn_id"] for r in rows if r["txn_id"]}), "6601.%")),
+    # each register's control total against the journal of the same period, summed independently of the register
+    "pay": ("total", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("payroll",), account_like="6601.%", side="net")),
     "risk_fund": ("fund_in", lambda s, f, t, rows: s.journal_sum(f, t, account_like="2241.riskfund", side="credit")
                   + s.journal_sum(f, t, account_like="1221.officer", side="credit")),
-    "year_end": ("refund", lambda s, f, t, rows: s.journal_sum_of_txns(sorted({r["txn_id"] for r in rows if r["txn_id"]}), "2241.%")),
-    "compensation": ("amount", lambda s, f, t, rows: s.journal_sum_of_txns(sorted({r["txn_id"] for r in rows}), "%", side="credit")),
+    "year_end": ("refund", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("year-end",), account_like="2241.%", side="net")),
+    "compensation": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("compensation",), side="credit")),
 }
 INJECTION = ("=", "+", "-", "@", "\t", "\r")
 
@@ -242,7 +246,14 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
             kept.append(dict(zip(names, row)))
     ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{n + 1}"
     journal_figure = journal_fn(ledger.store, first.isoformat(), last.isoformat(), kept) if journal_fn else None
-    return {"register": register, "sheet": ws.title, "rows": n, "control_column": control_col,
+    cross = None
+    if register == "pay":  # the withheld column against what the same runs paid into the officers' funds
+        withheld = sum(r["holdback"] for r in kept)
+        into_funds = ledger.store.journal_sum(first.isoformat(), last.isoformat(), kinds=("payroll",),
+                                              account_like=accounts.RISK_FUND, side="net-credit")
+        cross = {"what": "withheld = paid into funds", "register_fen": withheld, "journal_fen": into_funds,
+                 "agrees": withheld == into_funds}
+    return {"register": register, "sheet": ws.title, "rows": n, "control_column": control_col, "cross_check": cross,
             "control_fen": control if control_col else None, "journal_fen": journal_figure,
             "agrees": None if journal_fn is None else control == journal_figure, "sha256": digest.hexdigest()}
 
@@ -369,6 +380,16 @@ def _write_cover(ws, ledger: Ledger, first: date, last: date, generated: str, sh
                 row.append(cell)
         row += ["" if s["agrees"] is None else (("是" if s["agrees"] else "否") if zh else ("yes" if s["agrees"] else "NO")), s["sha256"]]
         ws.append(row)
+    crosses = [s for s in sheets if s.get("cross_check")]
+    if crosses:
+        ws.append([])
+        ws.append(["交叉核对" if zh else "Cross-checks", "", "", "登记簿" if zh else "Register", "总账" if zh else "Journal",
+                   "一致" if zh else "Agrees"])
+        for s in crosses:
+            c = s["cross_check"]
+            what = "绩效扣留 = 存入风险补偿金" if zh else "pay withheld = paid into the officers' funds"
+            ws.append([s["sheet"], what, "", _yuan(c["register_fen"]), _yuan(c["journal_fen"]),
+                       ("是" if c["agrees"] else "否") if zh else ("yes" if c["agrees"] else "NO")])
 
 
 # -- plain-text journal ----------------------------------------------------------------------------

@@ -1446,19 +1446,20 @@ class Store:
         "borrowers": """SELECT b.id_number, b.name, (SELECT group_concat(kind, '|') FROM (SELECT kind FROM borrower_kinds k
                             WHERE k.id_number = b.id_number ORDER BY kind)) AS kinds, b.village, b.settlement_account,
                             b.registered_on, b.registered_by
-                        FROM borrowers b WHERE b.registered_on BETWEEN :f AND :t ORDER BY b.registered_on, b.id_number""",
+                        FROM borrowers b WHERE b.registered_on <= :t ORDER BY b.registered_on, b.id_number""",
         "grants": """SELECT g.grant_no, g.borrower_id AS id_number, b.name, g.product, g.status, g.applied_amount, g.applied_on,
                             g.applied_by, g.grade, g.posted_from, g.posted_to, g.village_reviewed_on, g.village_reviewed_by,
                             g.line_amount, g.term_months, g.surveyed_on, g.surveyed_by, g.reviewed_on, g.reviewed_by,
                             g.approved_on, g.approved_by, g.approval_tier, g.approval_exposure, g.rejected_on, g.rejected_by,
                             g.reject_reason, g.contract_no, g.card_no
                      FROM grants g JOIN borrowers b ON b.id_number = g.borrower_id
-                     WHERE g.applied_on BETWEEN :f AND :t ORDER BY g.id""",
+                     WHERE g.applied_on <= :t AND COALESCE(g.closed_on, :f) >= :f AND COALESCE(g.rejected_on, :f) >= :f
+                     ORDER BY g.id""",
         "lines": """SELECT g.card_no, g.contract_no, g.grant_no, g.borrower_id AS id_number, g.product, g.line_amount,
                            g.valid_from, g.valid_to, g.status, g.officer,
                            COALESCE((SELECT SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                                      WHERE l.grant_id = g.id AND l.account LIKE '1303.%' AND t.business_date <= :t), 0) AS outstanding
-                    FROM grants g WHERE g.approved_on BETWEEN :f AND :t ORDER BY g.id""",
+                    FROM grants g WHERE g.approved_on <= :t AND COALESCE(g.closed_on, :f) >= :f ORDER BY g.id""",
         "loan_notes": """SELECT n.note_no, g.card_no, g.borrower_id AS id_number, g.product, n.amount, n.drawn_on, n.maturity,
                                 n.annual_rate_percent, n.teller, n.fingerprint_ok, n.txn_id,
                                 EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id) AS reversed,
@@ -1482,18 +1483,31 @@ class Store:
                       FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                       LEFT JOIN loan_notes n ON n.id = l.note_id LEFT JOIN grants g ON g.id = l.grant_id
                       WHERE t.business_date BETWEEN :f AND :t ORDER BY t.id, l.id""",
-        "pay": """SELECT p.month, p.officer, p.role, p.surveyed, p.reviewed, p.approved, p.grant_pay, p.interest_collected,
-                         p.interest_pay, p.total, p.holdback, p.payable, r.txn_id
-                  FROM payroll_lines p JOIN payroll_runs r ON r.month = p.month
-                  WHERE p.month BETWEEN substr(:f, 1, 7) AND substr(:t, 1, 7) ORDER BY p.month, p.officer""",
+        # pay and refunds by the business date they were posted on, as the journal holds them (issue 17);
+        # adjustments carried for earlier periods (补发 / 扣回) are rows of the run that carried them
+        "pay": """SELECT * FROM (
+                    SELECT p.month, p.officer, p.role, p.surveyed, p.reviewed, p.approved, p.grant_pay, p.interest_collected,
+                           p.interest_pay, p.total, p.holdback, p.payable, r.txn_id, r.run_on, '' AS adjusts
+                    FROM payroll_lines p JOIN payroll_runs r ON r.month = p.month WHERE r.run_on BETWEEN :f AND :t
+                    UNION ALL
+                    SELECT a.month, a.officer, COALESCE(o.role, ''), 0, 0, 0, 0, a.interest_collected, a.interest_pay_delta,
+                           a.interest_pay_delta, a.holdback, a.payable, r.txn_id, r.run_on, a.for_month
+                    FROM pay_adjustments a JOIN payroll_runs r ON r.month = a.month LEFT JOIN operators o ON o.name = a.officer
+                    WHERE r.run_on BETWEEN :f AND :t)
+                  ORDER BY run_on, month, officer, adjusts""",
         "risk_fund": """SELECT t.business_date, t.id AS txn_id, l.officer, t.kind, l.account, l.credit AS fund_in, l.debit AS fund_out,
                                n.note_no
                         FROM journal_lines l JOIN txns t ON t.id = l.txn_id LEFT JOIN loan_notes n ON n.id = l.note_id
                         WHERE l.account IN ('2241.riskfund', '1221.officer') AND t.business_date BETWEEN :f AND :t
                         ORDER BY t.id, l.id""",
-        "year_end": """SELECT y.year, y.officer, y.holdbacks, y.clean, y.reason, y.refund, y.full_settlement, r.txn_id
-                       FROM year_end_lines y JOIN year_end_runs r ON r.year = y.year
-                       WHERE y.year BETWEEN substr(:f, 1, 4) AND substr(:t, 1, 4) ORDER BY y.year, y.officer""",
+        "year_end": """SELECT * FROM (
+                         SELECT y.year, y.officer, y.holdbacks, y.clean, y.reason, y.refund, y.full_settlement, r.txn_id, r.run_on
+                         FROM year_end_lines y JOIN year_end_runs r ON r.year = y.year WHERE r.run_on BETWEEN :f AND :t
+                         UNION ALL
+                         SELECT a.year, a.officer, 0, 1, 'adjustment for ' || a.for_year || ': ' || COALESCE(a.reason, ''),
+                                a.refund_delta, 0, r.txn_id, r.run_on
+                         FROM year_end_adjustments a JOIN year_end_runs r ON r.year = a.year WHERE r.run_on BETWEEN :f AND :t)
+                       ORDER BY run_on, year, officer""",
         "compensation": """SELECT c.on_date, n.note_no, g.card_no, g.borrower_id AS id_number, c.officer, c.amount, c.from_fund,
                                   c.shortfall, c.txn_id, r.id AS reversed_by
                            FROM compensations c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
@@ -1508,7 +1522,7 @@ class Store:
     def journal_sum(self, first: str, last: str, *, kinds: tuple[str, ...] | None = None, account_like: str = "%",
                     side: str = "debit") -> int:
         """Σ debit (or credit) of journal lines in a period, optionally for some transaction kinds / accounts."""
-        col = "l.debit" if side == "debit" else "l.credit"
+        col = {"debit": "l.debit", "credit": "l.credit", "net": "l.debit - l.credit", "net-credit": "l.credit - l.debit"}[side]
         sql = f"""SELECT COALESCE(SUM({col}), 0) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                   WHERE t.business_date BETWEEN ? AND ? AND l.account LIKE ?"""
         params: list = [first, last, account_like]
