@@ -215,3 +215,64 @@ def test_every_cover_check_is_true_against_independent_sums(coop, tmp_path):
                                                           first=date(2026, 1, 1), last=date(2026, 1, 1))["sheets"]}
     assert new_year["year_end"]["rows"] > 0                                           # the year-end is a 01-01 record
     assert one(independent["compensation"], "2025-06-01", "2025-06-30") > 0           # the year really had a compensation
+
+
+@pytest.fixture
+def sixty_notes(coop):
+    for _ in range(20):
+        line = coop.granted("hnd", line="8万")
+        for amount in ("1万", "2万", "3万"):
+            loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount=amount, fingerprint_ok=True, on=D0)
+    return coop
+
+
+def _pdf_pages(office, xlsx, tmp_path) -> int:
+    import re
+
+    r = subprocess.run([office, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(xlsx)], capture_output=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    return len(re.findall(rb"/Type\s*/Page[^s]", (tmp_path / (xlsx.stem + ".pdf")).read_bytes()))
+
+
+def test_the_workbook_prints(sixty_notes, tmp_path):
+    """Issue 17: the 13-column loan-notes sheet printed on 183 portrait pages with its columns split across
+    pages and no repeated headers. Landscape, fit to width, header row on every page; the cover on one page."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    office = peer_tool("libreoffice", "soffice")
+    coop = sixty_notes
+    out = tmp_path / "notes.xlsx"
+    export_workbook(coop.as_("auditor"), str(out), first=D0, last=D0, registers=["loan_notes"])
+    z = zipfile.ZipFile(out)
+    book = z.read("xl/workbook.xml").decode()
+    assert "_xlnm.Print_Titles" in book and "$1:$1" in book                       # the header row on every page
+    sheet = z.read("xl/worksheets/sheet2.xml").decode()
+    assert 'orientation="landscape"' in sheet and 'fitToWidth="1"' in sheet and 'fitToPage="1"' in sheet
+    assert "&amp;P" in sheet and "&amp;A" in sheet and "演示" not in sheet         # page numbers and the sheet's name
+    wb = load_workbook(out)
+    ws = wb["借据"]
+    assert ws["A1"].font.b and ws["A1"].fill.fgColor.rgb.endswith("DDEBF7")        # a styled header row
+    rate = [c.value for c in ws[2]][[c.value for c in ws[1]].index("年利率%")]
+    assert isinstance(rate, (int, float)) and rate == 6.5                           # a number, not text
+    cover = wb["封面"]
+    assert [r for r in cover.iter_rows(values_only=True) if r[0] == "借据"][0][2] == "金额"  # control column named in Chinese
+    assert isinstance(cover["B3"].value, __import__("datetime").datetime)           # a real date-time, union time zone
+    pages = _pdf_pages(office, out, tmp_path)
+    # 60 rows: the cover on one page, the notes on a few landscape pages, never split by columns
+    assert 2 <= pages <= 4, pages
+
+
+def test_a_register_longer_than_a_sheet_continues_on_the_next(sixty_notes, tmp_path, monkeypatch):
+    from credit_coop.core import export
+
+    monkeypatch.setattr(export, "SHEET_ROWS", 26)  # 25 rows a sheet here; Excel's own limit is 1,048,576
+    r = export_workbook(sixty_notes.as_("auditor"), str(tmp_path / "n.xlsx"), first=D0, last=D0, registers=["loan_notes"])
+    notes = r["sheets"][0]
+    assert notes["rows"] == 60 and notes["sheets"] == ["借据", "借据(2)", "借据(3)"]
+    from openpyxl import load_workbook
+
+    wb = load_workbook(tmp_path / "n.xlsx")
+    assert [wb[s].max_row for s in notes["sheets"]] == [26, 26, 11]               # each with its header row

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import command, emit, new_group, open_ledger, print_table, yuan
+from credit_coop.cli.base import progress_bar, command, emit, new_group, open_ledger, print_table, yuan
 
 app = new_group("Audit exports: Excel workbooks and plain-text journals.")
 
@@ -33,7 +33,7 @@ def _run(registers, out, first, last, unmasked, lang, force=False) -> None:
     with open_ledger() as ledger:
         f, t = _period(ledger, first, last)
         result = export_workbook(ledger, out, first=f, last=t, registers=registers, unmasked=unmasked, lang=lang,
-                                 force=force)
+                                 force=force, progress=progress_bar("exporting registers"))
 
     def human(r: dict) -> None:
         print_table(f"{r['out']} — {r['from']} .. {r['to']}" + (" (unmasked)" if r["unmasked"] else ""),

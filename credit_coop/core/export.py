@@ -21,7 +21,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 
@@ -72,7 +72,7 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
         C("note_no", "借据号", "Loan note", "text", 16), C("card_no", "贷款卡号", "Loan card", "text", 18),
         C("id_number", "身份证号", "ID number", "id", 22), C("product", "产品", "Product", "text", 8), C("amount", "金额", "Amount", "money"),
         C("drawn_on", "发放日", "Drawn", "date", 12), C("maturity", "到期日", "Maturity", "date", 12),
-        C("annual_rate_percent", "年利率%", "Rate %", "text", 8), C("teller", "柜员", "Teller", "text", 10),
+        C("annual_rate_percent", "年利率%", "Rate %", "number", 8), C("teller", "柜员", "Teller", "text", 10),
         C("fingerprint_ok", "指纹核验", "Fingerprint", "bool", 8), C("txn_id", "交易号", "Transaction", "int", 10),
         C("reversed", "已冲正", "Reversed", "bool", 8), C("outstanding", "期末本金", "Principal at period end", "money")]),
     "repayments": ("还款", "Repayments", [
@@ -186,6 +186,7 @@ def _converters(ws, cols: list[Column], unmasked: bool, lang: str) -> list:
         "money": as_money,
         "date": as_date,
         "int": int,
+        "number": Decimal,  # a rate such as "6.5" is a number in the sheet, not text
         "bool": lambda v: yes if v else no,
         "id": str,  # masked beforehand when needed (the hash covers what the sheet shows)
         "text": str,     # written by the system (codes, numbers, operator names)
@@ -194,17 +195,62 @@ def _converters(ws, cols: list[Column], unmasked: bool, lang: str) -> list:
     return [table[c.kind] for c in cols]
 
 
-def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unmasked: bool, lang: str) -> dict:
+SHEET_ROWS = 1_048_576  # Excel's limit: a longer register continues on a second sheet
+
+
+def _print_setup(ws, ledger: Ledger, first: date, last: date, lang: str, *, one_page: bool = False) -> None:
+    """Landscape, fit to the page width, the header row on every page, the union and period in the
+    page header, the sheet name and page numbers in the footer (issue 17: the workbook prints)."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if one_page else 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.oddHeader.center.text = f"{ledger.policy['cooperative']['name']}  {first.isoformat()} .. {last.isoformat()}"
+    ws.oddFooter.left.text = "&A"
+    ws.oddFooter.right.text = "第 &P 页 / 共 &N 页" if lang == "zh" else "page &P of &N"
+    if not one_page:
+        ws.print_title_rows = "1:1"
+
+
+def _header_row(ws, names: list[str]) -> list:
+    """The header row, styled: bold on a light fill with a border."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Border, Font, PatternFill, Side
+
+    thin = Side(style="thin", color="808080")
+    out = []
+    for name in names:
+        cell = WriteOnlyCell(ws, name)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
+        out.append(cell)
+    return out
+
+
+def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unmasked: bool, lang: str,
+                 progress: Callable[[int], None] | None = None) -> dict:
     from openpyxl.utils import get_column_letter
 
     zh, en, cols = REGISTERS[register]
-    ws = wb.create_sheet(zh if lang == "zh" else en)
-    ws.freeze_panes = "A2"
-    for i, c in enumerate(cols, 1):
-        ws.column_dimensions[get_column_letter(i)].width = c.width
+    title = zh if lang == "zh" else en
     held = ledger.policy["pay"]["holdback_percent"]  # the shares in the headers are the policy's, not fixed text
     shares = {"holdback": held, "payable": str(100 - Decimal(str(held)))}
-    ws.append([(c.zh if lang == "zh" else c.en).format(**shares) for c in cols])
+    headers = [(c.zh if lang == "zh" else c.en).format(**shares) for c in cols]
+    sheets: list = []
+
+    def new_sheet():
+        ws = wb.create_sheet(title if not sheets else f"{title}({len(sheets) + 1})")
+        ws.freeze_panes = "A2"
+        for i, c in enumerate(cols, 1):
+            ws.column_dimensions[get_column_letter(i)].width = c.width
+        _print_setup(ws, ledger, first, last, lang)
+        ws.append(_header_row(ws, headers))
+        sheets.append([ws, 0])
+        return ws
+
+    ws = new_sheet()
     convert = _converters(ws, cols, unmasked, lang)
     cursor = ledger.store.register_rows(register, first.isoformat(), last.isoformat())
     names = [d[0] for d in cursor.description]
@@ -231,7 +277,11 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
     digest = hashlib.sha256()
     append, update = ws.append, digest.update
     id_cols = [] if unmasked else [i for i, c in enumerate(cols) if c.kind == "id"]
+    per_sheet = SHEET_ROWS - 1
     for row in rows:
+        if n and n % per_sheet == 0:  # Excel's last row reached: the register goes on on a new sheet
+            sheets[-1][1] = per_sheet
+            append = new_sheet().append
         values = [row[i] for i in pick]
         for i in id_cols:
             if values[i] is not None:
@@ -240,11 +290,15 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
         update(repr(values).encode("utf-8"))
         update(b"\n")
         n += 1
+        if progress and n % 10_000 == 0:
+            progress(n)
         if ci is not None:
             control += row[ci] or 0
         if keep:
             kept.append(dict(zip(names, row)))
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{n + 1}"
+    sheets[-1][1] = n - per_sheet * (len(sheets) - 1)
+    for sheet, count in sheets:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{count + 1}"
     journal_figure = journal_fn(ledger.store, first.isoformat(), last.isoformat(), kept) if journal_fn else None
     cross = None
     if register == "pay":  # the withheld column against what the same runs paid into the officers' funds
@@ -253,7 +307,9 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
                                               account_like=accounts.RISK_FUND, side="net-credit")
         cross = {"what": "withheld = paid into funds", "register_fen": withheld, "journal_fen": into_funds,
                  "agrees": withheld == into_funds}
-    return {"register": register, "sheet": ws.title, "rows": n, "control_column": control_col, "cross_check": cross,
+    control_name = next((h for c, h in zip(cols, headers) if c.key == control_col), control_col)
+    return {"register": register, "sheet": ws.title, "sheets": [s.title for s, _ in sheets], "rows": n,
+            "control_column": control_col, "control_label": control_name, "cross_check": cross,
             "control_fen": control if control_col else None, "journal_fen": journal_figure,
             "agrees": None if journal_fn is None else control == journal_figure, "sha256": digest.hexdigest()}
 
@@ -321,8 +377,10 @@ def _atomic_write(out: str, write: Callable[[str], None], suffix: str = "", priv
 
 
 def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[str] | None = None,
-                    unmasked: bool = False, lang: str = "zh", force: bool = False) -> dict:
-    """``credit-coop export audit`` (all registers) or ``export REGISTER`` (one)."""
+                    unmasked: bool = False, lang: str = "zh", force: bool = False,
+                    progress: Callable[[int, int], None] | None = None) -> dict:
+    """``credit-coop export audit`` (all registers) or ``export REGISTER`` (one). ``progress(done, total)``
+    is told the registers done, and rows as they stream."""
     from openpyxl import Workbook
 
     first, last = _check_period(first, last)
@@ -340,26 +398,46 @@ def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[st
     wb = Workbook(write_only=True)
     wb.properties.creator = CREATOR
     cover = wb.create_sheet("封面" if lang == "zh" else "Cover")
-    sheets = [_write_sheet(wb, ledger, r, first, last, unmasked, lang) for r in registers]
-    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    sheets = []
+    for i, r in enumerate(registers):
+        sheets.append(_write_sheet(wb, ledger, r, first, last, unmasked, lang,
+                                   progress=(lambda n, i=i: progress(i, len(registers))) if progress else None))
+        if progress:
+            progress(i + 1, len(registers))
+    generated = datetime.now(union_time_zone(ledger)).replace(microsecond=0)
     _write_cover(cover, ledger, first, last, generated, sheets, unmasked, lang)
     _atomic_write(out, wb.save, suffix=".xlsx", private=unmasked)
     if unmasked:
         ledger.store.audit(ledger.operator, "export --unmasked", f"{','.join(registers)} {first}..{last} → {os.path.basename(out)}")
-    return {"out": os.path.abspath(out), "from": first.isoformat(), "to": last.isoformat(), "generated_at": generated,
+    return {"out": os.path.abspath(out), "from": first.isoformat(), "to": last.isoformat(), "generated_at": generated.isoformat(),
             "unmasked": unmasked, "sheets": sheets, "head": ledger.store.head()}
 
 
-def _write_cover(ws, ledger: Ledger, first: date, last: date, generated: str, sheets: list[dict], unmasked: bool, lang: str) -> None:
+def union_time_zone(ledger: Ledger):
+    """The union's time zone (policy ``cooperative.time_zone``, default Asia/Shanghai) for times people read."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = ledger.policy["cooperative"].get("time_zone", "Asia/Shanghai")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def _write_cover(ws, ledger: Ledger, first: date, last: date, generated: datetime, sheets: list[dict], unmasked: bool,
+                 lang: str) -> None:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.utils import get_column_letter
 
     zh = lang == "zh"
+    _print_setup(ws, ledger, first, last, lang, one_page=True)
     for i, w in enumerate((22, 14, 10, 18, 20, 8, 66), 1):
         ws.column_dimensions[get_column_letter(i)].width = w
     ws.append(["审计导出" if zh else "Audit export", ledger.policy["cooperative"]["name"]])
     ws.append(["期间" if zh else "Period", first, last])
-    ws.append(["生成时间(UTC)" if zh else "Generated at (UTC)", generated])
+    stamp = WriteOnlyCell(ws, generated.replace(tzinfo=None))  # a real date-time, in the union's time zone
+    stamp.number_format = "yyyy-mm-dd hh:mm:ss"
+    ws.append([f"生成时间({generated.tzname()})" if zh else f"Generated at ({generated.tzname()})", stamp])
     ws.append(["生成人" if zh else "Generated by", ledger.operator or ""])
     ws.append(["身份证号" if zh else "ID numbers", ("未脱敏" if zh else "unmasked") if unmasked else ("已脱敏" if zh else "masked")])
     head = ledger.store.head()
@@ -370,7 +448,7 @@ def _write_cover(ws, ledger: Ledger, first: date, last: date, generated: str, sh
     ws.append(["工作表" if zh else "Sheet", "行数" if zh else "Rows", "控制列" if zh else "Control column",
                "控制合计" if zh else "Control total", "总账核对数" if zh else "Journal figure", "一致" if zh else "Agrees", "SHA-256"])
     for s in sheets:
-        row = [s["sheet"], s["rows"], s["control_column"] or ""]
+        row = [s["sheet"], s["rows"], s["control_label"] or ""]
         for fen in (s["control_fen"], s["journal_fen"]):
             if fen is None:
                 row.append(None)
