@@ -312,3 +312,44 @@ def test_results_carry_masked_ids_only(db):
         assert show_borrower(admin, idn, unmasked=True)["id_number"] == idn
         ops = list_operators(admin) + [get_operator(admin, "王柜员")]
         assert all("passphrase" not in o and "id_number" not in o for o in ops)
+
+
+def test_help_examples_are_valid_and_each_on_its_own():
+    """Issue 17: help examples used an ID and a card that fail their check digits, and two examples ran together."""
+    import re
+
+    from credit_coop.core.identity import validate_card_number, validate_id_number
+
+    checked = 0
+    for path, _ in _all_commands(app):
+        r = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert r.exit_code == 0, path
+        lines = r.stdout.splitlines()
+        examples = [l for l in lines if "credit-coop " in l]
+        for line in examples:
+            assert line.count("credit-coop ") == 1, (path, line)       # one example to a line, never run together
+            for idn in re.findall(r"(?<!\d)\d{17}[\dX](?!\d)", line):
+                validate_id_number(idn)
+                checked += 1
+            for card in re.findall(r"(?<!\d)622\d{13}(?!\d)", line):
+                validate_card_number(card)
+                checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize("width", [80, 160])
+def test_tables_never_split_amounts_or_dates(db, width):
+    """Issue 17: at 80 columns amounts split as `309,776,926.0` / `5` and dates and note numbers broke."""
+    import re
+
+    idn = new_id()
+    card = walk_hnd(db, idn)["card_no"]
+    for amount, on in (("3万", "2025-03-12"), ("12,345.67", "2025-03-13")):
+        run(db, "draw", "--card", card, "--id-number", idn, "--amount", amount, "--fingerprint-ok", "--on", on, operator="王柜员")
+    run(db, "batch", "day-end", "--through", "2025-04-30", operator="赵会计")
+    r = runner.invoke(app, ["--db", db, "--operator", "王柜员", "line", "show", card], env={**ENV, "COLUMNS": str(width)})
+    assert r.exit_code == 0, r.output
+    assert all(len(l) <= width for l in r.stdout.splitlines())
+    for needle in ("30,000.00", "12,345.67", "2025-03-12", "2025-03-13", "JJ202500000001", "JJ202500000002"):
+        assert needle in r.stdout, (width, needle, r.stdout)
+    assert not re.search(r"\d,\d{3}\.\d?\s*$", r.stdout, re.M)  # no amount cut at a line end

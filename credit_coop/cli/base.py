@@ -312,21 +312,57 @@ def wan(fen: Optional[int]) -> str:
 
 
 def _console():
-    """A terminal keeps its width; piped output is wide enough not to cut numbers."""
+    """A terminal keeps its width; piped output takes COLUMNS, else 120."""
+    import os
+
     from rich.console import Console
 
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    if sys.stdout.isatty():
+        return Console()
+    try:
+        width = int(os.environ.get("COLUMNS", "120"))
+    except ValueError:
+        width = 120
+    return Console(width=max(width, 40))
+
+
+_UNBREAKABLE = __import__("re").compile(r"^[-+¥]?[\d,.:%/ -]+$|^[A-Z]{2}\d{6,}$")  # amounts, numbers, dates, note numbers
 
 
 def print_table(title: Optional[str], columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
+    """A table whose amounts, numbers and dates never wrap. When it cannot fit the terminal so, each row
+    is printed as a short record instead (the narrow layout), so nothing is ever cut in two."""
+    from rich.cells import cell_len
     from rich.table import Table
 
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    console = _console()
+    keep = [col in right or all(not c or _UNBREAKABLE.match(c) for c in (r[i] for r in cells))
+            for i, col in enumerate(columns)]
+    need = sum(max([cell_len(col) if k else min(cell_len(col), 8)]
+                   + [cell_len(r[i]) if k else min(cell_len(r[i]), 8) for r in cells]) + 3
+               for i, (col, k) in enumerate(zip(columns, keep))) + 1
+    if need > console.width and len(columns) > 2:
+        if title:
+            console.print(title, style="bold", highlight=False)
+        for r in cells:
+            head, rest = r[0], [f"{c}: {v}" for c, v in zip(columns[1:], r[1:]) if v != ""]
+            console.print(f"{columns[0]} {head}", highlight=False, soft_wrap=False)
+            line = "  "
+            for part in rest:  # pack "name: value" pairs into lines, never breaking a pair
+                if cell_len(line) + cell_len(part) + 3 > console.width and line.strip():
+                    console.print(line.rstrip(), highlight=False)
+                    line = "  "
+                line += part + "   "
+            if line.strip():
+                console.print(line.rstrip(), highlight=False)
+        return
     table = Table(title=title, show_lines=False)
-    for col in columns:
-        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
-    _console().print(table)
+    for col, k in zip(columns, keep):
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold", no_wrap=k)
+    for row in cells:
+        table.add_row(*row)
+    console.print(table)
 
 
 def print_fields(title: Optional[str], pairs: list[tuple[str, Any]]) -> None:

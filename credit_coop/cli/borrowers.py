@@ -20,7 +20,7 @@ def add(
 ) -> None:
     """Register a borrower.
 
-    Example: credit-coop borrower add --id-number 110101199003071236 --name 张三 --kind farmer --village 王庄村
+    Example: credit-coop borrower add --id-number 410523198005170127 --name 张三 --kind farmer --village 王庄村
     """
     from credit_coop.core.borrowers import add_borrower
     from credit_coop.core.dates import business_date
@@ -38,7 +38,7 @@ def show(
 ) -> None:
     """A borrower, their credit lines and total exposure.
 
-    Example: credit-coop borrower show 110101199003071236
+    Example: credit-coop borrower show 410523198005170127
     """
     from credit_coop.core.borrowers import show_borrower
     from credit_coop.core.dates import business_date

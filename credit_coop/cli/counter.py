@@ -35,7 +35,7 @@ def draw(
 ) -> None:
     """Draw down (用信) on a credit line: issues a loan note (借据).
 
-    Example: credit-coop draw --card 6220250000000017 --id-number 110101199003071236 --amount 3万 --fingerprint-ok
+    Example: credit-coop draw --card 6220250000000010 --id-number 410523198005170127 --amount 3万 --fingerprint-ok
     """
     from credit_coop.core.loans import draw as core_draw
 
@@ -67,7 +67,8 @@ def repay(
 ) -> None:
     """Repay on a credit line; availability is restored (revolving).
 
-    Example: credit-coop repay --card 6220250000000017 --amount 10000
+    Example: credit-coop repay --card 6220250000000010 --amount 10000
+
     Missed on a closed day: ... --on 2025-04-15 --correction "receipt 0415-07 not keyed"
     """
     from credit_coop.core.loans import repay as core_repay
@@ -98,7 +99,7 @@ def line_show(
 ) -> None:
     """A credit line: limit, drawn, available and its loan notes.
 
-    Example: credit-coop line show 6220250000000017
+    Example: credit-coop line show 6220250000000010
     """
     from credit_coop.core.dates import business_date
     from credit_coop.core.loans import show_line

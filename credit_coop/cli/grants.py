@@ -51,7 +51,7 @@ def apply(
 ) -> None:
     """Accept a credit application (受理); prints the grant number.
 
-    Example: credit-coop grant apply --borrower 110101199003071236 --product hnd --amount 5万
+    Example: credit-coop grant apply --borrower 410523198005170127 --product hnd --amount 5万
     """
     emit(_run("apply_grant", on=on, borrower=borrower, product=product, amount=amount), _print_step)
 

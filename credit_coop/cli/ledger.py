@@ -146,7 +146,7 @@ def operator_set_id(
 ) -> None:
     """Record an operator's ID number (admin), so nobody acts on credit where they are the borrower.
 
-    Example: credit-coop operator set-id 王柜员 --id-number 11010519491231002X
+    Example: credit-coop operator set-id 王柜员 --id-number 410523198005170127
     """
     from credit_coop.core.operators import set_id_number
 
@@ -203,6 +203,7 @@ def recover() -> None:
 
     Needs the ledger file and the code (CREDIT_COOP_RECOVERY_CODE or the prompt); a new
     passphrase from CREDIT_COOP_NEW_PASSWORD (or the prompt) is set too. Prints a new code.
+
     Example: credit-coop --operator 李主任 recover
     """
     from credit_coop.cli.base import passphrase
@@ -302,6 +303,7 @@ def reverse(
     """Reverse a posted transaction by posting its mirror image (accountant/admin).
 
     Example: credit-coop reverse 42 --reason "wrong card keyed"
+
     On a closed day: credit-coop reverse 42 --reason "wrong card" --on 2025-03-05 --correction
     """
     from credit_coop.core.journal import reverse as core_reverse
@@ -338,6 +340,7 @@ def restore(
     """Replace the ledger with a backup of one of its past states (admin); the replaced ledger is kept beside it.
 
     Shows what would be lost (transactions, closed days, audit rows) and asks to confirm.
+
     Example: credit-coop restore /backups/coop-2025-12-31.db --reason "disk fault on 01-03" --yes
     """
     import os
