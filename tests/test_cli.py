@@ -99,6 +99,7 @@ def test_back_dated_correction(db):
     # the drawdown cannot be taken back now: a later repayment stands on it
     r = run(db, "reverse", str(draw_txn), "--reason", "wrong", "--on", "2025-03-12", "--correction", operator="赵会计")
     assert r.exit_code == 5 and "Reverse them first" in r.stderr
+    assert 'credit-coop reverse' in r.stderr and '--on 2025-03-15 --correction' in r.stderr  # the exact commands to run
     assert run(db, "verify").exit_code == 0
 
 

@@ -132,6 +132,10 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
     for var in ("CREDIT_COOP_OPERATOR", "CREDIT_COOP_PASSWORD", "CREDIT_COOP_NEW_PASSWORD", "CREDIT_COOP_DB"):
         env.pop(var, None)
+    activate = tmp_path / ".venv" / "bin" / "activate"  # the walkthrough's first line activates the install
+    activate.parent.mkdir(parents=True)
+    activate.write_text(f'export PATH="{bindir}:$PATH"\n', "utf-8")
+    env["PATH"] = os.environ["PATH"]
     r = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "ledger is sound" in r.stdout

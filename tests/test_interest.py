@@ -217,3 +217,16 @@ def test_loan_reassign_moves_interest_credit(coop2):
     officers = {r["officer"] for r in coop2.as_("auditor").store.conn.execute(
         "SELECT officer FROM journal_lines WHERE account = '1132.due'")}
     assert officers == {None, "刘经理"}  # day-end lines carry no officer; the collection does
+
+
+def test_loan_show_sums_the_day_end_by_month(coop2):
+    """Issue 17: `loan show` printed every day's accrual (335 lines for one note)."""
+    ln, n = line_and_note(coop2)
+    close(coop2, date(2025, 5, 31))
+    auditor = coop2.as_("auditor")
+    short = loans.show_note(auditor, n["note_no"])
+    full = loans.show_note(auditor, n["note_no"], all_days=True)
+    assert len(full["movements"]) > 90 and len(short["movements"]) <= 5
+    assert [m["kind"] for m in short["movements"]][:2] == ["drawdown", "day-end × 31"]
+    for k in ("principal_fen", "accrued_fen", "interest_due_fen", "penalty_fen"):
+        assert sum(m[k] for m in short["movements"]) == sum(m[k] for m in full["movements"])

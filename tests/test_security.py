@@ -315,3 +315,17 @@ def test_the_audit_log_tells_the_real_outcome(coop, tmp_path, monkeypatch):
     assert ("王柜员", "draw", "ok") in log
     assert ("王柜员", "draw", "refused (8): the ledger is busy with another posting; please retry") in log
     assert ("郑稽核", "verify", "refused (1): verify found 1 problem(s)") in log
+
+
+def test_the_audit_log_masks_ids_and_speaks_local_time(coop):
+    """Issue 17: audit-log printed full ID numbers to anyone allowed to read it, in UTC."""
+    idn = coop.borrower()
+    cli(coop.path, "张经理", "borrower", "show", idn)
+    r = cli(coop.path, "郑稽核", "--json", "audit-log")
+    rows = json.loads(r.stdout)
+    assert idn not in r.stdout and any(idn[-4:] in (x["detail"] or "") for x in rows)
+    assert all(x["at"].endswith("+08:00") for x in rows)
+    r = cli(coop.path, "郑稽核", "--json", "audit-log", "--unmasked")
+    assert idn in r.stdout
+    r = cli(coop.path, "李主任", "audit-log", "--unmasked")
+    assert r.exit_code == 0

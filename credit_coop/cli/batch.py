@@ -34,15 +34,18 @@ def day_end(
 
 
 @command(loan_app, "show")
-def loan_show(note: Annotated[str, typer.Argument(help="Loan note number, e.g. JJ202500000001.")]) -> None:
-    """A loan note so far: principal, accrued, due, penalty, days past due, class, postings.
+def loan_show(
+    note: Annotated[str, typer.Argument(help="Loan note number, e.g. JJ202500000001.")],
+    all_days: Annotated[bool, typer.Option("--all-days", help="Every day-end posting, not a line a month.")] = False,
+) -> None:
+    """A loan note so far: principal, accrued, due, penalty, days past due, class, postings (day-ends by month).
 
     Example: credit-coop loan show JJ202500000001
     """
     from credit_coop.core.loans import show_note
 
     with open_ledger() as ledger:
-        result = show_note(ledger, note)
+        result = show_note(ledger, note, all_days)
 
     def human(r: dict) -> None:
         print_fields(f"Loan note {r['note_no']} — card {r['card_no']}", [
@@ -53,7 +56,7 @@ def loan_show(note: Annotated[str, typer.Argument(help="Loan note number, e.g. J
             ("days past due", r["days_past_due"]), ("class", r["class"]), ("closed through", r["closed_through"]),
         ])
         print_table("Postings", ["txn", "date", "kind", "principal", "accrued", "due", "penalty"],
-                    [[m["txn_id"], m["on"], m["kind"], yuan(m["principal_fen"]), yuan(m["accrued_fen"]),
+                    [[m["txn_id"] or "", m["on"], m["kind"], yuan(m["principal_fen"]), yuan(m["accrued_fen"]),
                       yuan(m["interest_due_fen"]), yuan(m["penalty_fen"])] for m in r["movements"]],
                     right=("principal", "accrued", "due", "penalty"))
 

@@ -236,18 +236,19 @@ def operator_recovery_code() -> None:
 
 
 def audit_log(
-    first: Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="From this day (UTC).")] = None,
+    first: Annotated[Optional[str], typer.Option("--from", metavar="YYYY-MM-DD", help="From this day.")] = None,
     operator: Annotated[Optional[str], typer.Option("--by", help="Only this operator.")] = None,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help="Full ID numbers (auditor/admin; the asking is logged).")] = False,
 ) -> None:
-    """Every command run against the ledger: who, when, what, result (auditor, admin).
+    """Every command run against the ledger: who, when (the union's time zone), what, result (auditor, admin).
 
     Example: credit-coop audit-log --from 2025-12-01 --by 王柜员
     """
     from credit_coop.core.audit import audit_entries
 
     with open_ledger() as ledger:
-        rows = audit_entries(ledger, first, operator)
-    emit(rows, lambda rs: print_table("Audit log", ["at (UTC)", "operator", "command", "detail", "result"],
+        rows = audit_entries(ledger, first, operator, unmasked=unmasked)
+    emit(rows, lambda rs: print_table("Audit log", ["at", "operator", "command", "detail", "result"],
                                       [[r["at"], r["operator"], r["action"], r["detail"], r["result"]] for r in rs]))
 
 

@@ -88,10 +88,13 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
     if grant_ids:
         later = store.counter_postings_after(grant_ids, d0)
         if later:
+            from credit_coop.core.journal import _reverse_command
+
             listed = ", ".join(f"transaction {t['id']} ({t['kind']} {t['business_date']})" for t in later)
+            steps = "; ".join(_reverse_command(t, ledger) for t in sorted(later, key=lambda t: -t["id"]))
             raise RuleViolation(
-                f"the line has postings after {d0}: {listed}. Reverse them first, newest first "
-                "(as corrections), then post this correction, then post them again"
+                f"the line has postings after {d0}: {listed}. Reverse them first, newest first: {steps}; "
+                "then post this correction, then post them again"
             )
     ledger.reopened_from = on
     try:

@@ -155,7 +155,9 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date | str | None = No
                 )
             if later:
                 ids = ", ".join(str(t["id"]) for t in later)
-                raise RuleViolation(f"later transactions ({ids}) post to the same loan notes; reverse them first, newest first")
+                steps = "; ".join(_reverse_command(t, ledger) for t in sorted(later, key=lambda t: -t["id"]))
+                raise RuleViolation(f"later transactions ({ids}) post to the same loan notes; reverse them first, newest "
+                                    f"first: {steps}; then this one, then post them again")
             new_id = post(ledger, "reversal", on, mirror(lines), memo=reason, reverses=txn_id)
             _check_after_reversal(ledger, lines)
             return {
@@ -177,6 +179,14 @@ def reverse(ledger: Ledger, txn_id: int, reason: str, on: date | str | None = No
             return back_dated(ledger, on, reason, grants, act)
 
         return once(ledger, request_id, "reverse", {"txn": txn_id, "reason": reason, "correction": True}, corrected)
+
+
+def _reverse_command(txn, ledger: Ledger) -> str:
+    """The exact command that takes a posting back (as a correction when its day is closed)."""
+    closed = ledger.store.closed_through()
+    on_closed = closed is not None and txn["business_date"] <= closed
+    tail = f' --on {txn["business_date"]} --correction' if on_closed else ""
+    return f'credit-coop reverse {txn["id"]} --reason "REASON"{tail}'
 
 
 def _check_after_reversal(ledger: Ledger, lines) -> None:

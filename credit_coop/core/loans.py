@@ -355,8 +355,9 @@ def _note(ledger: Ledger, note_no: str):
     return n
 
 
-def show_note(ledger: Ledger, note_no: str) -> dict:
-    """A loan note (借据) so far: balances, days past due, class, officer and every posting."""
+def show_note(ledger: Ledger, note_no: str, all_days: bool = False) -> dict:
+    """A loan note (借据) so far: balances, days past due, class, officer and its postings — the counter's
+    one by one, the day-end's summed per month (``all_days``: every day's, one by one)."""
     n = _note(ledger, note_no)
     store = ledger.store
     g = store.get_grant(n["grant_id"])
@@ -390,8 +391,32 @@ def show_note(ledger: Ledger, note_no: str) -> dict:
         "days_past_due": state["dpd"] if state else 0,
         "past_due_since": state["past_due_since"] if state else None,
         "class": state["class"] if state else "正常",
-        "movements": list(movements.values()),
+        "movements": list(movements.values()) if all_days else _by_month(movements.values()),
     }
+
+
+def _by_month(movements) -> list[dict]:
+    """Counter postings as they are; the day-end's accruals summed per month (issue 17: 335 lines for one note)."""
+    from credit_coop.store.sqlite import DAY_END_KINDS
+
+    out: list[dict] = []
+    months: dict[str, dict] = {}
+    for m in movements:
+        if m["kind"] not in DAY_END_KINDS or m["kind"] == "compensation":
+            out.append(m)
+            continue
+        key = m["on"][:7]
+        if key not in months:
+            months[key] = {"txn_id": None, "on": key, "kind": "day-end", "days": 0, "principal_fen": 0, "accrued_fen": 0,
+                           "interest_due_fen": 0, "penalty_fen": 0}
+            out.append(months[key])
+        agg = months[key]
+        agg["days"] += 1
+        for k in ("principal_fen", "accrued_fen", "interest_due_fen", "penalty_fen"):
+            agg[k] += m[k]
+    for agg in months.values():
+        agg["kind"] = f"day-end × {agg['days']}"
+    return out
 
 
 def reassign(ledger: Ledger, note_no: str, officer: str, on: date) -> dict:

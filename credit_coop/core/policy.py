@@ -75,7 +75,8 @@ def normalise(raw: dict) -> dict:
     """Check a parsed policy file and return the stored form (amounts in fen)."""
     out: dict = {}
     coop = raw.get("cooperative", {})
-    out["cooperative"] = {"name": str(coop.get("name", "信用社")), "short_name": str(coop.get("short_name", ""))}
+    out["cooperative"] = {"name": str(coop.get("name", "信用社")), "short_name": str(coop.get("short_name", "")),
+                          "time_zone": str(coop.get("time_zone", "Asia/Shanghai"))}  # for times people read
     out["thresholds"] = {"inclusive": bool(raw.get("thresholds", {}).get("inclusive", True))}
 
     appr = raw["approval"]
