@@ -74,7 +74,7 @@ def test_walkthrough_and_json(db):
     assert 0 < paid < 2_000_000 and shown["available_fen"] == paid  # interest first, then principal
     r = run(db, "borrower", "show", idn, "--json", "--on", "2025-04-15")
     b = json.loads(r.stdout)
-    assert b["total_exposure_fen"] == 8_000_000 and "id_number" not in b and b["id_masked"].endswith(idn[-4:])
+    assert b["total_exposure_fen"] == 8_000_000 and "id_number" not in b and b["borrower_masked"].endswith(idn[-4:])
     assert idn not in r.stdout  # masked on screens
     assert run(db, "verify").exit_code == 0
     assert run(db, "grant", "list", "--status", "live").exit_code == 0
@@ -134,7 +134,7 @@ def test_json_error_on_stdout(db):
 def test_global_options_after_the_command(db):
     CURRENT.db = None
     r = runner.invoke(app, ["operator", "list", "--db", db, "--json", "--operator", "李主任"], env=ENV)
-    assert r.exit_code == 0 and any(o["role"] == "admin" for o in json.loads(r.stdout))
+    assert r.exit_code == 0 and any(o["role"] == "admin" for o in json.loads(r.stdout)["operators"])
 
 
 def test_no_ledger_and_refuse_overwrite(tmp_path, db):
@@ -306,7 +306,7 @@ def test_results_carry_masked_ids_only(db):
     with Ledger.open(db, "张经理") as officer:
         made = add_borrower(officer, id_number=idn, name="王大山", kinds=["farmer"], on=date(2025, 3, 1))
         shown = show_borrower(officer, idn)
-        assert idn not in json.dumps([made, shown], ensure_ascii=False) and shown["id_masked"].endswith(idn[-4:])
+        assert idn not in json.dumps([made, shown], ensure_ascii=False) and shown["borrower_masked"].endswith(idn[-4:])
         with pytest.raises(NotPermitted):
             show_borrower(officer, idn, unmasked=True)
     with Ledger.open(db, "李主任") as admin:

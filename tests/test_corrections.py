@@ -154,7 +154,7 @@ def test_posted_lines_are_reversed_not_edited(coop):
     march = int(sum(v for day, v in daily.items() if day <= date(2025, 3, 20)) + Fraction(1, 2))
     after = int(sum(v for day, v in daily.items() if day > date(2025, 3, 20)) + Fraction(1, 2))
     s = loans.show_note(coop.as_("auditor"), d["note_no"])
-    assert (s["interest_due_fen"], s["accrued_fen"], s["principal_fen"]) == (march - 13_000, after, 7_013_000)
+    assert (s["interest_due_fen"], s["interest_accrued_fen"], s["principal_fen"]) == (march - 13_000, after, 7_013_000)
     income = store.conn.execute(
         "SELECT SUM(credit - debit) FROM journal_lines WHERE account = '6011.interest.hnd'").fetchone()[0]
     assert income == march + after     # what stands in the journal: one rounded total per period, to the fen
@@ -299,9 +299,9 @@ def test_correction_after_payroll_is_carried_by_the_next_payroll(twins):
     on_time_april = run_payroll(on_time.as_("李主任"), "2025-04", on=date(2025, 5, 1))
     assert on_time_april["adjustments"] == []
     [adj] = late_april["adjustments"]
-    assert adj["for_month"] == "2025-03" and adj["interest_collected"] == 28_889
-    assert adj["interest_pay_delta"] == percent_of(28_889, 10) == 2_889
-    assert adj["holdback"] == percent_of(2_889, 40) and adj["payable"] == 2_889 - adj["holdback"]
+    assert adj["for_month"] == "2025-03" and adj["interest_collected_fen"] == 28_889
+    assert adj["interest_pay_delta_fen"] == percent_of(28_889, 10) == 2_889
+    assert adj["holdback_fen"] == percent_of(2_889, 40) and adj["payable_fen"] == 2_889 - adj["holdback_fen"]
     # after it, every officer has been paid exactly what the on-time twin paid, and the books agree
     assert _pay_by_officer(late) == _pay_by_officer(on_time)
     assert snapshot(late) == snapshot(on_time)
@@ -505,7 +505,7 @@ def _by_line(coop, end):
     v = verify(led)
     assert v["ok"], v["findings"]
     out = {"balances": {a["account"]: a["balance_fen"] for a in v["accounts"] if a["balance_fen"]}}
-    keep = ("amount_fen", "drawn_on", "maturity", "status", "principal_fen", "accrued_fen", "interest_due_fen",
+    keep = ("amount_fen", "drawn_on", "maturity", "status", "principal_fen", "interest_accrued_fen", "interest_due_fen",
             "penalty_fen", "days_past_due", "past_due_since", "class")
     for gid in (1, 2):
         g = led.store.get_grant(gid)

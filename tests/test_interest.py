@@ -51,14 +51,14 @@ def test_hand_computed_80000(coop2):
     close(coop2, date(2025, 3, 20))
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
     # 20 days (3-1 .. 3-20), settled on the 20th: 28,888.89 → 28,889 fen due
-    assert (s["interest_due_fen"], s["accrued_fen"]) == (28_889, 0)
+    assert (s["interest_due_fen"], s["interest_accrued_fen"]) == (28_889, 0)
     # the borrower pays the interest on the 21st; nothing past due
     r = loans.repay(coop2.as_("teller"), card=ln["card_no"], amount=28_889, on=date(2025, 3, 21))
     assert r["split"]["interest_due_fen"] == 28_889 and r["split"]["principal_fen"] == 0
     close(coop2, date(2025, 4, 14))
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
     # 3-21 .. 4-14 = 25 days accrued: 36,111.11 → 36,111
-    assert (s["accrued_fen"], s["interest_due_fen"], s["days_past_due"], s["class"]) == (36_111, 0, 0, "正常")
+    assert (s["interest_accrued_fen"], s["interest_due_fen"], s["days_past_due"], s["class"]) == (36_111, 0, 0, "正常")
     # part repayment on 4-15: accrued interest first, then principal
     r = loans.repay(coop2.as_("teller"), card=ln["card_no"], amount="20,000.00", on=date(2025, 4, 15))
     assert r["split"] == {"penalty_fen": 0, "interest_due_fen": 0, "interest_accrued_fen": 36_111, "principal_fen": 1_963_889,
@@ -73,7 +73,7 @@ def test_hand_computed_80000(coop2):
     assert r["outstanding_after_fen"] == 0
     close(coop2, date(2025, 5, 31))
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
-    assert s["accrued_fen"] == s["interest_due_fen"] == s["principal_fen"] == 0 and s["status"] == "repaid"
+    assert s["interest_accrued_fen"] == s["interest_due_fen"] == s["principal_fen"] == 0 and s["status"] == "repaid"
     assert verify(coop2.as_("auditor"))["ok"]
 
 
@@ -98,7 +98,7 @@ def test_sum_of_accruals_equals_direct_recomputation(coop2):
     period2 = sum(daily(principal[date(2025, 3, 21) + timedelta(days=i)], "0.065") for i in range(14))  # 3-21..4-3
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
     assert s["interest_due_fen"] == int(period1 + Fraction(1, 2))
-    assert s["accrued_fen"] == int(period2 + Fraction(1, 2))
+    assert s["interest_accrued_fen"] == int(period2 + Fraction(1, 2))
     store = coop2.as_("auditor").store
     note_id = store.get_note_by_no(n["note_no"])["id"]
     posted = sum(l["debit"] for l in store.note_lines(note_id) if l["kind"] == "day-end" and l["account"] == "1132.accrued")
@@ -137,7 +137,7 @@ def test_maturity_overdue_penalty_and_classes(coop2):
     assert overdue_report(coop2.as_("auditor"), date(2025, 6, 8))["notes"][0]["class"] == "关注"  # as of an earlier day
     # paying everything clears it
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
-    loans.repay(coop2.as_("teller"), card=ln["card_no"], amount=s["principal_fen"] + s["interest_due_fen"] + s["penalty_fen"] + s["accrued_fen"],
+    loans.repay(coop2.as_("teller"), card=ln["card_no"], amount=s["principal_fen"] + s["interest_due_fen"] + s["penalty_fen"] + s["interest_accrued_fen"],
                 on=date(2026, 3, 7))
     close(coop2, date(2026, 3, 7))
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
@@ -201,7 +201,7 @@ def test_quarterly_settlement_switch(coop2):
     interest.day_end(acct, date(2025, 4, 20), today=TODAY)
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
     # settled on 3-20 (quarter month) only: 3-1..3-20 due, 3-21..4-20 still accrued
-    assert s["interest_due_fen"] == 20 * 650 and s["accrued_fen"] == 31 * 650
+    assert s["interest_due_fen"] == 20 * 650 and s["interest_accrued_fen"] == 31 * 650
 
 
 def test_loan_reassign_moves_interest_credit(coop2):
@@ -228,5 +228,5 @@ def test_loan_show_sums_the_day_end_by_month(coop2):
     full = loans.show_note(auditor, n["note_no"], all_days=True)
     assert len(full["movements"]) > 90 and len(short["movements"]) <= 5
     assert [m["kind"] for m in short["movements"]][:2] == ["drawdown", "day-end × 31"]
-    for k in ("principal_fen", "accrued_fen", "interest_due_fen", "penalty_fen"):
+    for k in ("principal_fen", "interest_accrued_fen", "interest_due_fen", "penalty_fen"):
         assert sum(m[k] for m in short["movements"]) == sum(m[k] for m in full["movements"])

@@ -66,11 +66,11 @@ def test_september_hand_example(coop3):
     assert by_officer(dry) == by_officer(result)
     a = by_officer(result)["张经理"]
     assert (a["surveyed"], a["approved"]) == (3, 0)
-    assert (a["grant_pay"], a["interest_collected"], a["interest_pay"]) == (12_000, 1_234_567, 123_457)
-    assert (a["total"], a["holdback"], a["payable"]) == (135_457, 54_183, 81_274)
+    assert (a["grant_pay_fen"], a["interest_collected_fen"], a["interest_pay_fen"]) == (12_000, 1_234_567, 123_457)
+    assert (a["total_fen"], a["holdback_fen"], a["payable_fen"]) == (135_457, 54_183, 81_274)
     rev, head = by_officer(result)["钱审查"], by_officer(result)["孙部长"]
-    assert (rev["grant_pay"], rev["holdback"], rev["payable"]) == (1_500, 600, 900)
-    assert (head["grant_pay"], head["holdback"], head["payable"]) == (1_500, 600, 900)
+    assert (rev["grant_pay_fen"], rev["holdback_fen"], rev["payable_fen"]) == (1_500, 600, 900)
+    assert (head["grant_pay_fen"], head["holdback_fen"], head["payable_fen"]) == (1_500, 600, 900)
     assert riskfund.fund_balance(coop3.as_("auditor"), "张经理") == 54_183
     with pytest.raises(AlreadyRun, match="already run") as again:
         payroll(coop3, "2025-09", date(2025, 10, 2))
@@ -108,7 +108,7 @@ def _fund_a_and_b(coop3):
 
 def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
     b_line, note, pay = _fund_a_and_b(coop3)
-    b_fund = by_officer(pay)["刘经理"]["holdback"]
+    b_fund = by_officer(pay)["刘经理"]["holdback_fen"]
     assert b_fund == 1_600                              # 40% of 40.00
     close(coop3, date(2025, 6, 4))                      # maturity day: unpaid at its end → compensated
     case = riskfund.compensation_report(coop3.as_("auditor"))["cases"][0]
@@ -146,9 +146,9 @@ def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
     pay_all(coop3, 2025, date(2026, 1, 1))
     ye = run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 5), today=FAR)
     rows = by_officer(ye)
-    a_hold = by_officer(pay)["张经理"]["holdback"]
-    assert rows["张经理"]["clean"] == 1 and rows["张经理"]["refund"] == percent_of(a_hold, 20)
-    assert rows["刘经理"]["clean"] == 0 and rows["刘经理"]["refund"] == 0 and "compensated" in rows["刘经理"]["reason"]
+    a_hold = by_officer(pay)["张经理"]["holdback_fen"]
+    assert rows["张经理"]["clean"] == 1 and rows["张经理"]["refund_fen"] == percent_of(a_hold, 20)
+    assert rows["刘经理"]["clean"] == 0 and rows["刘经理"]["refund_fen"] == 0 and "compensated" in rows["刘经理"]["reason"]
     assert riskfund.fund_balance(coop3.as_("auditor"), "张经理") == a_hold - percent_of(a_hold, 20)
     with pytest.raises(AlreadyRun):
         run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 6), today=FAR)
@@ -177,7 +177,7 @@ def test_year_end_refusals(coop3):
 def test_transfer_and_full_refund(coop3):
     coop3.granted("sdt", line="5万", term=12, on=date(2025, 3, 3))
     close(coop3, date(2025, 3, 31))
-    held = by_officer(payroll(coop3, "2025-03", date(2025, 4, 1)))["张经理"]["holdback"]
+    held = by_officer(payroll(coop3, "2025-03", date(2025, 4, 1)))["张经理"]["holdback_fen"]
     t = riskfund.transfer(coop3.as_("李主任"), "张经理", date(2025, 4, 2))
     assert t["fund_fen"] == held and t["loans_not_recovered"] == 0
     with pytest.raises(NotPermitted, match="transferred"):

@@ -79,9 +79,56 @@ def test_every_command_prints_one_json_document(coop, tmp_path, monkeypatch):
         if r.exit_code == 2:  # a usage error, before the command runs
             continue
         doc = json.loads(r.stdout)  # refuses a second document after the first
-        assert isinstance(doc, (dict, list)), (name, r.stdout)
+        assert isinstance(doc, dict) and isinstance(doc.get("ok"), bool), (name, r.stdout)  # one shape: an object with ok
         seen += 1
     assert seen >= 40
+
+
+AMOUNT_WORDS = ("amount", "principal", "interest", "penalty", "fee", "ceiling", "balance", "outstanding", "available",
+                "owed", "total", "refund", "holdback", "payable", "pay", "fund", "debt", "exposure", "granted", "drawn",
+                "recovery", "collected", "shortfall", "line", "up_to", "caps", "debit", "credit")
+NOT_MONEY = ("_count", "percent", "days", "months", "rows", "households", "surveyed", "reviewed", "approved", "grants",
+             "notes", "txn", "id", "transactions", "checks")
+
+
+def _money_keys_without_fen(doc, path=""):
+    """Keys that hold an amount (an int under a money word) but do not end in ``_fen``."""
+    bad = []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            name = str(k).lower()
+            if isinstance(v, int) and not isinstance(v, bool) and not name.endswith("_fen") \
+                    and any(w in name for w in AMOUNT_WORDS) and not any(w in name for w in NOT_MONEY):
+                bad.append(f"{path}.{k}")
+            bad += _money_keys_without_fen(v, f"{path}.{k}")
+    elif isinstance(doc, list):
+        for v in doc[:3]:
+            bad += _money_keys_without_fen(v, f"{path}[]")
+    return bad
+
+
+def test_every_amount_in_json_is_fen_under_a_fen_key(tmp_path):
+    """Issue 17: `policy show` gave amounts without `_fen`; the same thing had two names. Walk every command's
+    JSON on the demo ledger (reads) and the counter's receipts."""
+    from credit_coop.core.demo import build_demo
+
+    path = str(tmp_path / "d.db")
+    build_demo(path, None, __import__("datetime").date(2025, 4, 30))
+    env = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    reads = [["policy", "show"], ["operator", "list"], ["report", "overdue"], ["report", "products", "--as-of", "2025-04-30"],
+             ["report", "compensation"], ["report", "trial-balance", "--as-of", "2025-04-30"], ["report", "officers"],
+             ["report", "sla", "--as-of", "2025-04-30"], ["grant", "list"], ["grant", "show", "SX2025000001"],
+             ["line", "show", "6220250000000010"], ["loan", "show", "JJ202500000001"], ["verify"],
+             ["officer", "statement", "经理1-1", "--year", "2025"], ["audit-log"],
+             ["batch", "payroll", "--month", "2025-03", "--dry-run"]]
+    seen = 0
+    for args in reads:
+        r = cli(path, "联社管理员" if args[0] in ("batch", "operator") else "郑稽核", "--json", *args, password="demo-pass", env=env)
+        doc = json.loads(r.stdout)
+        assert doc["ok"] in (True, False), args
+        assert _money_keys_without_fen(doc) == [], (args, _money_keys_without_fen(doc))
+        seen += 1
+    assert seen == len(reads)
 
 
 def test_passphrase_lockout_and_unlock(coop):
@@ -193,7 +240,7 @@ def test_every_command_is_in_the_audit_log(coop):
     entries = coop.as_("auditor").store.audit_entries(operator="王柜员")
     assert [(e["action"], e["result"].split(" ")[0]) for e in entries][-2:] == [("line show", "refused"), ("verify", "ok")]
     r = cli(coop.path, "郑稽核", "audit-log", "--by", "王柜员", "--json")
-    assert r.exit_code == 0 and json.loads(r.stdout)[-1]["action"] == "verify"
+    assert r.exit_code == 0 and json.loads(r.stdout)["entries"][-1]["action"] == "verify"
 
 
 def test_no_one_changes_their_own_role_or_acts_on_their_own_credit(coop):
@@ -322,7 +369,7 @@ def test_the_audit_log_masks_ids_and_speaks_local_time(coop):
     idn = coop.borrower()
     cli(coop.path, "张经理", "borrower", "show", idn)
     r = cli(coop.path, "郑稽核", "--json", "audit-log")
-    rows = json.loads(r.stdout)
+    rows = json.loads(r.stdout)["entries"]
     assert idn not in r.stdout and any(idn[-4:] in (x["detail"] or "") for x in rows)
     assert all(x["at"].endswith("+08:00") for x in rows)
     r = cli(coop.path, "郑稽核", "--json", "audit-log", "--unmasked")

@@ -75,4 +75,25 @@ def root(db: DbOpt = None, operator: OperatorOpt = None, json_output: JsonOpt = 
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    app(args=argv, prog_name="credit-coop")
+    """The console script. Under --json a usage error (unknown option, missing value) is one JSON
+    document too, like every other refusal (exit 2, the line on stderr)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "--json" not in args:
+        app(args=args, prog_name="credit-coop")
+        return
+    import json
+
+    try:
+        code = app(args=args, prog_name="credit-coop", standalone_mode=False)
+    except Exception as e:  # click's own exceptions (typer vendors click, so they are matched by shape)
+        exit_code = getattr(e, "exit_code", None)
+        if exit_code is None or not hasattr(e, "format_message"):
+            raise
+        if hasattr(e, "show"):
+            e.show()
+        if exit_code:
+            print(json.dumps({"ok": False, "error": e.format_message(), "exit_code": exit_code}, ensure_ascii=False))
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

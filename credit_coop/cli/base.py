@@ -273,10 +273,12 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
 
 
 # -- output ------------------------------------------------------------------
-def emit(result: Any, human: Callable[[Any], None]) -> None:
-    """Print ``result`` as JSON under --json, else with the ``human`` renderer."""
+def emit(result: Any, human: Callable[[Any], None], key: str = "items") -> None:
+    """Print ``result`` as JSON under --json, else with the ``human`` renderer. JSON has one shape: an
+    object with ``ok`` (a list comes under ``key``), amounts in fen under ``_fen`` keys (issue 17)."""
     if CURRENT.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        doc = {"ok": True, **result} if isinstance(result, dict) else {"ok": True, key: result}
+        print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
     else:
         human(result)
 

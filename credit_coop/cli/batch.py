@@ -51,12 +51,12 @@ def loan_show(
         print_fields(f"Loan note {r['note_no']} — card {r['card_no']}", [
             ("borrower", r["borrower_masked"]), ("amount", yuan(r["amount_fen"])),
             ("drawn / matures", f"{r['drawn_on']} / {r['maturity']}"), ("rate", f"{r['annual_rate_percent']}%"),
-            ("officer", r["officer"]), ("principal", yuan(r["principal_fen"])), ("accrued interest", yuan(r["accrued_fen"])),
+            ("officer", r["officer"]), ("principal", yuan(r["principal_fen"])), ("accrued interest", yuan(r["interest_accrued_fen"])),
             ("interest due", yuan(r["interest_due_fen"])), ("penalty", yuan(r["penalty_fen"])),
             ("days past due", r["days_past_due"]), ("class", r["class"]), ("closed through", r["closed_through"]),
         ])
         print_table("Postings", ["txn", "date", "kind", "principal", "accrued", "due", "penalty"],
-                    [[m["txn_id"] or "", m["on"], m["kind"], yuan(m["principal_fen"]), yuan(m["accrued_fen"]),
+                    [[m["txn_id"] or "", m["on"], m["kind"], yuan(m["principal_fen"]), yuan(m["interest_accrued_fen"]),
                       yuan(m["interest_due_fen"]), yuan(m["penalty_fen"])] for m in r["movements"]],
                     right=("principal", "accrued", "due", "penalty"))
 
@@ -130,7 +130,7 @@ def report_products(
         ["product", "households", "source", "granted 万", "source", "drawn 万", "source", "outstanding 万", "outstanding ¥"],
         [[p["name"], p["households"], p["source_households"], wan(p["granted_fen"]), wan(p["source_granted_fen"]),
           wan(p["drawn_fen"]), wan(p["source_drawn_fen"]), wan(p["outstanding_fen"]), yuan(p["outstanding_fen"])] for p in rows],
-        right=("households", "source", "granted 万", "drawn 万", "outstanding 万", "outstanding ¥")))
+        right=("households", "source", "granted 万", "drawn 万", "outstanding 万", "outstanding ¥")), key="products")
 
 
 officer_app = new_group("Loan officers' risk compensation funds (风险补偿金).")
@@ -154,18 +154,19 @@ def _pay_table(r: dict) -> None:
         f"Performance pay {r['month']} — {_batch_state(r)}",
         ["officer", "role", "surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total",
          held, payable],
-        [[o["officer"], o["role"], o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay"]), yuan(o["interest_collected"]),
-          yuan(o["interest_pay"]), yuan(o["total"]), yuan(o["holdback"]), yuan(o["payable"])] for o in r["officers"]]
-        + [["total", "", "", "", "", yuan(r["totals"]["grant_pay"]), "", yuan(r["totals"]["interest_pay"]), yuan(r["totals"]["total"]),
-            yuan(r["totals"]["holdback"]), yuan(r["totals"]["payable"])]],
+        [[o["officer"], o["role"], o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay_fen"]),
+          yuan(o["interest_collected_fen"]), yuan(o["interest_pay_fen"]), yuan(o["total_fen"]), yuan(o["holdback_fen"]),
+          yuan(o["payable_fen"])] for o in r["officers"]]
+        + [["total", "", "", "", "", yuan(r["totals"]["grant_pay_fen"]), "", yuan(r["totals"]["interest_pay_fen"]),
+            yuan(r["totals"]["total_fen"]), yuan(r["totals"]["holdback_fen"]), yuan(r["totals"]["payable_fen"])]],
         right=("surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total", held, payable),
     )
     if r["adjustments"]:
         print_table(
             "Adjustments for months already paid, after back-dated corrections (补发 / 扣回)",
             ["officer", "for month", "interest collected now", "interest pay", held, payable],
-            [[a["officer"], a["for_month"], yuan(a["interest_collected"]), yuan(a["interest_pay_delta"]), yuan(a["holdback"]),
-              yuan(a["payable"])] for a in r["adjustments"]],
+            [[a["officer"], a["for_month"], yuan(a["interest_collected_fen"]), yuan(a["interest_pay_delta_fen"]),
+              yuan(a["holdback_fen"]), yuan(a["payable_fen"])] for a in r["adjustments"]],
             right=("interest collected now", "interest pay", held, payable),
         )
 
@@ -220,12 +221,12 @@ def year_end(
 
     def render(r: dict) -> None:
         print_table(f"Year-end {r['year']} — {_batch_state(r)}", ["officer", "holdbacks in year", "clean", "why not", "refund"],
-                    [[o["officer"], yuan(o["holdbacks"]), "yes" if o["clean"] else "no", o["reason"], yuan(o["refund"])]
+                    [[o["officer"], yuan(o["holdbacks_fen"]), "yes" if o["clean"] else "no", o["reason"], yuan(o["refund_fen"])]
                      for o in r["officers"]] + [["total", yuan(r["total_holdbacks_fen"]), "", "", yuan(r["total_refund_fen"])]],
                     right=("holdbacks in year", "refund"))
         if r["adjustments"]:
             print_table("Adjustments for earlier years after back-dated corrections (补发 / 扣回)", ["officer", "for year", "refund", "why"],
-                        [[a["officer"], a["for_year"], yuan(a["refund_delta"]), a["reason"]] for a in r["adjustments"]],
+                        [[a["officer"], a["for_year"], yuan(a["refund_delta_fen"]), a["reason"]] for a in r["adjustments"]],
                         right=("refund",))
 
     with open_ledger() as ledger:
@@ -374,7 +375,7 @@ def report_officers() -> None:
     emit(result, lambda rows: print_table(
         "Loan officers", ["officer", "grants", "managed principal", "interest collected", "risk fund"],
         [[o["officer"], o["grants"], yuan(o["managed_fen"]), yuan(o["interest_collected_fen"]), yuan(o["fund_fen"])] for o in rows],
-        right=("grants", "managed principal", "interest collected", "risk fund")))
+        right=("grants", "managed principal", "interest collected", "risk fund")), key="officers")
 
 
 @command(report_app, "sla")

@@ -28,7 +28,7 @@ def add(
     with open_ledger() as ledger:
         result = add_borrower(ledger, id_number=id_number, name=name, kinds=kind, on=business_date(on),
                               village=village, settlement_account=settlement_account)
-    emit(result, lambda r: print(f"registered {r['name']} {r['id_masked']} as {', '.join(r['kinds'])}"))
+    emit(result, lambda r: print(f"registered {r['name']} {r['borrower_masked']} as {', '.join(r['kinds'])}"))
 
 
 @command(app, "show")
@@ -48,7 +48,7 @@ def show(
 
     def human(r: dict) -> None:
         print_fields(
-            f"Borrower {r['name']} {r['id_masked']}",
+            f"Borrower {r['name']} {r['borrower_masked']}",
             [("qualifications", ", ".join(r["kinds"])), ("village", r["village"]),
              ("settlement account", r["settlement_account"]), ("live lines", r["live_lines"]),
              ("total exposure", yuan(r["total_exposure_fen"])), ("outstanding", yuan(r["outstanding_fen"]))],

@@ -185,6 +185,7 @@ def list_(
               yuan(r["outstanding_fen"]), r["card_no"], r["valid_to"], r["approval_tier"]] for r in rows],
             right=("line", "outstanding"),
         ),
+        key="grants",
     )
 
 

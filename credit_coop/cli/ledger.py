@@ -44,13 +44,13 @@ def policy_show() -> None:
     Example: credit-coop policy show --json
     """
     with open_ledger() as ledger:
-        policy = dict(ledger.policy.data, products=ledger.policy.products)
+        policy = ledger.policy.public()
 
     def human(p: dict) -> None:
         print_table(
             f"Products — {p['cooperative']['name']}",
             ["code", "name", "who", "ceiling", "max term", "note term", "rate %", "security", "village review"],
-            [[c, x["name"], ", ".join(x["eligible_kinds"]), yuan(x["ceiling"]), f"{x['max_term_months']} m",
+            [[c, x["name"], ", ".join(x["eligible_kinds"]), yuan(x["ceiling_fen"]), f"{x['max_term_months']} m",
               f"{x['note_term_months']}/{x['max_note_term_months']} m", x["annual_rate_percent"], ", ".join(x["security"]),
               "yes" if x["village_review"] else ""] for c, x in p["products"].items()],
             right=("ceiling",),
@@ -59,9 +59,9 @@ def policy_show() -> None:
         print_table(
             f"Approval tiers (by {p['approval']['exposure_basis']})",
             ["role", "amount"],
-            [[t["role"], f"{bound} {yuan(t['up_to'])}" if t["up_to"] is not None else "above"] for t in p["approval"]["tiers"]],
+            [[t["role"], f"{bound} {yuan(t['up_to_fen'])}" if t["up_to_fen"] is not None else "above"] for t in p["approval"]["tiers"]],
         )
-        caps = sorted(p["village_review"]["grade_caps"].items(), key=lambda gc: -gc[1])
+        caps = sorted(p["village_review"]["grade_caps_fen"].items(), key=lambda gc: -gc[1])
         print_table("Village grades", ["grade", "cap"], [[g, yuan(c)] for g, c in caps])
         rest = {k: v for k, v in p.items() if k not in ("products", "product_order", "approval", "cooperative", "village_review")}
         print_table("Other settings", ["section", "setting", "value"],
@@ -249,7 +249,8 @@ def audit_log(
     with open_ledger() as ledger:
         rows = audit_entries(ledger, first, operator, unmasked=unmasked)
     emit(rows, lambda rs: print_table("Audit log", ["at", "operator", "command", "detail", "result"],
-                                      [[r["at"], r["operator"], r["action"], r["detail"], r["result"]] for r in rs]))
+                                      [[r["at"], r["operator"], r["action"], r["detail"], r["result"]] for r in rs]),
+         key="entries")
 
 
 @command(operator_app, "list")
@@ -260,7 +261,7 @@ def operator_list() -> None:
     with open_ledger() as ledger:
         result = list_operators(ledger)
     emit(result, lambda rows: print_table("Operators", ["name", "role", "active", "added"],
-                                          [[r["name"], r["role"], "yes" if r["active"] else "no", r["added_on"]] for r in rows]))
+                                          [[r["name"], r["role"], "yes" if r["active"] else "no", r["added_on"]] for r in rows]), key="operators")
 
 
 def verify(

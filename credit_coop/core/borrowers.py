@@ -58,7 +58,7 @@ def add_borrower(
             },
             kinds,
         )
-    return {"id_masked": mask_id_number(id_number), "name": name, "kinds": kinds, "village": village}
+    return {"borrower_masked": mask_id_number(id_number), "name": name, "kinds": kinds, "village": village}
 
 
 def get_borrower(ledger: Ledger, id_number: str) -> dict:
@@ -69,7 +69,7 @@ def get_borrower(ledger: Ledger, id_number: str) -> dict:
         raise NotFound(f"no borrower with ID {mask_id_number(id_number)}; register them with `credit-coop borrower add`")
     out = dict(row)
     out["kinds"] = ledger.store.borrower_kinds(id_number)
-    out["id_masked"] = mask_id_number(id_number)
+    out["borrower_masked"] = mask_id_number(id_number)
     return out
 
 

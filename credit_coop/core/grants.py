@@ -172,7 +172,7 @@ def apply_grant(ledger: Ledger, *, borrower: str, product: str, amount: int | st
         "grant_no": grant_no,
         "product": prod["code"],
         "product_name": prod["name"],
-        "borrower_masked": b["id_masked"],
+        "borrower_masked": b["borrower_masked"],
         "applied_fen": amount,
         "status": "applied",
         "next": "village-review" if prod["village_review"] else "survey",

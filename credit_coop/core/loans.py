@@ -18,7 +18,7 @@ from credit_coop.core.dates import add_months, parse_date
 from credit_coop.core.errors import InvalidInput, NotFound, RuleViolation
 from credit_coop.core.identity import mask_id_number, validate_card_number, validate_id_number
 from credit_coop.core.faults import fault
-from credit_coop.core.journal import Line, once, post
+from credit_coop.core.journal import Line, check_open, once, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
 from credit_coop.core.operators import not_own, require
@@ -117,6 +117,7 @@ def draw(
         not_own(op, g["borrower_id"], "draw on this line")
         _check_line_open_for_drawing(g, on)
         if correction is None:
+            check_open(ledger, on)  # a closed day is named as such, before any other date rule
             check_not_far(ledger, on)
             check_line_order(ledger, g["id"], card, on)
         if policy.refuse_draws_after_compensation:
@@ -250,6 +251,7 @@ def repay(
     def act() -> dict:
         g = _line_by_card(ledger, card)
         if correction is None:
+            check_open(ledger, on)
             check_settles_on_open_day(ledger, on, "repayment")
             check_not_far(ledger, on)
             check_line_order(ledger, g["id"], card, on)
@@ -364,13 +366,13 @@ def show_note(ledger: Ledger, note_no: str, all_days: bool = False) -> dict:
     bal = next(b for b in note_balances(ledger, g) if b["id"] == n["id"])
     state = store.note_state(n["id"])
     movements: dict[int, dict] = {}
-    names = {accounts.loans_account(g["product"]): "principal", accounts.INTEREST_ACCRUED: "accrued",
+    names = {accounts.loans_account(g["product"]): "principal", accounts.INTEREST_ACCRUED: "interest_accrued",
              accounts.INTEREST_DUE: "interest_due", accounts.PENALTY_DUE: "penalty"}
     for line in store.note_lines(n["id"]):
         if line["account"] not in names:  # the officer's side of a compensation or recovery
             continue
         m = movements.setdefault(line["txn_id"], {"txn_id": line["txn_id"], "on": line["business_date"], "kind": line["kind"],
-                                                  "principal_fen": 0, "accrued_fen": 0, "interest_due_fen": 0, "penalty_fen": 0})
+                                                  "principal_fen": 0, "interest_accrued_fen": 0, "interest_due_fen": 0, "penalty_fen": 0})
         m[names[line["account"]] + "_fen"] += line["debit"] - line["credit"]
     return {
         "note_no": n["note_no"],
@@ -384,7 +386,7 @@ def show_note(ledger: Ledger, note_no: str, all_days: bool = False) -> dict:
         "officer": store.note_officer(n["id"], g["officer"]),
         "status": bal["status"],
         "principal_fen": bal["principal_fen"],
-        "accrued_fen": bal["interest_accrued_fen"],
+        "interest_accrued_fen": bal["interest_accrued_fen"],
         "interest_due_fen": bal["interest_due_fen"],
         "penalty_fen": bal["penalty_fen"],
         "closed_through": store.closed_through(),
@@ -407,12 +409,12 @@ def _by_month(movements) -> list[dict]:
             continue
         key = m["on"][:7]
         if key not in months:
-            months[key] = {"txn_id": None, "on": key, "kind": "day-end", "days": 0, "principal_fen": 0, "accrued_fen": 0,
+            months[key] = {"txn_id": None, "on": key, "kind": "day-end", "days": 0, "principal_fen": 0, "interest_accrued_fen": 0,
                            "interest_due_fen": 0, "penalty_fen": 0}
             out.append(months[key])
         agg = months[key]
         agg["days"] += 1
-        for k in ("principal_fen", "accrued_fen", "interest_due_fen", "penalty_fen"):
+        for k in ("principal_fen", "interest_accrued_fen", "interest_due_fen", "penalty_fen"):
             agg[k] += m[k]
     for agg in months.values():
         agg["kind"] = f"day-end × {agg['days']}"

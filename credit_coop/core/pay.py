@@ -127,21 +127,30 @@ def net_lines(amounts: dict[tuple[str, str | None], int]) -> list[Line]:
             for (acc, who), fen in amounts.items() if fen]
 
 
+MONEY_COLUMNS = ("grant_pay", "interest_collected", "interest_pay", "total", "holdback", "payable", "interest_pay_delta",
+                 "holdbacks", "refund", "refund_delta")
+
+
+def fen_keys(row, drop: tuple[str, ...] = ()) -> dict:
+    """A stored pay or refund row as results show it: amounts under ``_fen`` keys (one JSON shape)."""
+    return {(f"{k}_fen" if k in MONEY_COLUMNS else k): v for k, v in dict(row).items() if k not in drop}
+
+
 def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, holdback_percent: str,
             adjustments: list | None = None) -> dict:
     keys = ("grant_pay", "interest_pay", "total", "holdback", "payable")
-    adjustments = [{k: v for k, v in dict(a).items() if k not in ("id", "month")} for a in adjustments or []]
+    adjustments = [dict(a) for a in adjustments or []]
     return {
         "month": month,
-        "adjustments": adjustments,
         "holdback_percent": str(holdback_percent),
         "dry_run": dry_run,
         "posted": posted,
         "run_on": run_on,
         "txn_id": txn_id,
-        "officers": [{k: v for k, v in dict(l).items() if k not in ("id", "month")} for l in lines],
-        "totals": {k: sum(l[k] for l in lines) for k in keys},
-        "adjustment_totals": {k: sum(a[k] for a in adjustments) for k in ("interest_pay_delta", "holdback", "payable")},
+        "officers": [fen_keys(l, ("id", "month")) for l in lines],
+        "adjustments": [fen_keys(a, ("id", "month")) for a in adjustments],
+        "totals": {f"{k}_fen": sum(l[k] for l in lines) for k in keys},
+        "adjustment_totals": {f"{k}_fen": sum(a[k] for a in adjustments) for k in ("interest_pay_delta", "holdback", "payable")},
     }
 
 

@@ -231,6 +231,21 @@ class Policy:
     def __getitem__(self, key: str):
         return self.data[key]
 
+    def public(self) -> dict:
+        """The policy as ``policy show --json`` gives it: amounts in fen under ``_fen`` keys, every
+        percentage an exact decimal string, products in the file's order (issue 17: one JSON shape)."""
+        import copy
+
+        d = copy.deepcopy(self.data)
+        d["products"] = {code: dict(p, ceiling_fen=p.pop("ceiling")) for code, p in copy.deepcopy(self.products).items()}
+        d.pop("product_order", None)
+        d["approval"]["tiers"] = [dict(t, up_to_fen=t.pop("up_to")) for t in d["approval"]["tiers"]]
+        d["village_review"]["grade_caps_fen"] = d["village_review"].pop("grade_caps")
+        d["pay"]["grant_fee_fen"] = d["pay"].pop("grant_fee")
+        d["pay"]["split_percent"] = {k: str(v) for k, v in d["pay"]["split_percent"].items()}
+        d["risk_fund"]["compensation_ceiling_fen"] = d["risk_fund"].pop("compensation_ceiling")
+        return d
+
     @property
     def business_day(self) -> dict:
         """The business-date windows (a ledger made before they existed takes the defaults)."""

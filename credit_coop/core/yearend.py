@@ -17,7 +17,7 @@ from credit_coop.core.faults import fault
 from credit_coop.core.journal import post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
-from credit_coop.core.pay import AlreadyRun, net_lines, percent_of
+from credit_coop.core.pay import AlreadyRun, fen_keys, net_lines, percent_of
 from credit_coop.core.riskfund import fund_balance
 
 
@@ -73,11 +73,12 @@ def compute_adjustments(ledger: Ledger, year: int) -> list[dict]:
 
 
 def _result(year: int, lines, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, adjustments=None) -> dict:
-    rows = [{k: v for k, v in dict(l).items() if k not in ("id", "year")} for l in lines]
-    adjustments = [{k: v for k, v in dict(a).items() if k not in ("id", "year")} for a in adjustments or []]
+    rows = [fen_keys(l, ("id", "year")) for l in lines]
+    adjustments = [fen_keys(a, ("id", "year")) for a in adjustments or []]
     return {"year": year, "dry_run": dry_run, "posted": posted, "run_on": run_on, "txn_id": txn_id, "officers": rows,
-            "adjustments": adjustments, "total_holdbacks_fen": sum(r["holdbacks"] for r in rows),
-            "total_refund_fen": sum(r["refund"] for r in rows), "total_adjustment_fen": sum(a["refund_delta"] for a in adjustments)}
+            "adjustments": adjustments, "total_holdbacks_fen": sum(r["holdbacks_fen"] for r in rows),
+            "total_refund_fen": sum(r["refund_fen"] for r in rows),
+            "total_adjustment_fen": sum(a["refund_delta_fen"] for a in adjustments)}
 
 
 def run_year_end(ledger: Ledger, year: int, *, on: date | None = None, dry_run: bool = False, today: date | None = None) -> dict:
