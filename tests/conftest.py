@@ -153,3 +153,13 @@ def coop(ledger_path):
     c = Coop(ledger_path)
     yield c
     c.close()
+
+
+@pytest.fixture(autouse=True)
+def english_screens(monkeypatch):
+    """Most tests read the English screens (``--lang en``); tests of the Chinese screens (the default)
+    set ``CREDIT_COOP_LANG=zh`` or pass ``--lang zh`` themselves (tests/test_language.py)."""
+    from credit_coop.core import labels
+
+    monkeypatch.setenv("CREDIT_COOP_LANG", "en")
+    monkeypatch.setattr(labels, "_current", None)

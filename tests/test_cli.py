@@ -128,7 +128,8 @@ def test_errors_are_one_line_with_exit_codes(db, args, code, needle):
 def test_json_error_on_stdout(db):
     r = run(db, "--json", "grant", "show", "SX2099000001")
     assert r.exit_code == 4
-    assert json.loads(r.stdout) == {"ok": False, "error": "no grant SX2099000001", "exit_code": 4}
+    assert json.loads(r.stdout) == {"ok": False, "error": "no grant SX2099000001", "message": "no grant SX2099000001",
+                                    "exit_code": 4}
 
 
 def test_global_options_after_the_command(db):

@@ -515,3 +515,27 @@ def _by_line(coop, end):
                           for c in riskfund.compensation_report(led)["cases"])
     out["overdue"] = sorted((n["card_no"], n["days_past_due"], n["class"], n["principal_fen"]) for n in overdue_report(led, end)["notes"])
     return out
+
+
+def test_a_back_dated_draw_sees_the_line_as_it_was_that_day(coop):
+    """Found by the property test below: a draw corrected onto 03-21 was refused because the line is past
+    due *now* (March's interest fell due on 03-20 and stayed unpaid); on 03-21 it was due, not yet past due,
+    and the teller could draw, as the twin ledger that posted on time shows."""
+    twin = make_coop(coop.path.replace("c.db", "twin.db"))
+    try:
+        t = line(twin, amount="8万")
+        draw(twin, t, "3万", date(2025, 3, 1))
+        close(twin, date(2025, 3, 20))
+        draw(twin, t, "1万", date(2025, 3, 21))  # on time: allowed
+    finally:
+        twin.close()
+    ln = line(coop, amount="8万")
+    draw(coop, ln, "3万", date(2025, 3, 1))
+    close(coop, date(2025, 3, 31))
+    with pytest.raises(RuleViolation, match="past due"):  # today the line is stopped
+        draw(coop, ln, "1万", date(2025, 4, 1))
+    r = draw(coop, ln, "1万", date(2025, 3, 21), who="accountant", correction="slip of 03-21 keyed late")
+    assert r["correction"]["days_recomputed"] == 11
+    with pytest.raises(RuleViolation, match="past due"):  # as it is on 03-25, after the interest fell due
+        draw(coop, ln, "1万", date(2025, 3, 25), who="accountant", correction="slip of 03-25")
+    assert verify(coop.as_("auditor"))["ok"]

@@ -44,11 +44,15 @@ def test_round_trip_types_masking_injection_and_controls(busy, tmp_path):
     row = [c for c in b[2]]
     assert row[0].value == idn[:6] + "********" + idn[-4:] and row[0].data_type == "s"
     assert row[1].value == '=HYPERLINK("http://x")' and row[1].data_type == "s" and row[1].quotePrefix
-    assert row[3].value == "@村" and row[3].quotePrefix
+    col = {h: i for i, h in enumerate(header)}
+    assert row[col["村"]].value == "@村" and row[col["村"]].quotePrefix
+    assert row[col["资格"]].value == "农户" and row[col["资格代码"]].value == "farmer"  # coded values by name, code beside
     notes = wb["借据"]
-    amount = notes.cell(2, 5)
+    nh = [c.value for c in notes[1]]
+    amount = notes.cell(2, nh.index("金额") + 1)
     assert amount.value == 30000 and amount.number_format == "#,##0.00" and amount.data_type == "n"
-    assert notes.cell(2, 6).is_date
+    assert notes.cell(2, nh.index("发放日") + 1).is_date
+    assert notes.cell(2, nh.index("产品") + 1).value == "惠农贷" and notes.cell(2, nh.index("产品代码") + 1).value == "hnd"
     card = notes.cell(2, 2)
     assert card.value == line["card_no"] and card.data_type == "s"     # a 16-digit card never becomes a number
     cover = {r[0].value: r for r in wb["封面"].iter_rows(min_row=8)}

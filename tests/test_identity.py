@@ -24,7 +24,7 @@ def test_known_id_number():
         ("11010519490230002X", "birth date"),            # 1949-02-30
         ("01010519491231002X", "region"),
         ("11010519491231002Y", "17 digits followed"),
-        ("１１０１０５１９４９１２３１００２X", "17 digits"),  # full-width digits
+        ("\u0661\u0661\u0660\u0661\u0660\u0665\u0661\u0669\u0664\u0669\u0661\u0662\u0663\u0661\u0660\u0660\u0662X", "17 digits"),  # Arabic-Indic digits: not guessed at
     ],
 )
 def test_bad_id_numbers(text, needle):
@@ -51,3 +51,9 @@ def test_card_numbers():
         validate_card_number(bad)
     with pytest.raises(InvalidInput, match="16 digits"):
         validate_card_number("1234")
+
+
+def test_full_width_digits_from_an_input_method_are_read_as_digits():
+    """A Chinese IME in full-width mode types full-width digits; the ID read is the same (issue 15)."""
+    typed = "11010519491231002X".translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})
+    assert typed != "11010519491231002X" and validate_id_number(typed) == "11010519491231002X"

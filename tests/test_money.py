@@ -45,7 +45,9 @@ def test_parse_accepts(text, fen):
         ("10万万", "not an amount"),
         ("9" * 20, "too large"),
         ("1; DROP TABLE grants", "not an amount"),
-        ("１０", "not an amount"),      # full-width digits: only ASCII digits are money
+        ("١٠", "not an amount"),      # Arabic-Indic digits: only ASCII and full-width (IME) digits are money
+        ("10²", "not an amount"),     # a superscript is not folded (NFKC would read 102)
+        ("①000", "not an amount"),    # nor a circled digit
         ("٣", "not an amount"),
     ],
 )

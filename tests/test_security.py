@@ -259,11 +259,12 @@ def test_no_one_changes_their_own_role_or_acts_on_their_own_credit(coop):
 # -- fuzzing ------------------------------------------------------------------
 BAD_AMOUNTS = st.one_of(
     st.sampled_from(["-1", "0", "0.00", "NaN", "inf", "-inf", "1.001", "9" * 25, "1e5", "¥-5", "1,00", "十万",
-                     "'; DROP TABLE txns;--", "1 OR 1=1", "", " ", "0x10", "１０"]),
+                     "'; DROP TABLE txns;--", "1 OR 1=1", "", " ", "0x10", "١٠", "10²", "①0",
+                     "１０ＯＲ１", "1，0000．001"]),
     st.text(alphabet=st.characters(blacklist_categories=("Nd",)), min_size=1, max_size=20),
 )
-BAD_DATES = st.one_of(st.sampled_from(["2025-02-30", "2025-13-01", "20250101", "2025-2-1", "0000-00-00", "9999-99-99",
-                                       "2025-03-01; DELETE FROM txns", ""]),
+BAD_DATES = st.one_of(st.sampled_from(["2025-02-30", "2025-13-01", "01/03/2025", "2025.3.1", "0000-00-00", "9999-99-99",
+                                       "2025年2月30日", "２０２５／１３／０１", "2025-03-01; DELETE FROM txns", ""]),
                       st.text(max_size=12).filter(lambda t: len(t) != 10))
 BAD_IDS = st.one_of(st.from_regex(r"\A[0-9]{17}\Z"), st.from_regex(r"\A[0-9]{19}\Z"), st.text(max_size=25).filter(lambda t: len(t) != 18),
                     st.sampled_from(["110105194912310021", "11010519490230002X", "' OR '1'='1"]))

@@ -11,33 +11,33 @@ from typing import Optional
 import typer
 from typer.core import TyperGroup
 
-from credit_coop.cli.base import CURRENT, DbOpt, JsonOpt, OperatorOpt, command, new_app
+from credit_coop.cli.base import CURRENT, DbOpt, JsonOpt, LangOpt, OperatorOpt, command, new_app
 
 # name: (module under credit_coop.cli, short help shown by --help)
 LAZY = {
-    "init": ("ledger", "Create a new ledger."),
-    "policy": ("ledger", "The policy in force."),
-    "operator": ("ledger", "Operators and their roles."),
-    "borrower": ("borrowers", "Borrowers and their qualifications."),
-    "grant": ("grants", "Credit grants (授信): apply, village-review, survey, review, approve, line status."),
-    "draw": ("counter", "Draw down (用信) on a credit line: issues a loan note (借据)."),
-    "repay": ("counter", "Repay on a credit line; availability is restored (revolving)."),
-    "line": ("counter", "Credit lines as the counter sees them."),
-    "loan": ("batch", "Loan notes (借据): show, reassign."),
-    "batch": ("batch", "Head-office batch runs: day-end, payroll, year-end."),
-    "officer": ("batch", "Loan officers' risk compensation funds (风险补偿金)."),
-    "report": ("batch", "Reports: overdue, products, compensation, trial balance, officers, SLA."),
-    "export": ("exports", "Audit exports: Excel workbooks and plain-text journals."),
-    "reverse": ("ledger", "Reverse a posted transaction by posting its mirror image."),
-    "verify": ("ledger", "Recompute every balance from the journal and check every invariant."),
-    "backup": ("ledger", "Copy the ledger into a verified backup file (safe while tellers work)."),
-    "restore": ("ledger", "Replace the ledger with a backup after checking it verifies."),
-    "login": ("ledger", "Start a shift: check the passphrase once for the following commands."),
-    "logout": ("ledger", "End the shift."),
-    "recover": ("ledger", "Unlock an admin with the recovery code printed at init."),
-    "audit-log": ("ledger", "Every command run against the ledger: who, when, what, result."),
-    "import": ("data", "Import a CSV from the old system through the same rules."),
-    "demo": ("data", "Build a fresh demo ledger from sample_data and show what it holds."),
+    "init": ("ledger", "建账 Create a new ledger."),
+    "policy": ("ledger", "制度参数 The policy in force."),
+    "operator": ("ledger", "操作员与岗位 Operators and their roles."),
+    "borrower": ("borrowers", "借款人 Borrowers and their qualifications."),
+    "grant": ("grants", "授信 Credit grants: apply, village-review, survey, review, approve, line status."),
+    "draw": ("counter", "用信 Draw down on a credit line: issues a loan note (借据)."),
+    "repay": ("counter", "还款 Repay on a credit line; availability is restored (revolving)."),
+    "line": ("counter", "额度查询 Credit lines as the counter sees them."),
+    "loan": ("batch", "借据 Loan notes: show, reassign."),
+    "batch": ("batch", "批处理 Head-office batch runs: day-end (日终), payroll (绩效工资), year-end (年终返还)."),
+    "officer": ("batch", "风险补偿金 Loan officers' risk compensation funds."),
+    "report": ("batch", "报表 Reports: overdue, products, compensation, trial balance, officers, SLA."),
+    "export": ("exports", "导出 Audit exports: Excel workbooks and plain-text journals."),
+    "reverse": ("ledger", "冲正 Reverse a posted transaction by posting its mirror image."),
+    "verify": ("ledger", "校验 Recompute every balance from the journal and check every invariant."),
+    "backup": ("ledger", "备份 Copy the ledger into a verified backup file (safe while tellers work)."),
+    "restore": ("ledger", "恢复 Replace the ledger with a backup after checking it verifies."),
+    "login": ("ledger", "签到 Start a shift: check the passphrase once for the following commands."),
+    "logout": ("ledger", "签退 End the shift."),
+    "recover": ("ledger", "恢复管理员 Unlock an admin with the recovery code printed at init."),
+    "audit-log": ("ledger", "操作日志 Every command run against the ledger: who, when, what, result."),
+    "import": ("data", "导入 Import a CSV from the old system through the same rules."),
+    "demo": ("data", "演示 Build a fresh demo ledger from sample_data and show what it holds."),
 }
 
 
@@ -70,8 +70,8 @@ app = new_app(
 
 
 @app.callback()
-def root(db: DbOpt = None, operator: OperatorOpt = None, json_output: JsonOpt = False) -> None:
-    CURRENT.db, CURRENT.operator, CURRENT.json = db, operator, json_output
+def root(db: DbOpt = None, operator: OperatorOpt = None, json_output: JsonOpt = False, lang: LangOpt = None) -> None:
+    CURRENT.db, CURRENT.operator, CURRENT.json, CURRENT.lang = db, operator, json_output, lang
 
 
 def main(argv: Optional[list[str]] = None) -> None:

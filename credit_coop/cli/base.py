@@ -13,6 +13,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from credit_coop.core.errors import LedgerError
+from credit_coop.core.labels import month_count, name, names  # noqa: F401  (re-exported for the command modules)
 
 # The environment is read in one place (``Globals.settle``), after both positions of an
 # option: whatever is typed on the command line wins over the environment (issue 16).
@@ -26,6 +27,10 @@ OperatorOpt = Annotated[
     typer.Option("--operator", metavar="NAME", help="Who is acting [env: CREDIT_COOP_OPERATOR]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+LangOpt = Annotated[
+    Optional[str],
+    typer.Option("--lang", metavar="zh|en", help="Screen language [env: CREDIT_COOP_LANG, else LANG; default: zh 中文]."),
+]
 CorrectionOpt = Annotated[
     Optional[str],
     typer.Option("--correction", metavar="REASON",
@@ -73,18 +78,22 @@ class Globals:
     db: Optional[str] = None
     operator: Optional[str] = None
     json: bool = False
+    lang: Optional[str] = None
     command: str = ""
     detail: str = ""
     opened: list = field(default_factory=list)
     error: str = ""
 
-    def settle(self, db: Optional[str], operator: Optional[str], json_output: bool) -> None:
+    def settle(self, db: Optional[str], operator: Optional[str], json_output: bool, lang: Optional[str] = None) -> None:
         """Options after the command name, else before it, else the environment."""
         import os
+
+        from credit_coop.core import labels
 
         self.db = db or self.db or os.environ.get("CREDIT_COOP_DB") or None
         self.operator = operator or self.operator or os.environ.get("CREDIT_COOP_OPERATOR") or None
         self.json = json_output or self.json
+        self.lang = labels.set_language(lang or self.lang)
 
 
 CURRENT = Globals()
@@ -141,7 +150,11 @@ class open_ledger:
         from credit_coop.core.ledger import Ledger
 
         ledger = Ledger.open(CURRENT.db, CURRENT.operator)
-        CURRENT.opened.append(ledger)  # a refusal from here on is logged by the wrapper, and it closes the ledger
+        CURRENT.opened.append(ledger)
+        if not CURRENT.json:
+            from credit_coop.core.labels import register_products
+
+            register_products(ledger.policy.products)  # a refusal from here on is logged by the wrapper, and it closes the ledger
         secret = os.environ.get("CREDIT_COOP_PASSWORD")
         token = None if secret is not None else session_token(ledger)
         if secret is None and token is None:
@@ -206,11 +219,14 @@ def _finish(outcome: str) -> None:
 def fail(code: int, message: str, result: Optional[dict] = None) -> None:
     """One line on stderr and the exit code; under --json, exactly one JSON document on stdout
     (``result``, when the refusal carries one, with ``ok: false`` and the error)."""
-    print(f"error: {message}", file=sys.stderr)
+    from credit_coop.core.labels import language, translate
+
+    shown = translate(message)
+    print(f"错误：{shown}" if language() == "zh" else f"error: {message}", file=sys.stderr)
     CURRENT.error = message
-    if CURRENT.json:
-        print(json.dumps({**(result or {}), "ok": False, "error": message, "exit_code": code}, ensure_ascii=False,
-                         indent=2 if result else None, default=str))
+    if CURRENT.json:  # programs read the English message; ``message`` is what the person saw
+        print(json.dumps({**(result or {}), "ok": False, "error": message, "message": shown, "exit_code": code},
+                         ensure_ascii=False, indent=2 if result else None, default=str))
     raise typer.Exit(code)
 
 
@@ -225,16 +241,18 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
             inspect.Parameter("global_db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOpt),
             inspect.Parameter("global_operator", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OperatorOpt),
             inspect.Parameter("global_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOpt),
+            inspect.Parameter("global_lang", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=LangOpt),
         ]
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, global_ctx=None, global_db=None, global_operator=None, global_json=False, **kwargs: Any):
+        def wrapper(*args: Any, global_ctx=None, global_db=None, global_operator=None, global_json=False, global_lang=None,
+                    **kwargs: Any):
             CURRENT.command = global_ctx.command_path.split(" ", 1)[1] if " " in global_ctx.command_path else global_ctx.command_path
             CURRENT.detail = json.dumps({k: v for k, v in kwargs.items() if v not in (None, False, [])}, ensure_ascii=False, default=str)
-            CURRENT.settle(global_db, global_operator, global_json)
             CURRENT.error, outcome = "", "ok"
             try:
                 try:
+                    CURRENT.settle(global_db, global_operator, global_json, global_lang)
                     return fn(*args, **kwargs)
                 except LedgerError as e:
                     fail(e.exit_code, str(e))
@@ -264,7 +282,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
 
         wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
         wrapper.__annotations__ = {**fn.__annotations__, "global_ctx": typer.Context, "global_db": DbOpt,
-                                   "global_operator": OperatorOpt, "global_json": JsonOpt}
+                                   "global_operator": OperatorOpt, "global_json": JsonOpt, "global_lang": LangOpt}
         del wrapper.__wrapped__
         app.command(name, **kw)(wrapper)
         return fn
@@ -283,6 +301,13 @@ def emit(result: Any, human: Callable[[Any], None], key: str = "items") -> None:
         human(result)
 
 
+def say(text: str) -> None:
+    """Print a sentence for a person, in the language in use (core/labels.py)."""
+    from credit_coop.core.labels import translate
+
+    print(translate(text))
+
+
 def yuan(fen: Optional[int]) -> str:
     from credit_coop.core.money import format_yuan
 
@@ -295,15 +320,15 @@ def print_correction(r: dict) -> None:
     if not c:
         return
     if not c["days_recomputed"]:
-        print(f"  back-dated correction ({c['reason']}): no loan interest depended on it")
+        say(f"  back-dated correction ({c['reason']}): no loan interest depended on it")
         return
-    print(f"  back-dated correction ({c['reason']}): {c['days_recomputed']} closed day(s) {c['from']} .. {c['through']} recomputed")
-    print(f"    interest ¥{yuan(c['interest_before_fen'])} → ¥{yuan(c['interest_after_fen'])}   "
+    say(f"  back-dated correction ({c['reason']}): {c['days_recomputed']} closed day(s) {c['from']} .. {c['through']} recomputed")
+    say(f"    interest ¥{yuan(c['interest_before_fen'])} → ¥{yuan(c['interest_after_fen'])}   "
           f"penalty ¥{yuan(c['penalty_before_fen'])} → ¥{yuan(c['penalty_after_fen'])}")
     if c["compensations_reversed"]:
-        print(f"    compensation reversed: {', '.join(c['compensations_reversed'])}")
+        say(f"    compensation reversed: {', '.join(c['compensations_reversed'])}")
     for case in c["compensations_made"]:
-        print(f"    compensated afresh: {case['note_no']} ¥{yuan(case['amount_fen'])} by {case['officer']}")
+        say(f"    compensated afresh: {case['note_no']} ¥{yuan(case['amount_fen'])} by {case['officer']}")
 
 
 def wan(fen: Optional[int]) -> str:
@@ -328,7 +353,8 @@ def _console():
     return Console(width=max(width, 40))
 
 
-_UNBREAKABLE = __import__("re").compile(r"^[-+¥]?[\d,.:%/ -]+$|^[A-Z]{2}\d{6,}$")  # amounts, numbers, dates, note numbers
+_UNBREAKABLE = __import__("re").compile(r"^[-+¥]?[\d,.:%/ -]+$|^[A-Z]{2,3}\d{6,}$|^\d{6}\*+\d{3}[\dX]$")  # amounts, dates, numbers, masked IDs
+_SHORT = 12  # a value this many cells wide or less (a name, a status, a product) is never cut in two
 
 
 def print_table(title: Optional[str], columns: list[str], rows: list[list[Any]], right: tuple[str, ...] = ()) -> None:
@@ -337,9 +363,15 @@ def print_table(title: Optional[str], columns: list[str], rows: list[list[Any]],
     from rich.cells import cell_len
     from rich.table import Table
 
-    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    from credit_coop.core.labels import CODED_COLUMNS, cell, translate
+
+    coded = [col in CODED_COLUMNS for col in columns]
+    cells = [["" if v is None else cell(v) if c else str(v) for v, c in zip(row, coded)] for row in rows]
+    right = tuple(translate(col) for col in right)
+    title = translate(title) if title else title
+    columns = [translate(col) for col in columns]
     console = _console()
-    keep = [col in right or all(not c or _UNBREAKABLE.match(c) for c in (r[i] for r in cells))
+    keep = [col in right or all(not c or cell_len(c) <= _SHORT or _UNBREAKABLE.match(c) for c in (r[i] for r in cells))
             for i, col in enumerate(columns)]
     need = sum(max([cell_len(col) if k else min(cell_len(col), 8)]
                    + [cell_len(r[i]) if k else min(cell_len(r[i]), 8) for r in cells]) + 3
@@ -370,11 +402,13 @@ def print_table(title: Optional[str], columns: list[str], rows: list[list[Any]],
 def print_fields(title: Optional[str], pairs: list[tuple[str, Any]]) -> None:
     from rich.table import Table
 
-    table = Table(title=title, show_header=False, box=None, padding=(0, 2))
+    from credit_coop.core.labels import CODED_COLUMNS, cell, translate
+
+    table = Table(title=translate(title) if title else title, show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     for k, v in pairs:
-        table.add_row(k, "" if v is None else str(v))
+        table.add_row(translate(k), "" if v is None else cell(v) if k in CODED_COLUMNS else str(v))
     _console().print(table)
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan
+from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan, say
 
 batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_group("Loan notes (借据).")
@@ -27,10 +27,14 @@ def day_end(
 
     with open_ledger() as ledger:
         result = core_day_end(ledger, through, progress=progress_bar("day-end"))
-    emit(result, lambda r: print(
-        f"closed through {r['through']} (already closed)" if r["already_closed"]
-        else f"closed {r['days_closed']} day(s) {r['from']} .. {r['through']}; {r['active_notes']} live loan notes"
-        f"\nchain head {r['head']} — write it on the day-end slip (credit-coop verify --head checks it later)"))
+    def human(r: dict) -> None:
+        if r["already_closed"]:
+            say(f"closed through {r['through']} (already closed)")
+            return
+        say(f"closed {r['days_closed']} day(s) {r['from']} .. {r['through']}; {r['active_notes']} live loan notes")
+        say(f"chain head {r['head']} — write it on the day-end slip (credit-coop verify --head checks it later)")
+
+    emit(result, human)
 
 
 @command(loan_app, "show")
@@ -78,7 +82,7 @@ def loan_reassign(
 
     with open_ledger() as ledger:
         result = reassign(ledger, note, officer, business_date(on))
-    emit(result, lambda r: print(f"loan note {r['note_no']} managed by {r['officer']} from {r['from']}"))
+    emit(result, lambda r: say(f"loan note {r['note_no']} managed by {r['officer']} from {r['from']}"))
 
 
 @command(report_app, "overdue")
@@ -106,7 +110,7 @@ def report_overdue(
         if r["by_product"]:
             print_table("Overdue by product", ["product", "notes", "principal"],
                         [[p["name"], p["notes"], yuan(p["principal_fen"])] for p in r["by_product"]], right=("notes", "principal"))
-        print(f"outstanding {yuan(r['outstanding_fen'])}; non-performing {yuan(r['non_performing_fen'])}; NPL ratio {r['npl_ratio_percent']}%")
+        say(f"outstanding {yuan(r['outstanding_fen'])}; non-performing {yuan(r['non_performing_fen'])}; NPL ratio {r['npl_ratio_percent']}%")
 
     emit(result, human)
 
@@ -259,7 +263,7 @@ def officer_statement(
         rows += [["", "closing", "", "", yuan(r["closing_fen"])]]
         print_table(f"Risk compensation fund — {r['officer']}" + (f" {r['year']}" if r["year"] else ""),
                     ["date", "movement", "fund", "debt", "balance"], rows, right=("fund", "debt", "balance"))
-        print(f"journal balance {yuan(r['journal_balance_fen'])}: {'reconciles' if r['reconciles'] else 'DOES NOT RECONCILE'}; "
+        say(f"journal balance {yuan(r['journal_balance_fen'])}: {'reconciles' if r['reconciles'] else 'DOES NOT RECONCILE'}; "
               f"compensation debt outstanding {yuan(r['debt_fen'])}"
               + (f"; transferred {r['transferred_on']}" if r["transferred_on"] else ""))
 
@@ -281,7 +285,7 @@ def officer_pay_in(
 
     with open_ledger() as ledger:
         result = pay_in(ledger, name, amount, business_date(on))
-    emit(result, lambda r: print(f"{r['officer']} paid in ¥{yuan(r['amount_fen'])}; still owes ¥{yuan(r['debt_after_fen'])}"))
+    emit(result, lambda r: say(f"{r['officer']} paid in ¥{yuan(r['amount_fen'])}; still owes ¥{yuan(r['debt_after_fen'])}"))
 
 
 @command(officer_app, "transfer")
@@ -298,7 +302,7 @@ def officer_transfer(
 
     with open_ledger() as ledger:
         result = transfer(ledger, name, business_date(on))
-    emit(result, lambda r: print(f"{r['officer']} transferred {r['transferred_on']}; fund ¥{yuan(r['fund_fen'])}; "
+    emit(result, lambda r: say(f"{r['officer']} transferred {r['transferred_on']}; fund ¥{yuan(r['fund_fen'])}; "
                                  f"{r['loans_not_recovered']} loan(s) not yet recovered"))
 
 
@@ -316,7 +320,7 @@ def officer_settle(
 
     with open_ledger() as ledger:
         result = settle(ledger, name, business_date(on))
-    emit(result, lambda r: print(f"{r['officer']}: fund refunded in full, ¥{yuan(r['refund_fen'])}"))
+    emit(result, lambda r: say(f"{r['officer']}: fund refunded in full, ¥{yuan(r['refund_fen'])}"))
 
 
 @command(report_app, "compensation")
@@ -356,7 +360,7 @@ def report_trial_balance(
         result = trial_balance(ledger, business_date(as_of))
     emit(result, lambda r: print_table(
         f"Trial balance as of {r['as_of']} — {'balanced' if r['balanced'] else 'NOT BALANCED'}",
-        ["account", "name", "debit", "credit", "balance"],
+        ["account", "account name", "debit", "credit", "balance"],
         [[a["account"], a["name"], yuan(a["debit_fen"]), yuan(a["credit_fen"]), yuan(a["balance_fen"])] for a in r["accounts"]]
         + [["total", "", yuan(r["total_debit_fen"]), yuan(r["total_credit_fen"]), ""]],
         right=("debit", "credit", "balance")))
@@ -394,7 +398,7 @@ def report_sla(
 
     def human(r: dict) -> None:
         print_table(f"Over the {r['limit_days']}-day service level: {len(r['late'])} of {r['grants']} grants",
-                    ["grant", "product", "borrower", "accepted", "approved", "first drawn", "days", "officer", "state"],
+                    ["grant", "product", "borrower", "accepted", "approved on", "first drawn", "days", "officer", "state"],
                     [[x["grant_no"], x["product"], x["borrower_masked"], x["applied_on"], x["approved_on"], x["first_drawn"],
                       x["days"], x["officer"], x["state"]] for x in r["late"]], right=("days",))
 

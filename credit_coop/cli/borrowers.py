@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan, say, month_count, name, names
 
 app = new_group("Borrowers and their qualifications.")
 
@@ -28,7 +28,7 @@ def add(
     with open_ledger() as ledger:
         result = add_borrower(ledger, id_number=id_number, name=name, kinds=kind, on=business_date(on),
                               village=village, settlement_account=settlement_account)
-    emit(result, lambda r: print(f"registered {r['name']} {r['borrower_masked']} as {', '.join(r['kinds'])}"))
+    emit(result, lambda r: say(f"registered {r['name']} {r['borrower_masked']} as {', '.join(r['kinds'])}"))
 
 
 @command(app, "show")
@@ -49,7 +49,7 @@ def show(
     def human(r: dict) -> None:
         print_fields(
             f"Borrower {r['name']} {r['borrower_masked']}",
-            [("qualifications", ", ".join(r["kinds"])), ("village", r["village"]),
+            [("qualifications", names(r["kinds"])), ("village", r["village"]),
              ("settlement account", r["settlement_account"]), ("live lines", r["live_lines"]),
              ("total exposure", yuan(r["total_exposure_fen"])), ("outstanding", yuan(r["outstanding_fen"]))],
         )

@@ -6,18 +6,18 @@ from typing import Annotated, Optional
 import typer
 
 from credit_coop.cli.base import (
-    CorrectionOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_correction, print_fields, print_table, yuan,
+    CorrectionOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_correction, print_fields, print_table, say, yuan,
 )
 
 line_app = new_group("Credit lines as the counter sees them.")
 
-COMPONENT_LABELS = {
-    "penalty_fen": "penalty 罚息",
-    "interest_due_fen": "interest due 应收利息",
-    "interest_accrued_fen": "accrued interest 计提利息",
-    "principal_fen": "principal 本金",
-    "recovery_to_debt_fen": "of which repays officer's debt 归还垫款",
-    "recovery_fen": "recovery (compensated note) 收回",
+COMPONENT_LABELS = {  # named on the receipt through core/labels.py
+    "penalty_fen": "penalty",
+    "interest_due_fen": "interest due",
+    "interest_accrued_fen": "accrued interest",
+    "principal_fen": "principal",
+    "recovery_to_debt_fen": "of which repays officer's debt",
+    "recovery_fen": "recovery (compensated note)",
 }
 
 
@@ -48,12 +48,14 @@ def draw(
 
 
 def _print_draw(r: dict) -> None:
-    again = " (already posted; nothing new)" if r.get("replayed") else ""
-    print(f"loan note {r['note_no']}{again}")
-    print(f"  card       {r['card_no']}   borrower {r['borrower_masked']}")
-    print(f"  amount     ¥{yuan(r['amount_fen'])}   drawn {r['drawn_on']}   matures {r['maturity']}")
-    print(f"  rate       {r['annual_rate_percent']}% a year")
-    print(f"  available  ¥{yuan(r['available_after_fen'])}   transaction {r['txn_id']}")
+    if r.get("replayed"):
+        say(f"loan note {r['note_no']} (already posted; nothing new)")
+    else:
+        say(f"loan note {r['note_no']}")
+    say(f"  card       {r['card_no']}   borrower {r['borrower_masked']}")
+    say(f"  amount     ¥{yuan(r['amount_fen'])}   drawn {r['drawn_on']}   matures {r['maturity']}")
+    say(f"  rate       {r['annual_rate_percent']}% a year")
+    say(f"  available  ¥{yuan(r['available_after_fen'])}   transaction {r['txn_id']}")
     print_correction(r)
 
 
@@ -80,15 +82,20 @@ def repay(
 
 
 def _print_repay(r: dict) -> None:
-    again = " (already posted; nothing new)" if r.get("replayed") else ""
-    print(f"repayment ¥{yuan(r['amount_fen'])} on card {r['card_no']}{again}   transaction {r['txn_id']}")
+    if r.get("replayed"):
+        say(f"repayment ¥{yuan(r['amount_fen'])} on card {r['card_no']} (already posted; nothing new)   transaction {r['txn_id']}")
+    else:
+        say(f"repayment ¥{yuan(r['amount_fen'])} on card {r['card_no']}   transaction {r['txn_id']}")
+    from credit_coop.core.labels import pad, translate
+
     for key, label in COMPONENT_LABELS.items():
         if r["split"].get(key):
-            print(f"  {label:<28} ¥{yuan(r['split'][key])}")
+            print(f"  {pad(translate(label), 32)} ¥{yuan(r['split'][key])}")
     for n in r["notes"]:
-        parts = ", ".join(f"{k.removesuffix('_fen')} {yuan(v)}" for k, v in n.items() if k != "note_no")
-        print(f"  note {n['note_no']}: {parts}")
-    print(f"  outstanding ¥{yuan(r['outstanding_after_fen'])}   available ¥{yuan(r['available_after_fen'])}")
+        parts = ", ".join(f"{translate(COMPONENT_LABELS.get(k, k.removesuffix('_fen')))} {yuan(v)}"
+                          for k, v in n.items() if k != "note_no")
+        say(f"  note {n['note_no']}: {parts}")
+    say(f"  outstanding ¥{yuan(r['outstanding_after_fen'])}   available ¥{yuan(r['available_after_fen'])}")
     print_correction(r)
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table, progress_bar, wan, yuan
+from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, print_table, progress_bar, wan, yuan, say
 
 
 
@@ -33,13 +33,13 @@ def import_(
 
     def human(r: dict) -> None:
         if r["committed"]:
-            print(f"{r['kind']}: {r['rows']} rows, {r['posted']} posted, {r['already_there']} already in the ledger, {len(r['rejected'])} rejected")
+            say(f"{r['kind']}: {r['rows']} rows, {r['posted']} posted, {r['already_there']} already in the ledger, {len(r['rejected'])} rejected")
         else:
-            print(f"{r['kind']}: file refused, nothing posted — {len(r['rejected'])} bad row(s) of {r['rows']}:")
+            say(f"{r['kind']}: file refused, nothing posted — {len(r['rejected'])} bad row(s) of {r['rows']}:")
         for bad in r["rejected"][:50]:
-            print(f"  line {bad['line']}: {bad['error']}")
+            say(f"  line {bad['line']}: {bad['error']}")
         if len(r["rejected"]) > 50:
-            print(f"  … and {len(r['rejected']) - 50} more (use --rejects FILE to get them all)")
+            say(f"  … and {len(r['rejected']) - 50} more (use --rejects FILE to get them all)")
 
     emit(result, human)
     if not report.committed:
@@ -66,8 +66,10 @@ def demo(
                         progress_for=progress_bar, force=force)
 
     def human(r: dict) -> None:
+        from credit_coop.core.labels import translate
+
         for step in r["steps"]:
-            print(f"  {step}")
+            print("  " + translate(step))
         rows = []
         for p in r["products"]:
             src = p["source_households"] is not None
@@ -77,18 +79,21 @@ def demo(
         print_table(f"Products as of {r['through']} — ledger vs the source's table (万元)",
                     ["product", "households", "source", "granted", "source", "drawn", "source", "outstanding"], rows,
                     right=("households", "source", "granted", "drawn", "outstanding"))
-        print(r["note_hnd"])
+        say(r["note_hnd"])
         o = r["overdue"]
-        print(f"\nloan classification at {r['through']}: " + ", ".join(f"{c['class']} {yuan(c['principal_fen'])}" for c in o["by_class"])
+        say(f"\nloan classification at {r['through']}: " + ", ".join(f"{c['class']} {yuan(c['principal_fen'])}" for c in o["by_class"])
               + f"; {o['notes']} overdue notes; NPL ratio {o['npl_ratio_percent']}%")
         c = r["compensation"]
-        print(f"compensation (全额赔偿): {c['cases']} cases, {yuan(c['total_fen'])}; officers' outstanding debt {yuan(c['outstanding_debt_fen'])}")
-        print(f"\nverify: {'sound' if r['verify_ok'] else 'PROBLEMS: ' + '; '.join(r['findings'])}")
-        print(f"demo ledger: {r['db']}")
-        print(f"audit workbook: {r['workbook']}")
-        print(f"every demo operator's passphrase is {r['passphrase']!r} (demo only). Try:")
+        say(f"compensation (全额赔偿): {c['cases']} cases, {yuan(c['total_fen'])}; officers' outstanding debt {yuan(c['outstanding_debt_fen'])}")
+        if r["verify_ok"]:
+            say("\nverify: sound")
+        else:
+            say(f"\nverify: PROBLEMS: {'; '.join(r['findings'])}")
+        say(f"demo ledger: {r['db']}")
+        say(f"audit workbook: {r['workbook']}")
+        say(f"every demo operator's passphrase is {r['passphrase']!r} (demo only). Try:")
         for hint in r["try"]:
-            print(f"  {hint}")
+            say(f"  {hint}")
 
     emit(result, human)
     if not result["verify_ok"]:  # CI's first command runs the demo: a demo that does not verify fails it

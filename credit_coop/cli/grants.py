@@ -4,7 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan, say, month_count, name, names
+from credit_coop.core.labels import label
 
 app = new_group("Credit grants (授信): apply, village-review, survey, review, approve, and line status.")
 
@@ -25,20 +26,23 @@ def _run(fn_name: str, grant: Optional[str] = None, on: Optional[str] = None, **
 
 def _print_step(r: dict) -> None:
     """One sentence per workflow step, as a loan officer would say it."""
-    g = f"grant {r['grant_no']}"
+    g = r["grant_no"]
     if r["status"] == "rejected":
-        print(f"{g}: rejected — {r['reason']}")
+        say(f"grant {g}: rejected — {r['reason']}")
     elif r["status"] == "applied":
-        print(f"{g} accepted: {r['product_name']} {yuan(r['applied_fen'])} for {r['borrower_masked']}; next: grant {r['next']}")
+        say(f"grant {g} accepted: {r['product_name']} {yuan(r['applied_fen'])} for {r['borrower_masked']}; next: grant {r['next']}")
     elif r["status"] == "village-reviewed":
-        print(f"{g}: village review recorded — grade {r['grade']}, line cap {yuan(r['grade_cap_fen'])}, posted {r['posting_days']} days")
+        say(f"grant {g}: village review recorded — grade {r['grade']}, line cap {yuan(r['grade_cap_fen'])}, posted {r['posting_days']} days")
     elif r["status"] == "surveyed":
-        extra = f", {r['guarantors']} guarantor(s)" if r["guarantors"] else ""
-        print(f"{g}: surveyed — line {yuan(r['line_fen'])} for {r['term_months']} months{extra}; next: grant review")
+        if r["guarantors"]:
+            say(f"grant {g}: surveyed — line {yuan(r['line_fen'])} for {r['term_months']} months, {r['guarantors']} guarantor(s); "
+                "next: grant review")
+        else:
+            say(f"grant {g}: surveyed — line {yuan(r['line_fen'])} for {r['term_months']} months; next: grant review")
     elif r["status"] == "reviewed":
-        print(f"{g}: reviewed; next: grant approve")
+        say(f"grant {g}: reviewed; next: grant approve")
     else:
-        print(f"{g} approved at the {r['approval_tier']} tier (total exposure {yuan(r['exposure_fen'])}): "
+        say(f"grant {g} approved at the {r['approval_tier']} tier (total exposure {yuan(r['exposure_fen'])}): "
               f"contract {r['contract_no']}, loan card {r['card_no']}, line {yuan(r['line_fen'])} valid {r['valid_from']} .. {r['valid_to']}")
 
 
@@ -123,7 +127,7 @@ def close(grant: GrantArg, reason: ReasonOpt = None, on: OnOpt = None) -> None:
 
 
 def _print_line_status(r: dict) -> None:
-    print(f"grant {r['grant_no']} (card {r['card_no']}): {r['status']}")
+    say(f"grant {r['grant_no']} (card {r['card_no']}): {r['status']}")
 
 
 @command(app, "show")
@@ -142,8 +146,8 @@ def show(grant: GrantArg, on: OnOpt = None) -> None:
         print_fields(
             f"Grant {r['grant_no']} — {r['product_name']}",
             [("borrower", f"{r['borrower_name']} {r['borrower_masked']}"), ("status", r["status"]),
-             ("applied", yuan(r["applied_fen"])), ("village grade", r["grade"]), ("line", yuan(r["line_fen"])),
-             ("term", f"{r['term_months']} months" if r["term_months"] else None),
+             ("applied amount", yuan(r["applied_fen"])), ("village grade", r["grade"]), ("line", yuan(r["line_fen"])),
+             ("term", month_count(r["term_months"]) if r["term_months"] else None),
              ("approval tier", r["approval_tier"]), ("exposure at approval", yuan(r["approval_exposure_fen"])),
              ("contract", r["contract_no"]), ("loan card", r["card_no"]),
              ("valid", f"{r['valid_from']} .. {r['valid_to']}" if r["valid_from"] else None),
@@ -154,7 +158,7 @@ def show(grant: GrantArg, on: OnOpt = None) -> None:
             "Steps",
             ["step", "date", "operator", "detail"],
             [[s["action"], s["on"], s["operator"],
-              ", ".join(f"{k.removesuffix('_fen')}={yuan(v) if k.endswith('_fen') else v}" for k, v in s["detail"].items())]
+              ", ".join(f"{label(k.removesuffix('_fen'))}={yuan(v) if k.endswith('_fen') else name(v)}" for k, v in s["detail"].items())]
              for s in r["steps"]],
         )
 

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, fail, new_group, open_ledger, print_correction, print_table, yuan
+from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, fail, new_group, open_ledger, print_correction, print_table, yuan, say, month_count, name, names
 
 policy_app = new_group("The policy in force.")
 operator_app = new_group("Operators and their roles.")
@@ -30,9 +30,9 @@ def init(
         raise InvalidInput("the first admin needs a passphrase: set CREDIT_COOP_PASSWORD or run init on a terminal")
     result = create_ledger(CURRENT.db, operator=CURRENT.operator, policy_file=policy, on=business_date(on), passphrase=secret)
     def human(r: dict) -> None:
-        print(f"created ledger {r['db']} for {r['cooperative']}; admin: {r['admin']}; products: {', '.join(r['products'])}")
-        print(f"recovery code (shown once; keep it sealed, away from the ledger): {r['recovery_code']}")
-        print("  it unlocks an admin when no admin can sign in: credit-coop --operator ADMIN recover")
+        say(f"created ledger {r['db']} for {r['cooperative']}; admin: {r['admin']}; products: {', '.join(r['products'])}")
+        say(f"recovery code (shown once; keep it sealed, away from the ledger): {r['recovery_code']}")
+        say("  it unlocks an admin when no admin can sign in: credit-coop --operator ADMIN recover")
 
     emit(result, human)
 
@@ -49,17 +49,17 @@ def policy_show() -> None:
     def human(p: dict) -> None:
         print_table(
             f"Products — {p['cooperative']['name']}",
-            ["code", "name", "who", "ceiling", "max term", "note term", "rate %", "security", "village review"],
-            [[c, x["name"], ", ".join(x["eligible_kinds"]), yuan(x["ceiling_fen"]), f"{x['max_term_months']} m",
-              f"{x['note_term_months']}/{x['max_note_term_months']} m", x["annual_rate_percent"], ", ".join(x["security"]),
-              "yes" if x["village_review"] else ""] for c, x in p["products"].items()],
+            ["code", "product name", "eligible", "ceiling", "max term", "note term", "rate %", "security", "village review"],
+            [[c, x["name"], names(x["eligible_kinds"]), yuan(x["ceiling_fen"]), month_count(x['max_term_months']),
+              month_count(f"{x['note_term_months']}/{x['max_note_term_months']}"), x["annual_rate_percent"], names(x["security"]),
+              name("yes") if x["village_review"] else ""] for c, x in p["products"].items()],
             right=("ceiling",),
         )
         bound = "≤" if p["thresholds"]["inclusive"] else "<"
         print_table(
             f"Approval tiers (by {p['approval']['exposure_basis']})",
             ["role", "amount"],
-            [[t["role"], f"{bound} {yuan(t['up_to_fen'])}" if t["up_to_fen"] is not None else "above"] for t in p["approval"]["tiers"]],
+            [[t["role"], f"{bound} {yuan(t['up_to_fen'])}" if t["up_to_fen"] is not None else name("above")] for t in p["approval"]["tiers"]],
         )
         caps = sorted(p["village_review"]["grade_caps_fen"].items(), key=lambda gc: -gc[1])
         print_table("Village grades", ["grade", "cap"], [[g, yuan(c)] for g, c in caps])
@@ -88,7 +88,7 @@ def operator_add(
     with open_ledger() as ledger:
         secret = passphrase(f"passphrase for {name}: ", confirm=True, env="CREDIT_COOP_NEW_PASSWORD")
         result = add_operator(ledger, name, role, business_date(on), passphrase=secret, id_number=id_number)
-    emit(result, lambda r: print(f"operator {r['name']} added as {r['role']}"
+    emit(result, lambda r: say(f"operator {r['name']} added as {r['role']}"
                                  + ("" if r["has_passphrase"] else f"; no passphrase yet: `credit-coop operator passwd {r['name']}`")))
 
 
@@ -107,7 +107,7 @@ def operator_passwd(name: Annotated[str, typer.Argument(help="Operator (yourself
         if secret is None:
             raise InvalidInput("give the new passphrase in CREDIT_COOP_NEW_PASSWORD or on a terminal")
         set_passphrase(ledger, name, secret)
-    emit({"name": name, "passphrase": "set"}, lambda r: print(f"passphrase set for {r['name']}"))
+    emit({"name": name, "passphrase": "set"}, lambda r: say(f"passphrase set for {r['name']}"))
 
 
 @command(operator_app, "unlock")
@@ -120,7 +120,7 @@ def operator_unlock(name: Annotated[str, typer.Argument(help="The locked operato
 
     with open_ledger() as ledger:
         result = unlock(ledger, name)
-    emit(result, lambda r: print(f"{r['name']} unlocked"))
+    emit(result, lambda r: say(f"{r['name']} unlocked"))
 
 
 @command(operator_app, "set-role")
@@ -136,7 +136,7 @@ def operator_set_role(
 
     with open_ledger() as ledger:
         result = set_role(ledger, name, role)
-    emit(result, lambda r: print(f"{r['name']} is now {r['role']}"))
+    emit(result, lambda r: say(f"{r['name']} is now {r['role']}"))
 
 
 @command(operator_app, "set-id")
@@ -152,7 +152,7 @@ def operator_set_id(
 
     with open_ledger() as ledger:
         result = set_id_number(ledger, name, id_number)
-    emit(result, lambda r: print(f"{r['name']}: ID number {r['id_masked']} recorded"))
+    emit(result, lambda r: say(f"{r['name']}: ID number {r['id_masked']} recorded"))
 
 
 def login(hours: Annotated[Optional[int], typer.Option("--hours", help="How long the session lasts [default and most: the policy's shift, 12].")] = None) -> None:
@@ -174,7 +174,7 @@ def login(hours: Annotated[Optional[int], typer.Option("--hours", help="How long
             f.write(session["token"])
         who = ledger.operator
     emit({"operator": who, "hours": session["hours"], "session_file": path},
-         lambda r: print(f"{r['operator']} logged in for {r['hours']} hours"))
+         lambda r: say(f"{r['operator']} logged in for {r['hours']} hours"))
 
 
 def logout() -> None:
@@ -195,7 +195,7 @@ def logout() -> None:
     if os.path.exists(path):
         os.remove(path)
         ended = True
-    emit({"operator": CURRENT.operator, "logged_out": ended}, lambda r: print(f"{r['operator']} logged out" if r["logged_out"] else "no session"))
+    emit({"operator": CURRENT.operator, "logged_out": ended}, lambda r: say(f"{r['operator']} logged out" if r["logged_out"] else "no session"))
 
 
 def recover() -> None:
@@ -216,8 +216,8 @@ def recover() -> None:
         result = core_recover(ledger, CURRENT.operator or "", code, new)
 
     def human(r: dict) -> None:
-        print(f"{r['admin']} is unlocked" + (" with a new passphrase" if r["passphrase_set"] else ""))
-        print(f"the old recovery code is used up; the new one (shown once): {r['recovery_code']}")
+        say(f"{r['admin']} is unlocked" + (" with a new passphrase" if r["passphrase_set"] else ""))
+        say(f"the old recovery code is used up; the new one (shown once): {r['recovery_code']}")
 
     emit(result, human)
 
@@ -232,7 +232,7 @@ def operator_recovery_code() -> None:
 
     with open_ledger() as ledger:
         result = issue_recovery_code(ledger)
-    emit(result, lambda r: print(f"recovery code (shown once; keep it sealed, away from the ledger): {r['recovery_code']}"))
+    emit(result, lambda r: say(f"recovery code (shown once; keep it sealed, away from the ledger): {r['recovery_code']}"))
 
 
 def audit_log(
@@ -280,13 +280,13 @@ def verify(
 
     def human(r: dict) -> None:
         if r["ok"]:
-            print(f"ledger is sound: {len(r['checks'])} checks passed, {len(r['accounts'])} accounts balance"
+            say(f"ledger is sound: {len(r['checks'])} checks passed, {len(r['accounts'])} accounts balance"
                   + (f"; it passes through {len(head)} recorded head(s)" if head else ""))
-            print(f"head now: {r['head']}  (keep it outside the file: `verify --head` proves later that nothing before it changed)")
+            say(f"head now: {r['head']}  (keep it outside the file: `verify --head` proves later that nothing before it changed)")
         else:
-            print(f"{len(r['findings'])} problem(s) found:")
+            say(f"{len(r['findings'])} problem(s) found:")
             for f in r["findings"]:
-                print(f"  [{f['check']}] {f['message']}")
+                say(f"  [{f['check']}] {f['message']}")
 
     emit(result, human)
     if not result["ok"]:
@@ -316,7 +316,7 @@ def reverse(
 
 
 def _print_reversal(r: dict) -> None:
-    print(f"transaction {r['reverses']} ({r['reversed_kind']}, ¥{yuan(r['amount_fen'])}) reversed by transaction {r['txn_id']}")
+    say(f"transaction {r['reverses']} ({r['reversed_kind']}, ¥{yuan(r['amount_fen'])}) reversed by transaction {r['txn_id']}")
     print_correction(r)
 
 
@@ -329,7 +329,7 @@ def backup(out: Annotated[str, typer.Option("--out", metavar="FILE", help="The b
 
     with open_ledger() as ledger:
         result = core_backup(ledger, out)
-    emit(result, lambda r: print(f"backed up {r['transactions']} transactions to {r['out']} ({r['bytes']:,} bytes); the copy verifies"))
+    emit(result, lambda r: say(f"backed up {r['transactions']} transactions to {r['out']} ({r['bytes']:,} bytes); the copy verifies"))
 
 
 def restore(
@@ -365,28 +365,28 @@ def restore(
     def human(r: dict) -> None:
         if yes:
             _print_restore_plan(r)
-        print(f"restored {r['db']} from {r['from']} ({r['transactions']} transactions, verified)")
+        say(f"restored {r['db']} from {r['from']} ({r['transactions']} transactions, verified)")
         if r["kept_as"]:
-            print(f"the replaced ledger is kept as {r['kept_as']}")
+            say(f"the replaced ledger is kept as {r['kept_as']}")
 
     emit(result, human)
 
 
 def _print_restore_plan(p: dict) -> None:
     for problem in p["problems"]:
-        print(f"warning: {problem} (forced: {p['forced']})")
+        say(f"warning: {problem} (forced: {p['forced']})")
     if p["current"] is None:
-        print(f"{p['db']}: no ledger there yet; the backup becomes it")
+        say(f"{p['db']}: no ledger there yet; the backup becomes it")
         return
     if not p["lost_transactions"] and not p["lost_days"] and not p["lost_audit_rows"]:
-        print("the backup holds everything the ledger holds; nothing is lost")
+        say("the backup holds everything the ledger holds; nothing is lost")
         return
-    print(f"restoring loses {p['lost_transactions']} transaction(s) posted after the backup:")
+    say(f"restoring loses {p['lost_transactions']} transaction(s) posted after the backup:")
     for kind, k in p["lost"].items():
-        print(f"  {kind:<22} {k['count']:>6}   ¥{yuan(k['amount_fen'])}")
+        say(f"  {kind:<22} {k['count']:>6}   ¥{yuan(k['amount_fen'])}")
     if p["lost_days"]:
-        print(f"  closed days {p['lost_days']['from'] or '(none)'} → {p['lost_days']['through']} become open again")
-    print(f"  {p['lost_audit_rows']} audit-log row(s) (kept in the replaced file)")
+        say(f"  closed days {p['lost_days']['from'] or '(none)'} → {p['lost_days']['through']} become open again")
+    say(f"  {p['lost_audit_rows']} audit-log row(s) (kept in the replaced file)")
 
 
 COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore,

@@ -9,21 +9,45 @@ import re
 from datetime import date, timedelta
 
 from credit_coop.core.errors import InvalidInput
+from credit_coop.core.text import halfwidth
 
-_ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# Year first, always: 2025-03-01, 2025-3-1, 2025/3/1, 2025年3月1日, 20250301 (issue 15). A day-first or
+# month-first form (01/03/2025) is ambiguous and refused.
+_DATE_FORMS = (
+    re.compile(r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})$"),
+    re.compile(r"^(?P<y>[0-9]{4})/(?P<m>[0-9]{1,2})/(?P<d>[0-9]{1,2})$"),
+    re.compile(r"^(?P<y>[0-9]{4}) ?年 ?(?P<m>[0-9]{1,2}) ?月 ?(?P<d>[0-9]{1,2}) ?[日号]?$"),
+    re.compile(r"^(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})$"),
+)
+_MONTH_FORMS = (
+    re.compile(r"^(?P<y>[0-9]{4})[-/](?P<m>[0-9]{1,2})$"),
+    re.compile(r"^(?P<y>[0-9]{4}) ?年 ?(?P<m>[0-9]{1,2}) ?月?$"),
+    re.compile(r"^(?P<y>[0-9]{4})(?P<m>[0-9]{2})$"),
+)
 
 
 def parse_date(text: str | date, *, what: str = "date") -> date:
-    """Parse ``YYYY-MM-DD`` strictly; ``2025-02-30`` is refused."""
+    """Parse a date typed year first: ``2025-03-01``, ``2025/3/1``, ``2025年3月1日`` or ``20250301``,
+    full-width digits included; ``2025-02-30`` and day-first forms are refused."""
     if isinstance(text, date):
         return text
-    raw = str(text).strip()
-    if not _ISO.match(raw):
-        raise InvalidInput(f"{what} {raw!r} is not a date; write it as YYYY-MM-DD, e.g. 2025-03-01")
+    raw = halfwidth(str(text)).strip()
+    m = next((m for form in _DATE_FORMS if (m := form.match(raw))), None)
+    if not m:
+        raise InvalidInput(f"{what} {raw!r} is not a date; write it as 2025-03-01, 2025/3/1, 2025年3月1日 or 20250301")
     try:
-        return date.fromisoformat(raw)
+        return date(int(m["y"]), int(m["m"]), int(m["d"]))
     except ValueError:
         raise InvalidInput(f"{what} {raw} does not exist on the calendar") from None
+
+
+def parse_month(text: str, *, what: str = "month") -> tuple[int, int]:
+    """``2025-11``, ``2025/11``, ``2025年11月`` or ``202511`` → ``(2025, 11)``."""
+    raw = halfwidth(str(text)).strip()
+    m = next((m for form in _MONTH_FORMS if (m := form.match(raw))), None)
+    if not m or not 1 <= int(m["m"]) <= 12:
+        raise InvalidInput(f"{what} {raw!r} is not a month; write it as 2025-11, 2025/11 or 2025年11月")
+    return int(m["y"]), int(m["m"])
 
 
 def today() -> date:

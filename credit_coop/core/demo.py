@@ -116,7 +116,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
 
         for kind in ("operators", "borrowers", "grants"):
             t = time.perf_counter()
-            steps.append(f"imported {load(kind, rows_of(kind)):>6} {kind:<10} ({time.perf_counter() - t:.1f} s)")
+            steps.append(f"imported {load(kind, rows_of(kind))} {kind} ({time.perf_counter() - t:.1f} s)")
             if kind == "operators":
                 with ledger.store.write():
                     for op in ledger.store.list_operators():

@@ -29,87 +29,105 @@ from credit_coop.core import accounts
 from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import Conflict, InvalidInput, NotPermitted
 from credit_coop.core.identity import mask_id_number
+from credit_coop.core.labels import label, name, register_products, translate
+from credit_coop.core.riskfund import MOVEMENT_NAMES
 from credit_coop.core.ledger import Ledger
 
 
 @dataclass(frozen=True)
 class Column:
+    """A register column; its Chinese header comes from the one table of labels (core/labels.py)."""
+
     key: str
-    zh: str
     en: str
-    kind: str = "text"  # text | money | date | int | id | bool | user (free text typed by people)
+    kind: str = "text"  # text | code | phrase | money | date | int | number | id | bool | user (typed by people)
     width: int = 14
+
+    def header(self, lang: str) -> str:
+        if self.en.endswith(" code"):
+            return label(self.en.removesuffix(" code"), lang) + "代码" if lang == "zh" else self.en
+        return label(self.en, lang)
+
+
+def _shown(cols: list[Column], lang: str) -> list[Column]:
+    """The sheet's columns: in Chinese a coded value appears by its name, with the code beside it for filtering."""
+    out = []
+    for c in cols:
+        out.append(c)
+        if c.kind in ("code", "movement") and lang == "zh":
+            out.append(Column(c.key, f"{c.en} code", "text", 10))
+    return out
 
 
 C = Column
 REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
-    "borrowers": ("借款人", "Borrowers", [
-        C("id_number", "身份证号", "ID number", "id", 22), C("name", "姓名", "Name", "user", 12), C("kinds", "资格", "Qualifications", "text", 22),
-        C("village", "村", "Village", "user", 16), C("settlement_account", "结算账户", "Settlement account", "text", 20),
-        C("registered_on", "登记日期", "Registered", "date", 12), C("registered_by", "登记人", "By", "text", 10)]),
-    "grants": ("授信", "Grants", [
-        C("grant_no", "授信编号", "Grant", "text", 16), C("id_number", "身份证号", "ID number", "id", 22), C("name", "姓名", "Name", "user", 10),
-        C("product", "产品", "Product", "text", 8), C("status", "状态", "Status", "text", 10),
-        C("applied_amount", "申请金额", "Applied", "money"), C("applied_on", "受理日期", "Applied on", "date", 12),
-        C("applied_by", "受理人", "Applied by", "text", 10), C("grade", "信用等级", "Village grade", "text", 8),
-        C("posted_from", "公示起", "Posted from", "date", 12), C("posted_to", "公示止", "Posted to", "date", 12),
-        C("village_reviewed_on", "评定日期", "Village review", "date", 12), C("village_reviewed_by", "评定录入人", "Recorded by", "text", 10),
-        C("line_amount", "授信额度", "Line", "money"), C("term_months", "期限(月)", "Term (months)", "int", 8),
-        C("surveyed_on", "调查日期", "Surveyed", "date", 12), C("surveyed_by", "调查人", "Surveyor", "text", 10),
-        C("reviewed_on", "审查日期", "Reviewed", "date", 12), C("reviewed_by", "审查人", "Reviewer", "text", 10),
-        C("approved_on", "审批日期", "Approved", "date", 12), C("approved_by", "审批人", "Approver", "text", 10),
-        C("approval_tier", "审批层级", "Tier", "text", 14), C("approval_exposure", "审批敞口", "Exposure at approval", "money"),
-        C("rejected_on", "否决日期", "Rejected", "date", 12), C("rejected_by", "否决人", "Rejected by", "text", 10),
-        C("reject_reason", "否决原因", "Reason", "user", 20), C("contract_no", "合同号", "Contract", "text", 16),
-        C("card_no", "贷款卡号", "Loan card", "text", 18)]),
-    "lines": ("授信额度", "Lines", [
-        C("card_no", "贷款卡号", "Loan card", "text", 18), C("contract_no", "合同号", "Contract", "text", 16),
-        C("grant_no", "授信编号", "Grant", "text", 16), C("id_number", "身份证号", "ID number", "id", 22), C("product", "产品", "Product", "text", 8),
-        C("line_amount", "额度", "Line", "money"), C("valid_from", "起始日", "Valid from", "date", 12), C("valid_to", "到期日", "Valid to", "date", 12),
-        C("status", "状态", "Status", "text", 10), C("officer", "客户经理", "Officer", "text", 10),
-        C("outstanding", "期末余额", "Outstanding at period end", "money")]),
-    "loan_notes": ("借据", "Loan notes", [
-        C("note_no", "借据号", "Loan note", "text", 16), C("card_no", "贷款卡号", "Loan card", "text", 18),
-        C("id_number", "身份证号", "ID number", "id", 22), C("product", "产品", "Product", "text", 8), C("amount", "金额", "Amount", "money"),
-        C("drawn_on", "发放日", "Drawn", "date", 12), C("maturity", "到期日", "Maturity", "date", 12),
-        C("annual_rate_percent", "年利率%", "Rate %", "number", 8), C("teller", "柜员", "Teller", "text", 10),
-        C("fingerprint_ok", "指纹核验", "Fingerprint", "bool", 8), C("txn_id", "交易号", "Transaction", "int", 10),
-        C("reversed", "已冲正", "Reversed", "bool", 8), C("outstanding", "期末本金", "Principal at period end", "money")]),
-    "repayments": ("还款", "Repayments", [
-        C("txn_id", "交易号", "Transaction", "int", 10), C("business_date", "日期", "Date", "date", 12),
-        C("card_no", "贷款卡号", "Loan card", "text", 18), C("id_number", "身份证号", "ID number", "id", 22),
-        C("amount", "还款金额", "Amount", "money"), C("penalty", "罚息复利", "Penalty", "money"), C("interest_due", "应收利息", "Interest due", "money"),
-        C("interest_accrued", "计提利息", "Accrued interest", "money"), C("principal", "本金", "Principal", "money"),
-        C("recovery", "赔偿收回", "Recovery to fund", "money"), C("operator", "柜员", "Teller", "text", 10),
-        C("reversed", "已冲正", "Reversed", "bool", 8)]),
-    "journal": ("会计分录", "Journal", [
-        C("txn_id", "交易号", "Transaction", "int", 10), C("business_date", "营业日期", "Date", "date", 12), C("kind", "类型", "Kind", "text", 12),
-        C("operator", "操作员", "Operator", "text", 10), C("memo", "摘要", "Memo", "user", 30), C("reverses", "冲正交易", "Reverses", "int", 10),
-        C("line_id", "分录号", "Line", "int", 10), C("account", "科目", "Account", "text", 16), C("account_name", "科目名称", "Account name", "text", 24),
-        C("debit", "借方", "Debit", "money"), C("credit", "贷方", "Credit", "money"), C("note_no", "借据号", "Loan note", "text", 16),
-        C("card_no", "贷款卡号", "Loan card", "text", 18), C("officer", "客户经理", "Officer", "text", 10)]),
-    "pay": ("绩效工资", "Officers' pay", [
-        C("month", "月份", "Month", "text", 8), C("officer", "人员", "Officer", "text", 10), C("role", "岗位", "Role", "text", 12),
-        C("surveyed", "调查笔数", "Surveyed", "int", 8), C("reviewed", "审查笔数", "Reviewed", "int", 8), C("approved", "审批笔数", "Approved", "int", 8),
-        C("grant_pay", "业务量计酬", "Grant pay", "money"), C("interest_collected", "收息", "Interest collected", "money"),
-        C("interest_pay", "收息计酬", "Interest pay", "money"), C("total", "绩效合计", "Total", "money"),
-        C("holdback", "扣留{holdback}%", "Withheld {holdback}%", "money"), C("payable", "应发{payable}%", "Payable {payable}%", "money"),
-        C("adjusts", "补发扣回所属月份", "Adjusts month", "text", 10), C("run_on", "入账日期", "Posted on", "date", 12),
-        C("txn_id", "交易号", "Transaction", "int", 10)]),
-    "risk_fund": ("风险补偿金", "Risk-fund movements", [
-        C("business_date", "日期", "Date", "date", 12), C("txn_id", "交易号", "Transaction", "int", 10), C("officer", "客户经理", "Officer", "text", 10),
-        C("kind", "类型", "Kind", "text", 14), C("account", "科目", "Account", "text", 14), C("fund_in", "贷方(存入)", "In (credit)", "money"),
-        C("fund_out", "借方(支出)", "Out (debit)", "money"), C("note_no", "借据号", "Loan note", "text", 16)]),
-    "year_end": ("年终返还", "Year-end refunds", [
-        C("year", "年度", "Year", "text", 6), C("officer", "客户经理", "Officer", "text", 10), C("holdbacks", "年度扣留", "Holdbacks", "money"),
-        C("clean", "无不良", "Clean", "bool", 8), C("reason", "原因", "Reason", "text", 24), C("refund", "返还", "Refund", "money"),
-        C("full_settlement", "全额返还", "Full settlement", "bool", 8), C("run_on", "入账日期", "Posted on", "date", 12),
-        C("txn_id", "交易号", "Transaction", "int", 10)]),
-    "compensation": ("赔偿", "Compensation cases", [
-        C("on_date", "日期", "Date", "date", 12), C("note_no", "借据号", "Loan note", "text", 16), C("card_no", "贷款卡号", "Loan card", "text", 18),
-        C("id_number", "身份证号", "ID number", "id", 22), C("officer", "客户经理", "Officer", "text", 10), C("amount", "赔偿金额", "Amount", "money"),
-        C("from_fund", "补偿金支付", "From fund", "money"), C("shortfall", "欠款", "Shortfall", "money"), C("txn_id", "交易号", "Transaction", "int", 10),
-        C("reversed_by", "冲正交易", "Reversed by", "int", 10)]),
+    "borrowers": ("Borrowers", [
+        C("id_number", "ID number", "id", 22), C("name", "Name", "user", 12), C("kinds", "Qualifications", "code", 22),
+        C("village", "Village", "user", 16), C("settlement_account", "Settlement account", "text", 20),
+        C("registered_on", "Registered", "date", 12), C("registered_by", "Registered by", "text", 10)]),
+    "grants": ("Grants", [
+        C("grant_no", "Grant", "text", 16), C("id_number", "ID number", "id", 22), C("name", "Name", "user", 10),
+        C("product", "Product", "code", 8), C("status", "Status", "code", 10),
+        C("applied_amount", "Applied", "money"), C("applied_on", "Applied on", "date", 12),
+        C("applied_by", "Applied by", "text", 10), C("grade", "Village grade", "text", 8),
+        C("posted_from", "Posted from", "date", 12), C("posted_to", "Posted to", "date", 12),
+        C("village_reviewed_on", "Village review on", "date", 12), C("village_reviewed_by", "Recorded by", "text", 10),
+        C("line_amount", "Line", "money"), C("term_months", "Term (months)", "int", 8),
+        C("surveyed_on", "Surveyed on", "date", 12), C("surveyed_by", "Surveyor", "text", 10),
+        C("reviewed_on", "Reviewed on", "date", 12), C("reviewed_by", "Reviewer", "text", 10),
+        C("approved_on", "Approved on", "date", 12), C("approved_by", "Approver", "text", 10),
+        C("approval_tier", "Tier", "code", 14), C("approval_exposure", "Exposure at approval", "money"),
+        C("rejected_on", "Rejected", "date", 12), C("rejected_by", "Rejected by", "text", 10),
+        C("reject_reason", "Reason rejected", "user", 20), C("contract_no", "Contract", "text", 16),
+        C("card_no", "Loan card", "text", 18)]),
+    "lines": ("Lines", [
+        C("card_no", "Loan card", "text", 18), C("contract_no", "Contract", "text", 16),
+        C("grant_no", "Grant", "text", 16), C("id_number", "ID number", "id", 22), C("product", "Product", "code", 8),
+        C("line_amount", "Line", "money"), C("valid_from", "Valid from", "date", 12), C("valid_to", "Valid to", "date", 12),
+        C("status", "Status", "code", 10), C("officer", "Officer", "text", 10),
+        C("outstanding", "Outstanding at period end", "money")]),
+    "loan_notes": ("Loan notes", [
+        C("note_no", "Loan note", "text", 16), C("card_no", "Loan card", "text", 18),
+        C("id_number", "ID number", "id", 22), C("product", "Product", "code", 8), C("amount", "Amount", "money"),
+        C("drawn_on", "Drawn", "date", 12), C("maturity", "Maturity", "date", 12),
+        C("annual_rate_percent", "Rate %", "number", 8), C("teller", "Teller", "text", 10),
+        C("fingerprint_ok", "Fingerprint", "bool", 8), C("txn_id", "Transaction", "int", 10),
+        C("reversed", "Reversed", "bool", 8), C("outstanding", "Principal at period end", "money")]),
+    "repayments": ("Repayments", [
+        C("txn_id", "Transaction", "int", 10), C("business_date", "Date", "date", 12),
+        C("card_no", "Loan card", "text", 18), C("id_number", "ID number", "id", 22),
+        C("amount", "Amount repaid", "money"), C("penalty", "Penalty", "money"), C("interest_due", "Interest due", "money"),
+        C("interest_accrued", "Accrued interest", "money"), C("principal", "Principal", "money"),
+        C("recovery", "Recovery to fund", "money"), C("operator", "Teller", "text", 10),
+        C("reversed", "Reversed", "bool", 8)]),
+    "journal": ("Journal", [
+        C("txn_id", "Transaction", "int", 10), C("business_date", "Date", "date", 12), C("kind", "Kind", "code", 12),
+        C("operator", "Operator", "text", 10), C("memo", "Memo", "user", 30), C("reverses", "Reverses", "int", 10),
+        C("line_id", "Line no.", "int", 10), C("account", "Account", "text", 16), C("account_name", "Account name", "text", 24),
+        C("debit", "Debit", "money"), C("credit", "Credit", "money"), C("note_no", "Loan note", "text", 16),
+        C("card_no", "Loan card", "text", 18), C("officer", "Officer", "text", 10)]),
+    "pay": ("Officers' pay", [
+        C("month", "Month", "text", 8), C("officer", "Staff", "text", 10), C("role", "Role", "code", 12),
+        C("surveyed", "Surveyed", "int", 8), C("reviewed", "Reviewed", "int", 8), C("approved", "Approved", "int", 8),
+        C("grant_pay", "Grant pay", "money"), C("interest_collected", "Interest collected", "money"),
+        C("interest_pay", "Interest pay", "money"), C("total", "Total", "money"),
+        C("holdback", "Withheld {holdback}%", "money"), C("payable", "Payable {payable}%", "money"),
+        C("adjusts", "Adjusts month", "text", 10), C("run_on", "Posted on", "date", 12),
+        C("txn_id", "Transaction", "int", 10)]),
+    "risk_fund": ("Risk-fund movements", [
+        C("business_date", "Date", "date", 12), C("txn_id", "Transaction", "int", 10), C("officer", "Officer", "text", 10),
+        C("kind", "Movement", "movement", 14), C("account", "Account", "text", 14), C("fund_in", "In (credit)", "money"),
+        C("fund_out", "Out (debit)", "money"), C("note_no", "Loan note", "text", 16)]),
+    "year_end": ("Year-end refunds", [
+        C("year", "Year", "text", 6), C("officer", "Officer", "text", 10), C("holdbacks", "Holdbacks", "money"),
+        C("clean", "Clean", "bool", 8), C("reason", "Reason", "phrase", 24), C("refund", "Refund", "money"),
+        C("full_settlement", "Full settlement", "bool", 8), C("run_on", "Posted on", "date", 12),
+        C("txn_id", "Transaction", "int", 10)]),
+    "compensation": ("Compensation cases", [
+        C("on_date", "Date", "date", 12), C("note_no", "Loan note", "text", 16), C("card_no", "Loan card", "text", 18),
+        C("id_number", "ID number", "id", 22), C("officer", "Officer", "text", 10), C("amount", "Amount compensated", "money"),
+        C("from_fund", "From fund", "money"), C("shortfall", "Shortfall", "money"), C("txn_id", "Transaction", "int", 10),
+        C("reversed_by", "Reversed by", "int", 10)]),
 }
 
 # Control totals: (money column, how the journal gives the same figure)
@@ -188,6 +206,9 @@ def _converters(ws, cols: list[Column], unmasked: bool, lang: str) -> list:
         "int": int,
         "number": Decimal,  # a rate such as "6.5" is a number in the sheet, not text
         "bool": lambda v: yes if v else no,
+        "code": lambda v: "、".join(name(x.strip(), lang) for x in str(v).split(",")) if lang == "zh" else str(v),
+        "movement": lambda v: name(MOVEMENT_NAMES.get(v, v), lang) if lang == "zh" else str(v),  # a payroll here is the holdback
+        "phrase": lambda v: translate(v, lang),  # a reason the ledger wrote in English, read in the sheet's language
         "id": str,  # masked beforehand when needed (the hash covers what the sheet shows)
         "text": str,     # written by the system (codes, numbers, operator names)
         "user": as_text,  # typed by people: guarded against formula injection
@@ -233,11 +254,13 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
                  progress: Callable[[int], None] | None = None) -> dict:
     from openpyxl.utils import get_column_letter
 
-    zh, en, cols = REGISTERS[register]
-    title = zh if lang == "zh" else en
+    en, cols = REGISTERS[register]
+    cols = _shown(cols, lang)
+    register_products(ledger.policy.products)
+    title = label(en, lang)
     held = ledger.policy["pay"]["holdback_percent"]  # the shares in the headers are the policy's, not fixed text
     shares = {"holdback": held, "payable": str(100 - Decimal(str(held)))}
-    headers = [(c.zh if lang == "zh" else c.en).format(**shares) for c in cols]
+    headers = [c.header(lang).format(**shares) for c in cols]
     sheets: list = []
 
     def new_sheet():

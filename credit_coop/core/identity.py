@@ -7,6 +7,7 @@ an ISO 7064 MOD 11-2 check character (0-9 or X).
 from datetime import date
 
 from credit_coop.core.errors import InvalidInput
+from credit_coop.core.text import halfwidth
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -20,7 +21,7 @@ def check_character(first17: str) -> str:
 
 def validate_id_number(text: str, *, what: str = "ID number") -> str:
     """Return the normalised ID number (upper-case X) or raise InvalidInput."""
-    raw = str(text).strip().upper()
+    raw = halfwidth(str(text)).strip().upper()
     if len(raw) != 18:
         raise InvalidInput(f"{what} must have 18 characters, got {len(raw)}")
     if not raw[:17].isdigit() or not raw[:17].isascii() or not (raw[17].isdigit() or raw[17] == "X"):
@@ -66,7 +67,7 @@ def luhn_digit(digits: str) -> str:
 
 def validate_card_number(text: str) -> str:
     """A loan card (贷款卡) number: 16 digits whose last is a Luhn check digit."""
-    raw = str(text).strip().replace(" ", "")
+    raw = halfwidth(str(text)).strip().replace(" ", "")
     if len(raw) != 16 or not raw.isdigit() or not raw.isascii():
         raise InvalidInput(f"loan card number must be 16 digits, got {text!r}")
     if luhn_digit(raw[:15]) != raw[15]:

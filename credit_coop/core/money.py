@@ -7,6 +7,7 @@ amount leaving it for a person goes through :func:`format_yuan`.
 import re
 
 from credit_coop.core.errors import InvalidInput
+from credit_coop.core.text import amount_text
 
 FEN_PER_YUAN = 100
 FEN_PER_WAN = 1_000_000  # 1万元 = 10,000 yuan
@@ -25,12 +26,12 @@ def parse_amount(text: str, *, allow_zero: bool = False, what: str = "amount") -
     """Parse what a person types into integer fen.
 
     Accepts ``100000``, ``100,000.50``, ``¥1,000``, ``10万``, ``10万元``,
-    ``3.5万``. Refuses negatives, zero (unless ``allow_zero``), more than two
+    ``3.5万``, and the same typed in full width (``１０万``, ``１，０００．００``). Refuses negatives, zero (unless ``allow_zero``), more than two
     decimals of a yuan (more than six of a 万), and anything else.
     """
     if isinstance(text, bool) or not isinstance(text, (str, int)):
         raise InvalidInput(f"{what} must be written as text like 80,000.00 or 8万")
-    raw = str(text).strip()
+    raw = amount_text(str(text)).strip()
     m = _AMOUNT.match(raw)
     if not raw or not m or (m.group("int") is None and m.group("frac") is None):
         raise InvalidInput(

@@ -21,7 +21,7 @@ import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from credit_coop.core import accounts
+from credit_coop.core import accounts, dates
 from credit_coop.core.errors import Conflict, InvalidInput, RuleViolation
 from credit_coop.core.faults import fault
 from credit_coop.core.journal import Line, post
@@ -45,11 +45,9 @@ def percent_of(fen: int, percent: str | int) -> int:
 
 
 def parse_month(text: str) -> tuple[str, date, date]:
-    raw = str(text).strip()
-    if not re.fullmatch(r"\d{4}-\d{2}", raw) or not 1 <= int(raw[5:]) <= 12:
-        raise InvalidInput(f"month {raw!r} is not YYYY-MM")
-    y, m = int(raw[:4]), int(raw[5:])
-    return raw, date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+    """The month as ``YYYY-MM`` (however it was typed), its first and its last day."""
+    y, m = dates.parse_month(text)
+    return f"{y:04d}-{m:02d}", date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
 
 
 def grant_shares(policy) -> dict[str, int]:

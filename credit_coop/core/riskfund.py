@@ -135,14 +135,14 @@ def settle_in_transaction(ledger: Ledger, officer: str, on: date) -> dict:
     return {"officer": officer, "refund_fen": balance, "txn_id": txn_id}
 
 
-MOVEMENT_NAMES = {
-    "payroll": "holdback 绩效扣留",
-    "compensation": "compensation 赔偿",
-    "repayment": "recovery 收回",
-    "reversal": "reversal 冲正",
-    "year-end": "year-end refund 年终返还",
-    "fund-settlement": "full refund 全额返还",
-    "officer-pay-in": "pay-in 缴回欠款",
+MOVEMENT_NAMES = {  # screens name them in Chinese through core/labels.py
+    "payroll": "holdback",
+    "compensation": "compensation",
+    "repayment": "recovery",
+    "reversal": "reversal",
+    "year-end": "year-end refund",
+    "fund-settlement": "full refund",
+    "officer-pay-in": "pay-in",
 }
 
 

@@ -918,9 +918,10 @@ class Store:
                          (grant_id,))
 
     def past_due_notes(self, grant_id: int) -> list[sqlite3.Row]:
-        """The line's notes the last day-end left past due, most overdue first."""
+        """The line's notes the last day-end left past due, most overdue first (during a back-dated
+        correction: as the replayed day-end left them the day before the correction's date)."""
         return self._all(
-            """SELECT n.id, n.note_no, n.maturity, s.dpd, s.class FROM loan_notes n JOIN note_state s ON s.note_id = n.id
+            f"""SELECT n.id, n.note_no, n.maturity, s.dpd, s.class FROM loan_notes n JOIN {self.state} s ON s.note_id = n.id
                WHERE n.grant_id = ? AND s.dpd > 0 ORDER BY s.dpd DESC, n.id""",
             (grant_id,),
         )
