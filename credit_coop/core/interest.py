@@ -21,6 +21,12 @@ For each business day not yet closed, in order, one SQLite transaction:
    day until everything past due is paid; the policy table maps DPD to
    正常/关注/次级/可疑/损失 ("超过" excludes the figure: day 90 is 关注, 91 次级).
 
+Each rule is written once here in plain Python (``regular_interest_num``, ``penalty_num``, ``falls_due``,
+``is_overdue``, ``classify``) beside the SQL expression the set-based day-end applies to every note at
+once (``SQL_*``; the store only runs them); ``reference_days`` replays one note with the Python rules,
+and a property test holds the SQL day-end to it, day by day, to the fen (tests/test_dayend_oracle.py).
+The day-end's lines pass the journal's balance check (``journal.seal_bulk``) like every posting.
+
 Rounding rule (one, documented): **per note per settlement period**. Interest
 for a period is the exact sum of the daily amounts, rounded half up to the fen
 once; each day posts the change in that rounded running total. So the fen
@@ -36,6 +42,7 @@ from typing import Callable
 from credit_coop.core import accounts, dates
 from credit_coop.core.dates import parse_date
 from credit_coop.core.faults import fault
+from credit_coop.core.journal import seal_bulk
 from credit_coop.core.errors import RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.operators import require
@@ -85,6 +92,106 @@ def _class_case(categories: list[dict]) -> str:
     return f"(CASE {whens} ELSE '{last}' END)"
 
 
+# -- the rules, once in plain Python ------------------------------------------------------
+# The day-end runs as set-based SQL over every note at once (store: ``dayend_*``). The rules it
+# applies are written here as well, one note at a time, and a property test
+# (tests/test_dayend_oracle.py) checks the SQL day-end against this reference to the fen, day by day.
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half up to an integer (non-negative numerators)."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def regular_interest_num(principal: int, rate: int, day: date, maturity: date) -> int:
+    """SPEC §5: a day's contract interest, as a numerator over PPB × basis: principal × rate for each day
+    up to and including the maturity day (算头不算尾: the balance at the end of the day accrues)."""
+    return principal * rate if day <= maturity else 0
+
+
+def penalty_num(principal: int, interest_due: int, penalty_rate: int, day: date, maturity: date, compound: bool) -> int:
+    """SPEC §5: 罚息 on principal unpaid after maturity, and 复利 on interest that fell due and is unpaid
+    (``compound_unpaid_interest``), both at the contract rate × (1 + uplift)."""
+    return ((principal if day > maturity else 0) + (interest_due if compound else 0)) * penalty_rate
+
+
+# The same rules as SQL over a day-end state row (``:day`` is the business date), for the set-based day-end.
+SQL_REGULAR_NUM = "(CASE WHEN :day <= maturity THEN principal * rate_ppb ELSE 0 END)"
+SQL_OVERDUE = "((principal > 0 AND maturity <= :day) OR interest_due > 0 OR penalty > 0)"
+
+
+def sql_penalty_num(compound: bool) -> str:
+    return "((CASE WHEN :day > maturity THEN principal ELSE 0 END)" + (" + interest_due" if compound else "") + ") * penalty_ppb"
+
+
+def sql_falls_due(settlement_day: bool) -> str:
+    return "1" if settlement_day else "maturity = :day"
+
+
+def falls_due(day: date, maturity: date, settlement_day: bool) -> bool:
+    """SPEC §5: accrued interest becomes interest due on each settlement day, and on the note's maturity day."""
+    return settlement_day or day == maturity
+
+
+def is_overdue(principal: int, interest_due: int, penalty: int, day: date, maturity: date) -> bool:
+    """SPEC §6: something unpaid at the end of the day it fell due (principal at maturity, interest at
+    settlement, any penalty) makes the note past due from the next day."""
+    return (principal > 0 and maturity <= day) or interest_due > 0 or penalty > 0
+
+
+def reference_days(*, drawn_on: date, amount: int, maturity: date, annual_rate_percent: str, repayments: dict,
+                   through: date, policy) -> list[dict]:
+    """The reference day-end of one loan note, day by day from ``drawn_on`` through ``through``.
+
+    ``repayments``: business date → amount paid at the counter that day (split as the counter splits
+    it: penalty, interest due, accrued interest, principal). Returns each day's state after its
+    day-end: principal, accrued, interest_due, penalty, dpd, class. Compensation is not modelled.
+    """
+    it = policy["interest"]
+    den = PPB * it["day_count_basis"]
+    rate = rate_ppb(annual_rate_percent)
+    pen_rate = penalty_ppb(rate, it["penalty_uplift_percent"])
+    order = policy["repayment"]["order"]
+    categories = policy["classification"]["categories"]
+    s = {"principal": amount, "accrued": 0, "interest_due": 0, "penalty": 0}
+    num = posted = pnum = pposted = 0
+    since: date | None = None
+    dpd, cls = 0, classify(0, categories)
+    out = []
+    day = drawn_on
+    while day <= through:
+        paid = repayments.get(day, 0)
+        for part in order:  # the counter's split, on the balances the last day-end left
+            key = {"penalty": "penalty", "interest_due": "interest_due", "interest_accrued": "accrued", "principal": "principal"}[part]
+            take = min(paid, s[key])
+            s[key] -= take
+            paid -= take
+        if paid:
+            raise ValueError(f"overpayment on {day}")
+        if s["principal"] > 0 or s["interest_due"] > 0:
+            num += regular_interest_num(s["principal"], rate, day, maturity)
+            change = round_half_up(num, den) - posted
+            posted += change
+            s["accrued"] += change
+            pnum += penalty_num(s["principal"], s["interest_due"], pen_rate, day, maturity, it["compound_unpaid_interest"])
+            change = round_half_up(pnum, den) - pposted
+            pposted += change
+            s["penalty"] += change
+        settling = is_settlement_day(day, it)
+        if falls_due(day, maturity, settling):
+            s["interest_due"] += s["accrued"]
+            s["accrued"] = 0
+            num = posted = 0
+            if settling:
+                pnum = pposted = 0
+        if sum(s.values()) > 0 or since is not None or dpd:
+            since = (since or day + timedelta(days=1)) if is_overdue(s["principal"], s["interest_due"], s["penalty"], day, maturity) else None
+            dpd = (day - since).days + 1 if since is not None and since <= day else 0
+            cls = classify(dpd, categories)
+        out.append({"day": day, **s, "dpd": dpd, "class": cls})
+        day += timedelta(days=1)
+    return out
+
+
 def next_day_to_close(ledger: Ledger) -> date:
     closed = ledger.store.closed_through()
     if closed:
@@ -110,18 +217,19 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     if fresh:
         store.insert_note_states([state_row(n, it) for n in fresh])
     store.dayend_apply_postings(d, grant_ids)
-    store.dayend_accrue(d, den, it["compound_unpaid_interest"])
+    store.dayend_accrue(d, den, SQL_REGULAR_NUM, sql_penalty_num(it["compound_unpaid_interest"]))
     settling = is_settlement_day(day, it)
+    which = sql_falls_due(settling)
     touched, txn_id = 0, None
-    if post and store.dayend_has_postings(d, settling):
+    if post and store.dayend_has_postings(d, which):
         txn_id = store.insert_txn("day-end", d, ledger.operator, memo or f"day-end {d}", None)
     touched = store.dayend_post_accruals(
         txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_DUE, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
     )
-    store.dayend_settle(txn_id, d, settling, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
+    store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
     if txn_id is not None:
-        store.seal(txn_id)
-    store.dayend_classify(d, _class_case(policy["classification"]["categories"]), record=post, restate=restate)
+        seal_bulk(ledger, txn_id)  # the journal's balance check, as every posting
+    store.dayend_classify(d, SQL_OVERDUE, _class_case(policy["classification"]["categories"]), record=post, restate=restate)
     if post:
         compensated = compensate_matured(ledger, day)
     else:

@@ -51,6 +51,15 @@ def post(ledger: Ledger, kind: str, on: date, lines: list[Line], *, memo: str | 
     return txn_id
 
 
+def seal_bulk(ledger: Ledger, txn_id: int) -> None:
+    """Close a transaction whose lines were written set-wise (the day-end's ``INSERT … SELECT``): the same
+    balance and one-side checks as :func:`post`, then its chain link."""
+    bad = ledger.store.txn_line_problems(txn_id)
+    if bad:
+        raise AssertionError(f"unbalanced bulk posting {txn_id}: {bad}")
+    ledger.store.seal(txn_id)
+
+
 def mirror(lines) -> list[Line]:
     """The mirror image of posted journal lines (each debit a credit and back): what a reversal posts."""
     return [Line(l["account"], l["credit"], l["debit"], l["grant_id"], l["note_id"], l["officer"]) for l in lines]

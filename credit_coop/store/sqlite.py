@@ -82,11 +82,6 @@ def _of_grants(column: str, grant_ids: Iterable[int] | None) -> str:
     return "" if grant_ids is None else f"AND {column} IN ({', '.join(str(int(g)) for g in grant_ids)})"
 
 
-def _settling(settlement_day: bool) -> str:
-    """The notes whose accrued interest falls due today: all on a settlement day, else those maturing (``:day``)."""
-    return "1" if settlement_day else "maturity = :day"
-
-
 def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterable[int] | None = None) -> str:
     """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date
     (``counter_only``: leave out what the day-end posts; ``grant_ids``: only these lines' notes)."""
@@ -661,11 +656,10 @@ class Store:
             (day,),
         )
 
-    def dayend_accrue(self, day: str, den: int, compound: bool) -> None:
+    # The rules come from core/interest.py as SQL expressions over a state row (``regular``, ``pen``,
+    # ``which``, ``overdue``); the store only applies them to every note at once.
+    def dayend_accrue(self, day: str, den: int, regular: str, pen: str) -> None:
         """Today's interest and penalty, as the change in each note's rounded running total."""
-        penalty_base = "(CASE WHEN :day > maturity THEN principal ELSE 0 END)" + (" + interest_due" if compound else "")
-        regular = "(CASE WHEN :day <= maturity THEN principal * rate_ppb ELSE 0 END)"
-        pen = f"({penalty_base}) * penalty_ppb"
         self.conn.execute(
             f"""UPDATE {self.state} SET
                   d_accrual = (2 * (accrual_num + {regular}) + :den) / (2 * :den) - accrual_posted,
@@ -710,11 +704,12 @@ class Store:
         ).rowcount
         return n
 
-    def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, accrued_acc: str, due_acc: str) -> None:
-        """Move accrued interest to interest due (settlement day for all notes, maturity day for each note)."""
+    def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, which: str, accrued_acc: str,
+                      due_acc: str) -> None:
+        """Move accrued interest to interest due for the notes ``which`` selects (all on a settlement day, else
+        those maturing); a new rounding period starts for them (penalty too, on a settlement day)."""
         c = self.conn
         st = self.state
-        which = _settling(settlement_day)
         if txn_id is not None:
             c.execute(
                 f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
@@ -735,11 +730,10 @@ class Store:
             {"day": day},
         )
 
-    def dayend_classify(self, day: str, class_case: str, *, record: bool = True, restate: bool = False) -> None:
+    def dayend_classify(self, day: str, overdue: str, class_case: str, *, record: bool = True, restate: bool = False) -> None:
         """Past-due date, days past due and class at the end of ``day``; record every change
         (``restate``: record every note's class, changed or not; ``record=False``: record nothing)."""
         st = self.state
-        overdue = "((principal > 0 AND maturity <= :day) OR interest_due > 0 OR penalty > 0)"
         pds = f"(CASE WHEN {overdue} THEN COALESCE(past_due_since, date(:day, '+1 day')) ELSE NULL END)"
         dpd = f"(CASE WHEN {pds} <= :day THEN CAST(julianday(:day) - julianday({pds}) AS INTEGER) + 1 ELSE 0 END)"
         cls = class_case.replace("{dpd}", dpd)
@@ -766,8 +760,7 @@ class Store:
         self._insert("day_closes", {"business_date": day, "closed_at": _now(), "operator": operator, "notes": notes, "txn_id": txn_id})
         self.set_meta("closed_through", day)
 
-    def dayend_has_postings(self, day: str, settlement_day: bool) -> bool:
-        which = _settling(settlement_day)
+    def dayend_has_postings(self, day: str, which: str) -> bool:
         return bool(self._scalar(
             f"""SELECT EXISTS (SELECT 1 FROM {self.state}
                  WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which})))""",
@@ -1208,6 +1201,18 @@ class Store:
         )
 
     # -- hash chain -------------------------------------------------------------
+    def txn_line_problems(self, txn_id: int) -> str | None:
+        """Why a transaction's lines would not stand as posted (unbalanced, a line with two or no sides), or None."""
+        row = self._one(
+            """SELECT COUNT(*) AS n, COALESCE(SUM(debit), 0) AS d, COALESCE(SUM(credit), 0) AS c,
+                      SUM((debit < 0) OR (credit < 0) OR ((debit = 0) = (credit = 0))) AS bad
+               FROM journal_lines WHERE txn_id = ?""",
+            (txn_id,),
+        )
+        if row["n"] < 2 or row["d"] != row["c"] or row["d"] <= 0 or row["bad"]:
+            return f"{row['n']} lines, debit {row['d']}, credit {row['c']}, {row['bad'] or 0} one-sided"
+        return None
+
     def seal(self, txn_id: int) -> str:
         """Append the chain link of a transaction whose lines are all written (same transaction)."""
         prev = self._scalar("SELECT hash FROM txn_chain ORDER BY txn_id DESC LIMIT 1") or GENESIS
