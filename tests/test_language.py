@@ -230,6 +230,7 @@ def test_screens_speak_chinese(line):
         (["report", "trial-balance", "--as-of", "2025-04-15"], "李主任"),
         (["policy", "show"], "李主任"),
         (["operator", "list"], "李主任"),
+        (["org", "show"], "李主任"),
         (["verify"], "李主任"),
     ]
     for args, who in runs:
@@ -281,3 +282,12 @@ def test_chinese_workbook_names_codes_and_keeps_them_filterable(line, tmp_path):
     header = [c.value for c in ws[1]]
     assert "Kind" in header and "Kind code" not in header
     assert "drawdown" in {row[header.index("Kind")] for row in ws.iter_rows(min_row=2, values_only=True)}
+
+
+def test_a_term_is_translated_once():
+    """No key twice in the tables (a later entry would silently win over the first)."""
+    tree = ast.parse((ROOT / "credit_coop" / "core" / "labels.py").read_text("utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+            assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})

@@ -18,6 +18,7 @@ LAZY = {
     "init": ("ledger", "建账 Create a new ledger."),
     "policy": ("ledger", "制度参数 The policy in force."),
     "operator": ("ledger", "操作员与岗位 Operators and their roles."),
+    "org": ("org", "组织机构 Departments, branches, townships, villages, and who belongs where."),
     "borrower": ("borrowers", "借款人 Borrowers and their qualifications."),
     "grant": ("grants", "授信 Credit grants: apply, village-review, survey, review, approve, line status."),
     "draw": ("counter", "用信 Draw down on a credit line: issues a loan note (借据)."),

@@ -126,6 +126,7 @@ def line_show(
                 ("outstanding", yuan(r["outstanding_fen"])),
                 ("available", yuan(r["available_fen"])),
                 ("officer", r["officer"]),
+                ("designated branch", r["branch"]),
             ],
         )
         if r["notes"]:

@@ -148,6 +148,7 @@ def show(grant: GrantArg, on: OnOpt = None) -> None:
             [("borrower", f"{r['borrower_name']} {r['borrower_masked']}"), ("status", r["status"]),
              ("applied amount", yuan(r["applied_fen"])), ("village grade", r["grade"]), ("line", yuan(r["line_fen"])),
              ("term", month_count(r["term_months"]) if r["term_months"] else None),
+             ("department", r["department"]), ("designated branch", r["branch"]),
              ("approval tier", r["approval_tier"]), ("exposure at approval", yuan(r["approval_exposure_fen"])),
              ("contract", r["contract_no"]), ("loan card", r["card_no"]),
              ("valid", f"{r['valid_from']} .. {r['valid_to']}" if r["valid_from"] else None),

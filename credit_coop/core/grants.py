@@ -20,6 +20,7 @@ from credit_coop.core.identity import luhn_digit, mask_id_number, validate_id_nu
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.money import format_yuan, to_fen
 from credit_coop.core.operators import not_own, require
+from credit_coop.core.organisation import check_department, units_for_village
 
 PENDING = ("applied", "village-reviewed", "surveyed", "reviewed")
 LINE_STATES = ("approved", "frozen")
@@ -84,6 +85,8 @@ def grant_summary(ledger: Ledger, g, as_of: date) -> dict:
         "outstanding_fen": out,
         "available_fen": max(line - out, 0) if status == "live" else 0,
         "approval_tier": g["approval_tier"],
+        "department": g["department"],
+        "branch": g["branch"],
         "officer": g["officer"],
     }
 
@@ -154,6 +157,7 @@ def apply_grant(ledger: Ledger, *, borrower: str, product: str, amount: int | st
                 raise Conflict(f"{b['name']} already holds a live {prod['name']} line: {g['grant_no']} (one live line per product)")
         grant_id = store.next_id("grants")
         grant_no = f"SX{on.year}{grant_id:06d}"
+        department, branch = units_for_village(ledger, b["village"], on.isoformat())
         store.insert_grant(
             {
                 "id": grant_id,
@@ -164,6 +168,8 @@ def apply_grant(ledger: Ledger, *, borrower: str, product: str, amount: int | st
                 "applied_on": on.isoformat(),
                 "applied_by": ledger.operator,
                 "status": "applied",
+                "department": department,
+                "branch": branch,
             }
         )
         g = store.get_grant(grant_id)
@@ -181,13 +187,14 @@ def apply_grant(ledger: Ledger, *, borrower: str, product: str, amount: int | st
 
 def village_review(ledger: Ledger, grant_no: str, *, grade: str, posted_from: date | str, posted_to: date | str, on: date) -> dict:
     """Record the village credit evaluation group's screening and public posting (惠农贷, SPEC §3.1)."""
-    require(ledger, "grant.village-review")
+    op = require(ledger, "grant.village-review")
     on, posted_from, posted_to = parse_date(on), parse_date(posted_from, what="--posted-from"), parse_date(posted_to, what="--posted-to")
     policy = ledger.policy
     vr = policy["village_review"]
     store = ledger.store
     with store.write():
         g = get_grant(ledger, grant_no)
+        check_department(ledger, op, g, on, "record the village review of")
         prod = policy.product(g["product"])
         if not prod["village_review"]:
             raise RuleViolation(f"{prod['name']} does not go through the village credit review")
@@ -236,6 +243,7 @@ def survey(
             raise RuleViolation(f"{prod['name']} needs the village credit review (grant village-review) before the survey")
         _expect_status(g, "village-reviewed" if prod["village_review"] else "applied", step="the survey")
         not_own(op, g["borrower_id"], "survey their own grant")
+        check_department(ledger, op, g, on, "survey")
         _not_before(on, g["village_reviewed_on"] or g["applied_on"], "survey")
         moved = store.transfer(op["name"])
         if moved and moved["on_date"] <= on.isoformat():
@@ -275,6 +283,7 @@ def review(ledger: Ledger, grant_no: str, *, on: date, reject: str | None = None
         g = get_grant(ledger, grant_no)
         _expect_status(g, "surveyed", step="the review")
         not_own(op, g["borrower_id"], "review their own grant")
+        check_department(ledger, op, g, on, "review")
         if op["name"] == g["surveyed_by"]:
             raise NotPermitted(f"{op['name']} surveyed this grant; the reviewer must be a different person")
         _not_before(on, g["surveyed_on"], "review")
@@ -313,6 +322,7 @@ def approve(ledger: Ledger, grant_no: str, *, on: date, reject: str | None = Non
         g = get_grant(ledger, grant_no)
         _expect_status(g, "reviewed", step="approval")
         not_own(op, g["borrower_id"], "approve their own grant")
+        check_department(ledger, op, g, on, "approve")
         if op["name"] in (g["surveyed_by"], g["reviewed_by"]):
             raise NotPermitted(f"{op['name']} already surveyed or reviewed this grant; the approver must be a third person")
         _not_before(on, g["reviewed_on"], "approval")

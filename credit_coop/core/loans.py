@@ -22,6 +22,7 @@ from credit_coop.core.journal import Line, check_open, once, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
 from credit_coop.core.operators import not_own, require
+from credit_coop.core.organisation import check_branch
 
 COMPONENTS = ("penalty", "interest_due", "interest_accrued", "principal")
 
@@ -115,6 +116,7 @@ def draw(
         if g["borrower_id"] != id_number:
             raise RuleViolation(f"loan card {card} does not belong to ID {mask_id_number(id_number)}; check both cards")
         not_own(op, g["borrower_id"], "draw on this line")
+        check_branch(ledger, op, g, on)
         _check_line_open_for_drawing(g, on)
         if correction is None:
             check_open(ledger, on)  # a closed day is named as such, before any other date rule
@@ -239,7 +241,7 @@ def repay(
 
     ``correction``: the reason, for a repayment dated on a closed day (corrections.py).
     """
-    require(ledger, "repay")
+    op = require(ledger, "repay")
     on = _given_date(on, correction)
     amount = to_fen(amount, what="repayment amount")
     card = validate_card_number(card)
@@ -250,6 +252,7 @@ def repay(
 
     def act() -> dict:
         g = _line_by_card(ledger, card)
+        check_branch(ledger, op, g, on)
         if correction is None:
             check_open(ledger, on)
             check_settles_on_open_day(ledger, on, "repayment")
@@ -385,6 +388,7 @@ def show_note(ledger: Ledger, note_no: str, all_days: bool = False) -> dict:
         "annual_rate_percent": n["annual_rate_percent"],
         "officer": store.note_officer(n["id"], g["officer"]),
         "status": bal["status"],
+        "branch": g["branch"],
         "principal_fen": bal["principal_fen"],
         "interest_accrued_fen": bal["interest_accrued_fen"],
         "interest_due_fen": bal["interest_due_fen"],

@@ -59,6 +59,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "operator.set-id": ("admin",),
     "operator.passwd-others": ("admin",),   # anyone sets their own passphrase
     "export.unmasked": ("auditor", "admin"),
+    "org.manage": ("admin",),  # departments, branches, townships, villages, who belongs where (organisation.py)
 }
 
 EVERYONE = ROLES
@@ -71,6 +72,12 @@ EXPORTERS = ("auditor", "admin", "accountant", "dept-head", "deputy-director")
 NO_ROLE_COMMANDS = ("init", "demo", "recover")
 COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "policy show": EVERYONE,
+    "org show": EVERYONE,
+    "org add": PERMISSIONS["org.manage"],
+    "org rename": PERMISSIONS["org.manage"],
+    "org township": PERMISSIONS["org.manage"],
+    "org village": PERMISSIONS["org.manage"],
+    "org assign": PERMISSIONS["org.manage"],
     "operator add": PERMISSIONS["operator.add"],
     "operator list": ("admin", "auditor"),
     "operator passwd": EVERYONE,          # your own; an admin sets anyone's

@@ -109,6 +109,9 @@ def normalise(raw: dict) -> dict:
         "refuse_when_past_due": bool(dd.get("refuse_when_past_due", True)),
     }
     out["grants"] = {"survey_above_applied": bool(raw.get("grants", {}).get("survey_above_applied", False))}
+    org = raw.get("organisation", {})
+    out["organisation"] = {"officer_any_department": bool(org.get("officer_any_department", False)),
+                           "any_branch_service": bool(org.get("any_branch_service", False))}
     hours = raw.get("auth", {}).get("max_session_hours", MAX_SESSION_HOURS)
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= 24:
         raise InvalidInput(f"auth.max_session_hours must be a whole number of hours from 1 to 24, got {hours!r}")

@@ -443,6 +443,52 @@ def m0008_sessions(db: Database) -> None:
     db.execute("UPDATE meta SET value = '8' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0009_organisation(db: Database) -> None:
+    """The union's organisation (issue 13): customer departments (个人客户部) and branch counters (信用社 /
+    营业网点), townships and their villages, and who belongs where, with every move dated (history kept).
+    A ledger made before holds everything in one default department and one default branch."""
+    db.execute(
+        """CREATE TABLE org_units (
+            code TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('department', 'branch')),
+            name TEXT NOT NULL UNIQUE,
+            added_on TEXT NOT NULL)"""
+    )
+    db.execute("CREATE TABLE townships (name TEXT PRIMARY KEY, added_on TEXT NOT NULL)")
+    db.execute("CREATE TABLE villages (name TEXT PRIMARY KEY, township TEXT NOT NULL REFERENCES townships(name))")
+    db.execute(
+        """CREATE TABLE org_assignments (
+            id INTEGER PRIMARY KEY,
+            subject_kind TEXT NOT NULL CHECK (subject_kind IN ('township', 'operator')),
+            subject TEXT NOT NULL,
+            unit_kind TEXT NOT NULL CHECK (unit_kind IN ('department', 'branch')),
+            unit TEXT NOT NULL REFERENCES org_units(code),
+            from_date TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL)"""
+    )
+    db.execute("CREATE INDEX org_assignments_subject ON org_assignments(subject_kind, subject, unit_kind, from_date)")
+    for stmt in _append_only_triggers(("org_assignments",)):
+        db.execute(stmt)
+    db.execute("ALTER TABLE grants ADD COLUMN department TEXT REFERENCES org_units(code)")
+    db.execute("ALTER TABLE grants ADD COLUMN branch TEXT REFERENCES org_units(code)")
+    from credit_coop.core.organisation import DEFAULT_BRANCH, DEFAULT_DEPARTMENT, SINCE_ALWAYS, unit_kind_of_role
+
+    db.execute("INSERT INTO org_units VALUES (?, 'department', '默认客户部', ?)", [DEFAULT_DEPARTMENT, SINCE_ALWAYS])
+    db.execute("INSERT INTO org_units VALUES (?, 'branch', '默认网点', ?)", [DEFAULT_BRANCH, SINCE_ALWAYS])
+    db.execute("UPDATE grants SET department = ?, branch = ?", [DEFAULT_DEPARTMENT, DEFAULT_BRANCH])
+    for (name, role) in db.execute("SELECT name, role FROM operators ORDER BY name").fetchall():
+        kind = unit_kind_of_role(role)
+        if kind:
+            db.execute(
+                "INSERT INTO org_assignments(subject_kind, subject, unit_kind, unit, from_date, recorded_by, recorded_at) "
+                "VALUES ('operator', ?, ?, ?, ?, 'upgrade', datetime('now'))",
+                [name, kind, DEFAULT_DEPARTMENT if kind == "department" else DEFAULT_BRANCH, SINCE_ALWAYS],
+            )
+    db.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)

@@ -19,13 +19,13 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
     "day_closes", "note_classes", "note_officers",
     "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
-    "audit_log", "txn_chain", "record_chain", "pay_adjustments", "year_end_adjustments",
+    "audit_log", "txn_chain", "record_chain", "pay_adjustments", "year_end_adjustments", "org_assignments",
 )
 GENESIS = "0" * 64
 
@@ -344,6 +344,52 @@ class Store:
 
     def list_operators(self) -> list[sqlite3.Row]:
         return self._all("SELECT * FROM operators ORDER BY name")
+
+    # -- organisation (see core/organisation.py) ----------------------------
+    def org_unit(self, code: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM org_units WHERE code = ?", (code,))
+
+    def org_unit_named(self, name: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM org_units WHERE name = ?", (name,))
+
+    def org_units(self) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM org_units ORDER BY kind DESC, code")
+
+    def insert_org_unit(self, code: str, kind: str, name: str, on: str) -> None:
+        self._insert("org_units", {"code": code, "kind": kind, "name": name, "added_on": on})
+
+    def rename_org_unit(self, code: str, name: str) -> None:
+        self.conn.execute("UPDATE org_units SET name = ? WHERE code = ?", (name, code))
+
+    def township(self, name: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM townships WHERE name = ?", (name,))
+
+    def townships(self) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM townships ORDER BY name")
+
+    def insert_township(self, name: str, on: str) -> None:
+        self._insert("townships", {"name": name, "added_on": on})
+
+    def village(self, name: str) -> sqlite3.Row | None:
+        return self._one("SELECT * FROM villages WHERE name = ?", (name,))
+
+    def villages_of(self, township: str) -> list[sqlite3.Row]:
+        return self._all("SELECT * FROM villages WHERE township = ? ORDER BY name", (township,))
+
+    def insert_village(self, name: str, township: str) -> None:
+        self._insert("villages", {"name": name, "township": township})
+
+    def insert_assignment(self, subject_kind: str, subject: str, unit_kind: str, unit: str, on: str, by: str) -> None:
+        self._insert("org_assignments", {"subject_kind": subject_kind, "subject": subject, "unit_kind": unit_kind,
+                                         "unit": unit, "from_date": on, "recorded_by": by, "recorded_at": _now()})
+
+    def unit_of(self, subject_kind: str, subject: str, unit_kind: str, on: str) -> str | None:
+        """The unit a township or operator belonged to on ``on`` (the latest move dated on or before it)."""
+        return self._scalar(
+            """SELECT unit FROM org_assignments WHERE subject_kind = ? AND subject = ? AND unit_kind = ? AND from_date <= ?
+               ORDER BY from_date DESC, id DESC LIMIT 1""",
+            (subject_kind, subject, unit_kind, on),
+        )
 
     # -- borrowers --------------------------------------------------------
     def get_borrower(self, id_number: str) -> sqlite3.Row | None:
@@ -873,25 +919,21 @@ class Store:
         runs, _, key = self.BATCHES[batch]
         return [r[0] for r in self._all(f"SELECT {key} FROM {runs} WHERE {key} >= ? AND {key} < ? ORDER BY {key}", (first, before))]
 
-    def interest_pay_for(self, month: str) -> dict[str, int]:
-        """Per officer: the interest pay given for ``month`` so far (its run, and adjustments carried since)."""
-        rows = self._all(
-            """SELECT officer, SUM(v) FROM (SELECT officer, interest_pay AS v FROM payroll_lines WHERE month = ?
-                                            UNION ALL SELECT officer, interest_pay_delta FROM pay_adjustments WHERE for_month = ?)
-               GROUP BY officer""",
-            (month, month),
-        )
+    def _given_so_far(self, run: str, adjustments: str, period: str) -> dict[str, int]:
+        """Per officer: what a batch gave for ``period``, its run plus the adjustments carried since
+        (``run`` and ``adjustments``: ``SELECT officer, v … WHERE … = ?``)."""
+        rows = self._all(f"SELECT officer, SUM(v) FROM ({run} UNION ALL {adjustments}) GROUP BY officer", (period, period))
         return {r[0]: r[1] for r in rows}
 
+    def interest_pay_for(self, month: str) -> dict[str, int]:
+        """Per officer: the interest pay given for ``month`` so far."""
+        return self._given_so_far("SELECT officer, interest_pay AS v FROM payroll_lines WHERE month = ?",
+                                  "SELECT officer, interest_pay_delta FROM pay_adjustments WHERE for_month = ?", month)
+
     def refunded_for(self, year: str) -> dict[str, int]:
-        """Per officer: the year-end refund given for ``year`` so far (its run, and adjustments since)."""
-        rows = self._all(
-            """SELECT officer, SUM(v) FROM (SELECT officer, refund AS v FROM year_end_lines WHERE year = ? AND full_settlement = 0
-                                            UNION ALL SELECT officer, refund_delta FROM year_end_adjustments WHERE for_year = ?)
-               GROUP BY officer""",
-            (year, year),
-        )
-        return {r[0]: r[1] for r in rows}
+        """Per officer: the year-end refund given for ``year`` so far (a full settlement is not a refund)."""
+        return self._given_so_far("SELECT officer, refund AS v FROM year_end_lines WHERE year = ? AND full_settlement = 0",
+                                  "SELECT officer, refund_delta FROM year_end_adjustments WHERE for_year = ?", year)
 
     def insert_adjustments(self, table: str, rows: list[dict]) -> None:
         for row in rows:
