@@ -649,7 +649,7 @@ def _compile(template: str) -> re.Pattern:
 # the most specific template first (more fixed text), so "{0} {1} is too large" beats "{0} is too large".
 # A pattern is compiled only when its longest fixed piece is in the text (the counter prints a few
 # sentences; compiling all ~300 patterns would cost it ~20 ms).
-_RANKED: list[tuple[str, str]] | None = None
+_RANKED: list[tuple[str, str, str, str]] | None = None
 _COMPILED: dict[str, re.Pattern] = {}
 
 
@@ -657,9 +657,12 @@ def _candidates(text: str):
     global _RANKED
     if _RANKED is None:
         ranked = sorted((t for t in MESSAGES if "{" in t), key=lambda t: -len(re.sub(r"\{\d+\}", "", t)))
-        _RANKED = [(t, max(re.split(r"\{\d+\}", t), key=len)) for t in ranked]
-    for template, anchor in _RANKED:
-        if anchor in text:
+        _RANKED = []
+        for t in ranked:
+            pieces = re.split(r"\{\d+\}", t)
+            _RANKED.append((t, pieces[0], pieces[-1], max(pieces, key=len)))
+    for template, head, tail, anchor in _RANKED:
+        if text.startswith(head) and text.endswith(tail) and anchor in text:
             pattern = _COMPILED.get(template)
             if pattern is None:
                 pattern = _COMPILED[template] = _compile(template)
