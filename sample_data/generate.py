@@ -96,19 +96,29 @@ def build() -> dict[str, list[dict]]:
     add("钱审查", "reviewer")
     add("冯审查", "reviewer")
     dept_staff, townships = {}, []
+    units = {"钱审查": "D1", "冯审查": "D1"}  # the reviewers sit in the first department (they review union-wide)
+    n_town = 0
     for d, (dept, towns) in enumerate(DEPARTMENTS.items(), 1):
-        head, teller, acct = f"部长{d}号", f"柜员{d}号", f"会计{d}号"
+        head, acct = f"部长{d}号", f"会计{d}号"
         add(head, "dept-head")
-        add(teller, "teller")
-        add(acct, "accountant")
+        units[head] = f"D{d}"
         officers = []
         for t, town in enumerate(towns, 1):
-            officer = f"经理{d}-{t}"
+            n_town += 1
+            officer, teller = f"经理{d}-{t}", f"柜员{n_town}号"  # one branch counter per township, with its teller
             add(officer, "officer")
+            add(teller, "teller")
+            units[officer], units[teller] = f"D{d}", f"B{n_town:02d}"
+            if t == 1:
+                add(acct, "accountant")  # the department's credit accountant sits at its first township's branch
+                units[acct] = f"B{n_town:02d}"
             officers.append(officer)
             villages = [f"{town[:-1]}{rng.choice(VILLAGE_HEAD)}{rng.choice(VILLAGE_SUFFIX)}" for _ in range(rng.randint(3, 5))]
-            townships.append({"dept": dept, "town": town, "officer": officer, "villages": sorted(set(villages))})
-        dept_staff[dept] = {"head": head, "teller": teller}
+            townships.append({"dept": dept, "dept_code": f"D{d}", "town": town, "officer": officer, "teller": teller,
+                              "branch": f"B{n_town:02d}", "villages": sorted(set(villages))})
+        dept_staff[dept] = {"head": head}
+    for row in staff:
+        row["unit"] = units.get(row["name"], "")
 
     used_ids: set[str] = set()
 
@@ -145,7 +155,7 @@ def build() -> dict[str, list[dict]]:
         return row
 
     def add_draws(product, idn, line_wan, drawn_wan, approved: date, town, slow: bool):
-        teller = dept_staff[town["dept"]]["teller"]
+        teller = town["teller"]
         first = approved + timedelta(days=rng.randint(8, 20) if slow else rng.randint(0, 4))
         parts = [drawn_wan] if drawn_wan < 4 or rng.random() < 0.6 else [drawn_wan // 2, drawn_wan - drawn_wan // 2]
         on = first
@@ -166,7 +176,8 @@ def build() -> dict[str, list[dict]]:
         drawn = reduce_to(rng, lines, drawn_total)
         for i, (line_wan, drawn_wan) in enumerate(zip(lines, drawn)):
             dual = i >= n_single
-            town = townships[i % len(townships)]
+            # a dual-qualified borrower lives in one village: both their lines come from that township
+            town = townships[i - n_single] if dual else townships[i % len(townships)]
             if dual:  # the 公薪消费贷 line first; the 商贷通 application a month later goes to the deputy director
                 applied = date(2025, 4 if product == "gxd" else 5, 1) + timedelta(days=i - n_single)
             else:
@@ -190,7 +201,7 @@ def build() -> dict[str, list[dict]]:
                 repays.append({"request_id": f"OLD-R{seq['repay']:06d}", "id_number": idn, "product": product,
                                "amount": f"{max(1, drawn_wan // 4)}万",
                                "on": min(END, first + timedelta(days=rng.randint(70, 120))).isoformat(),
-                               "teller": dept_staff[town["dept"]]["teller"], "note": ""})
+                               "teller": town["teller"], "note": ""})
 
     # the dual-qualified borrowers: public employees with a registered business
     for k in range(DUAL):
@@ -215,7 +226,10 @@ def build() -> dict[str, list[dict]]:
     # six borrowers stop paying interest from July (the demo's arrears: 关注, then 次级 after 90 days)
     early = sorted({(d["id_number"], d["product"]) for d in draws if d["product"] in ("sdt", "gxd") and d["on"] < "2025-05-01"})
     defaulters = [{"id_number": i, "product": p, "stops_paying_on": "2025-07-01"} for i, p in rng.sample(early, 6)]
-    return {"operators": staff, "borrowers": borrowers, "grants": grants, "draws": draws, "repayments": repays,
+    villages = [{"village": f"{t['town']}{v}", "township": t["town"], "department": t["dept_code"], "department_name": t["dept"],
+                 "branch": t["branch"], "branch_name": f"{t['town'][:-1]}信用社", "on": "2025-02-20"}
+                for t in townships for v in t["villages"]]
+    return {"operators": staff, "villages": villages, "borrowers": borrowers, "grants": grants, "draws": draws, "repayments": repays,
             "defaulters": sorted(defaulters, key=lambda r: (r["product"], r["id_number"]))}
 
 

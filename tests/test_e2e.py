@@ -156,5 +156,5 @@ def test_sample_data_regenerates_byte_for_byte(tmp_path):
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     gen.write(tmp_path)
-    for name in ("policy.toml", "operators.csv", "borrowers.csv", "grants.csv", "draws.csv", "repayments.csv", "defaulters.csv"):
+    for name in ("policy.toml", "operators.csv", "villages.csv", "borrowers.csv", "grants.csv", "draws.csv", "repayments.csv", "defaulters.csv"):
         assert (tmp_path / name).read_bytes() == (root / name).read_bytes(), name

@@ -188,3 +188,28 @@ def test_an_older_ledger_upgrades_into_one_default_department_and_branch(tmp_pat
     with pytest.raises(sqlite3.DatabaseError, match="never changed"):
         con.execute("UPDATE org_assignments SET unit = 'B00'")   # moves are history: appended, never edited
     con.close()
+
+
+def test_the_league_table_adds_up_to_the_union(union):
+    """Per department and per branch: grants, lines, drawn and outstanding add up to the union's totals,
+    which equal the overdue report's outstanding (the same journal)."""
+    from credit_coop.core import interest
+    from credit_coop.core.reports import overdue_report, unit_report
+
+    idn1, l1 = _live(union, "王庄村")
+    idn2, l2 = _live(union, "东关村", officer="经理二", approver="部长二")
+    loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
+    loans.draw(far_dates(union.as_("柜员二")), card=l2["card_no"], id_number=idn2, amount="5万", fingerprint_ok=True, on=ON)
+    interest.day_end(union.as_("accountant"), date(2025, 3, 10), today=date(2026, 1, 1))
+    auditor = union.as_("auditor")
+    total = overdue_report(auditor, date(2025, 3, 10))["outstanding_fen"]
+    for by in ("department", "branch"):
+        r = unit_report(auditor, date(2025, 3, 10), by)
+        units = {u["unit"]: u for u in r["units"]}
+        assert sum(u["outstanding_fen"] for u in r["units"]) == r["total"]["outstanding_fen"] == total == 8_000_000
+        assert sum(u["drawn_fen"] for u in r["units"]) == r["total"]["drawn_fen"] == 8_000_000
+        first, second = ("D1", "D2") if by == "department" else ("B1", "B2")
+        assert units[first]["outstanding_fen"] == 3_000_000 and units[second]["outstanding_fen"] == 5_000_000
+        assert units[first]["lines"] == units[second]["lines"] == 1
+    with pytest.raises(InvalidInput):
+        unit_report(auditor, date(2025, 3, 10), "region")

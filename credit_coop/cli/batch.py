@@ -382,6 +382,40 @@ def report_officers() -> None:
         right=("grants", "managed principal", "interest collected", "risk fund")), key="officers")
 
 
+def print_units(r: dict) -> None:
+    """The league table of departments (or branches); shared by the report and the demo."""
+    dept = r["by"] == "department"
+    cols = ["unit", "grants", "live lines", "granted 万", "drawn 万", "outstanding 万", "NPL ratio %"]
+    if dept:
+        cols += ["officers", "avg monthly pay"]
+    rows = []
+    for u in r["units"] + [{**r["total"], "name": "total"}]:
+        row = [u["name"], u["grants"], u["lines"], wan(u["granted_fen"]), wan(u["drawn_fen"]), wan(u["outstanding_fen"]),
+               u["npl_ratio_percent"]]
+        if dept:
+            row += [u.get("officers", ""), yuan(u.get("officer_avg_monthly_pay_fen"))]
+        rows.append(row)
+    print_table(f"{'Departments' if dept else 'Branches'} as of {r['as_of']}", cols, rows,
+                right=tuple(c for c in cols if c != "unit"))
+
+
+@command(report_app, "departments")
+def report_departments(
+    as_of: AsOfOpt = None,
+    by: Annotated[str, typer.Option("--by", help="department (个人客户部) or branch (信用社).")] = "department",
+) -> None:
+    """The league table by department (or branch): grants, lines, drawn, outstanding, NPL ratio, officers' pay.
+
+    Example: credit-coop report departments --by branch --as-of 2025-12-31
+    """
+    from credit_coop.core.dates import business_date
+    from credit_coop.core.reports import unit_report
+
+    with open_ledger() as ledger:
+        result = unit_report(ledger, business_date(as_of) if as_of else None, by)
+    emit(result, print_units)
+
+
 @command(report_app, "sla")
 def report_sla(
     as_of: AsOfOpt = None,

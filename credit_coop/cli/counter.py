@@ -132,7 +132,7 @@ def line_show(
         if r["notes"]:
             print_table(
                 "Loan notes 借据",
-                ["note", "drawn", "matures", "amount", "principal", "owed", "status", "class 五级分类", "days past due"],
+                ["note", "drawn on", "matures", "amount", "principal", "owed", "status", "class 五级分类", "days past due"],
                 [[n["note_no"], n["drawn_on"], n["maturity"], yuan(n["amount_fen"]), yuan(n["principal_fen"]),
                   yuan(n["owed_fen"]), n["status"], n["class"], n["days_past_due"]] for n in r["notes"]],
                 right=("amount", "principal", "owed"),

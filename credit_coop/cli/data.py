@@ -10,7 +10,7 @@ from credit_coop.cli.base import CURRENT, OnOpt, command, emit, open_ledger, pri
 
 
 def import_(
-    kind: Annotated[str, typer.Argument(help="operators | borrowers | grants | draws | repayments")],
+    kind: Annotated[str, typer.Argument(help="operators | villages | borrowers | grants | draws | repayments")],
     file: Annotated[str, typer.Argument(help="UTF-8 CSV with a header row.")],
     rejects: Annotated[Optional[str], typer.Option("--rejects", metavar="FILE", help="Load the good rows; write bad ones here with reasons.")] = None,
     on: OnOpt = None,
@@ -80,6 +80,9 @@ def demo(
                     ["product", "households", "source", "granted", "source", "drawn", "source", "outstanding"], rows,
                     right=("households", "source", "granted", "drawn", "outstanding"))
         say(r["note_hnd"])
+        from credit_coop.cli.batch import print_units
+
+        print_units(r["departments"])
         o = r["overdue"]
         say(f"\nloan classification at {r['through']}: " + ", ".join(f"{c['class']} {yuan(c['principal_fen'])}" for c in o["by_class"])
               + f"; {o['notes']} overdue notes; NPL ratio {o['npl_ratio_percent']}%")

@@ -19,7 +19,7 @@ from credit_coop.core.interest import day_end, next_day_to_close
 from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.money import format_yuan
 from credit_coop.core.pay import run_payroll
-from credit_coop.core.reports import overdue_report, product_report
+from credit_coop.core.reports import overdue_report, product_report, unit_report
 from credit_coop.core.riskfund import compensation_report
 from credit_coop.core.yearend import run_year_end
 from credit_coop.core.verify import verify
@@ -108,13 +108,13 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
             report = import_rows(ledger, kind, rows, on=DEMO_CREATED)
             if not report.committed:
                 first = report.rejected[0]
-                raise RuleViolation(f"sample {kind}.csv line {first['line']}: {first['error']} ({len(report.rejected)} bad rows)")
+                raise RuleViolation(f"sample {kind}.csv line {first['line']} ({len(report.rejected)} bad rows): {first['error']}")
             return report.posted
 
         def rows_of(kind: str):
             return read_csv((data / f"{kind}.csv").read_text("utf-8"), kind)
 
-        for kind in ("operators", "borrowers", "grants"):
+        for kind in ("villages", "operators", "borrowers", "grants"):
             t = time.perf_counter()
             steps.append(f"imported {load(kind, rows_of(kind))} {kind} ({time.perf_counter() - t:.1f} s)")
             if kind == "operators":
@@ -174,6 +174,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
                      f"{sum(x['rows'] for x in exported['sheets'])} rows ({time.perf_counter() - t:.1f} s)")
         products = product_report(ledger, through)
         overdue = overdue_report(ledger, through)
+        departments = unit_report(ledger, through, "department")
         checked = verify(ledger)
     steps.append(f"total {time.perf_counter() - t0:.1f} s")
     return {
@@ -182,6 +183,7 @@ def build_demo(path: str, sample_dir: str | None, through: date, progress_for=No
         "through": through.isoformat(),
         "steps": steps,
         "products": products,
+        "departments": departments,
         "overdue": {k: overdue[k] for k in ("by_class", "outstanding_fen", "non_performing_fen", "npl_ratio_percent")}
         | {"notes": len(overdue["notes"])},
         "compensation": {"cases": len(compensation["cases"]), "total_fen": compensation["total_fen"],

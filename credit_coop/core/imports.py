@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable
 
-from credit_coop.core import borrowers, grants, loans, operators
+from credit_coop.core import borrowers, grants, loans, operators, organisation
 from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerError, NotFound
 from credit_coop.core.identity import validate_id_number
@@ -30,7 +30,9 @@ from credit_coop.core.ledger import Ledger
 
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required, optional)
-    "operators": (("name", "role"), ("added_on", "id_number")),
+    "operators": (("name", "role"), ("added_on", "id_number", "unit")),
+    # the organisation, one row per village (issue 13): its township and the units serving it
+    "villages": (("village", "township", "department", "branch"), ("department_name", "branch_name", "on")),
     "borrowers": (("id_number", "name", "kinds", "registered_on"), ("village", "settlement_account")),
     "grants": (
         ("ref", "id_number", "product", "amount", "applied_on", "applied_by", "line", "term_months",
@@ -94,9 +96,36 @@ def _operator(ledger: Ledger, row: dict, on: date) -> str:
         if existing["role"] != role:
             raise Conflict(f"operator {name} exists with role {existing['role']}, not {role}")
         return "already"
-    operators.add_operator(ledger, name, role, parse_date(row.get("added_on") or on, what="added_on"),
-                           id_number=_opt(row, "id_number"))
+    added_on = parse_date(row.get("added_on") or on, what="added_on")
+    operators.add_operator(ledger, name, role, added_on, id_number=_opt(row, "id_number"))
+    if _opt(row, "unit"):
+        organisation.assign_operator(ledger, name, row["unit"], added_on)
     return "posted"
+
+
+def _village(ledger: Ledger, row: dict, on: date) -> str:
+    """A village of a township served by a department and a branch; units and township made as needed."""
+    store = ledger.store
+    since = parse_date(row.get("on") or on, what="on")
+    posted = False
+    for kind in ("department", "branch"):
+        code = row[kind]
+        if store.org_unit(code) is None:
+            organisation.add_unit(ledger, kind, code, _opt(row, f"{kind}_name") or code, since)
+            posted = True
+    t = store.township(row["township"])
+    d = since.isoformat()
+    if t is None or (store.unit_of("township", row["township"], "department", d), store.unit_of("township", row["township"], "branch", d)) \
+            != (row["department"], row["branch"]):
+        organisation.place_township(ledger, row["township"], department=row["department"], branch=row["branch"], on=since)
+        posted = True
+    v = store.village(row["village"])
+    if v is None:
+        organisation.add_village(ledger, row["village"], row["township"])
+        posted = True
+    elif v["township"] != row["township"]:
+        raise Conflict(f"village {row['village']} is already in {v['township']}")
+    return "posted" if posted else "already"
 
 
 def _borrower(ledger: Ledger, row: dict, on: date) -> str:
@@ -159,7 +188,7 @@ def _repayment(ledger: Ledger, row: dict, on: date) -> str:
 
 
 HANDLERS: dict[str, Callable[[Ledger, dict, date], str]] = {
-    "operators": _operator, "borrowers": _borrower, "grants": _grant, "draws": _draw, "repayments": _repayment,
+    "operators": _operator, "villages": _village, "borrowers": _borrower, "grants": _grant, "draws": _draw, "repayments": _repayment,
 }
 
 

@@ -140,7 +140,7 @@ CODES: dict[str, tuple[str, str]] = {
 
 # columns (and fields) whose cells hold codes: their values are shown by name
 CODED_COLUMNS = frozenset({"status", "class", "class 五级分类", "kind", "role", "state", "movement", "tier", "step",
-                           "why not", "why", "clean", "agrees", "kinds", "product", "active", "result", "approval tier",
+                           "why not", "why", "clean", "agrees", "kinds", "product", "active", "result", "approval tier", "unit",
                            "village review", "locked", "grade"})
 
 # -- labels: English → Chinese ----------------------------------------------------------
@@ -156,7 +156,7 @@ TERMS: dict[str, str] = {
     "grant / contract": "授信编号 / 合同号", "valid": "有效期", "Valid from": "起始日", "Valid to": "到期日",
     "note": "借据号", "Loan note": "借据号", "Loan notes": "借据", "Loan notes 借据": "借据", "notes": "借据笔数",
     "amount": "金额", "Amount": "金额", "Amount repaid": "还款金额", "Amount compensated": "赔偿金额",
-    "drawn": "发放日", "Drawn": "发放日", "matures": "到期日", "Maturity": "到期日", "maturity": "到期日",
+    "drawn": "用信", "granted": "授信", "Drawn": "发放日", "matures": "到期日", "Maturity": "到期日", "maturity": "到期日",
     "principal": "本金", "Principal": "本金", "owed": "应还合计", "class": "五级分类", "class 五级分类": "五级分类",
     "days past due": "逾期天数", "outstanding": "余额", "available": "可用额度", "officer": "客户经理",
     "Officer": "客户经理", "Staff": "人员", "Teller": "柜员", "teller": "柜员", "rate": "年利率",
@@ -446,7 +446,7 @@ MESSAGES: dict[str, str] = {
     "restore refused: {0}; nothing changed (--force REASON to restore anyway)": "拒绝恢复：{0!t}；未做任何更改（确需恢复请用 --force 原因）",
     "no sample data (policy.toml and CSVs) in {0}": "{0} 中没有样例数据（policy.toml 和 CSV）",
     "{0} exists and is not a demo ledger; refusing to replace it (choose another --db)": "{0} 已存在且不是演示账簿；拒绝覆盖（请换一个 --db）",
-    "sample {0}.csv line {1}: {2} ({3} bad rows)": "样例 {0}.csv 第 {1} 行：{2!t}（共 {3} 行有误）",
+    "sample {0}.csv line {1} ({2} bad rows): {3}": "样例 {0}.csv 第 {1} 行（共 {2} 行有误）：{3!t}",
     "cannot write in {0}": "无法在 {0} 中写入",
     "{0} exists and was not written by credit-coop; choose another file, or pass --force to replace it":
         "{0} 已存在且不是 credit-coop 生成的；请换一个文件名，或加 --force 覆盖",
@@ -618,6 +618,9 @@ MESSAGES: dict[str, str] = {
     "grant {0} belongs to department {1}; {2} ({3}) is in {4} and may not {5} it": "授信 {0} 属于客户部 {1}；{2}（{3!t}）属于 {4}，不能{5!t}",
     "loan card {0} is designated to branch {1}; {2} serves {3} (通存通兑 is off: policy organisation.any_branch_service)":
         "贷款卡 {0} 指定在网点 {1} 办理；{2} 属于网点 {3}（未开通通存通兑：制度 organisation.any_branch_service）",
+    "Departments as of {0}": "截至 {0} 各客户部", "Branches as of {0}": "截至 {0} 各网点",
+    "NPL ratio %": "不良率%", "avg monthly pay": "月均绩效工资", "unit name": "机构名称",
+    "--by must be department or branch, got {0}": "--by 只能是 department 或 branch，实际 {0}",
     "department": "客户部", "branch": "网点", "department or branch": "客户部或网点", "unit": "所属机构",
     "township": "乡镇", "villages": "村", "designated branch": "指定网点",
     "record the village review of": "登记村级评议",

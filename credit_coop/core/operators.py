@@ -117,6 +117,7 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "report trial-balance": EVERYONE,
     "report officers": EVERYONE,
     "report sla": EVERYONE,
+    "report departments": EVERYONE,
     "reverse": PERMISSIONS["reverse"],
     "verify": EVERYONE,
     "backup": PERMISSIONS["backup"],

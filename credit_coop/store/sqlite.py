@@ -1012,6 +1012,30 @@ class Store:
             (as_of,),
         )
 
+    def grants_by_unit(self, unit_kind: str, as_of: str) -> list[sqlite3.Row]:
+        """Per grant applied by ``as_of``: its unit (``department`` or ``branch``), status, line and validity, and what
+        was drawn on it by then; with each note's unit for the principal side (issue 13)."""
+        column = {"department": "department", "branch": "branch"}[unit_kind]
+        return self._all(
+            f"""SELECT g.id, g.{column} AS unit, g.status, g.line_amount, g.valid_from, g.valid_to,
+                       COALESCE((SELECT SUM(l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                                 WHERE l.grant_id = g.id AND l.account LIKE '1303.%' AND t.kind = 'drawdown'
+                                   AND t.business_date <= :d), 0) AS drawn
+                FROM grants g WHERE g.applied_on <= :d ORDER BY g.id""",
+            {"d": as_of},
+        )
+
+    def note_units(self, unit_kind: str) -> dict[int, str]:
+        column = {"department": "department", "branch": "branch"}[unit_kind]
+        return {r[0]: r[1] for r in self._all(f"SELECT n.id, g.{column} FROM loan_notes n JOIN grants g ON g.id = n.grant_id")}
+
+    def officer_pay_months(self, last_month: str) -> list[sqlite3.Row]:
+        """Per person paid: months paid and the total pay, through ``last_month``."""
+        return self._all(
+            "SELECT officer, COUNT(DISTINCT month) AS months, SUM(total) AS total FROM payroll_lines WHERE month <= ? GROUP BY officer",
+            (last_month,),
+        )
+
     def principal_as_of(self, as_of: str) -> dict[int, int]:
         rows = self._all(
             """SELECT l.note_id, SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
