@@ -213,3 +213,37 @@ def test_the_league_table_adds_up_to_the_union(union):
         assert units[first]["lines"] == units[second]["lines"] == 1
     with pytest.raises(InvalidInput):
         unit_report(auditor, date(2025, 3, 10), "region")
+
+
+def test_reports_by_unit_add_up_to_the_union(union):
+    """``--by department|branch`` on overdue, products, SLA and officers: the units' figures sum to the
+    union's; ``--unit`` gives one unit's share."""
+    from credit_coop.core import interest
+    from credit_coop.core.reports import officers_by_unit, officers_report, overdue_report, product_report, products_by_unit, sla_report
+
+    idn1, l1 = _live(union, "王庄村")
+    idn2, l2 = _live(union, "东关村", officer="经理二", approver="部长二")
+    loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
+    loans.draw(far_dates(union.as_("柜员二")), card=l2["card_no"], id_number=idn2, amount="5万", fingerprint_ok=True, on=ON)
+    interest.day_end(union.as_("accountant"), date(2025, 3, 25), today=date(2026, 1, 1))  # March's interest unpaid: overdue
+    a, d = union.as_("auditor"), date(2025, 3, 25)
+    for by in ("department", "branch"):
+        whole = overdue_report(a, d)
+        r = overdue_report(a, d, by=by)
+        assert sum(u["outstanding_fen"] for u in r["by_unit"]) == whole["outstanding_fen"] == 8_000_000
+        assert sum(u["overdue_fen"] for u in r["by_unit"]) == sum(n["principal_fen"] for n in whole["notes"])
+        assert sum(u["notes"] for u in r["by_unit"]) == len(whole["notes"]) >= 1
+        units = products_by_unit(a, d, by)
+        for k in ("households", "granted_fen", "drawn_fen", "outstanding_fen"):
+            assert sum(p[k] for u in units for p in u["products"]) == sum(p[k] for p in product_report(a, d))
+        s = sla_report(a, d, by=by)
+        assert sum(u["grants"] for u in s["by_unit"]) == s["grants"] and sum(u["late"] for u in s["by_unit"]) == len(s["late"])
+    one = overdue_report(a, d, unit="D1")
+    assert one["outstanding_fen"] == 3_000_000 and all(n["card_no"] == l1["card_no"] for n in one["notes"])
+    assert product_report(a, d, "B2")[[p["product"] for p in product_report(a, d, "B2")].index("sdt")]["outstanding_fen"] == 5_000_000
+    everyone = officers_report(a)
+    per_dept = officers_by_unit(everyone, a)
+    assert sum(u["managed_fen"] for u in per_dept) == sum(o["managed_fen"] for o in everyone)
+    assert {o["officer"] for o in officers_report(a, "D2")} == {"经理二"}
+    with pytest.raises(NotFound):
+        overdue_report(a, d, unit="D9")

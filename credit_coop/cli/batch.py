@@ -85,9 +85,29 @@ def loan_reassign(
     emit(result, lambda r: say(f"loan note {r['note_no']} managed by {r['officer']} from {r['from']}"))
 
 
+ByOpt = Annotated[Optional[str], typer.Option("--by", metavar="department|branch", help="Totals per department or branch too.")]
+UnitOpt = Annotated[Optional[str], typer.Option("--unit", metavar="CODE", help="Only this department's or branch's share.")]
+
+
+def _by_unit_table(title: str, rows: list[dict], cols: list[tuple[str, str]]) -> None:
+    """A ``--by`` table: one row a unit and the total row, which equals the report's union total."""
+    def shown(k: str, v):
+        return yuan(v) if k.endswith("_fen") else v
+
+    total = {k: sum(u[k] for u in rows) for k, _ in cols if k != "npl_ratio_percent"}
+    if "non_performing_fen" in total:
+        bp = total["non_performing_fen"] * 10000 // total["outstanding_fen"] if total["outstanding_fen"] else 0
+        total["npl_ratio_percent"] = f"{bp // 100}.{bp % 100:02d}"
+    table = [[u["name"], *[shown(k, u[k]) for k, _ in cols]] for u in rows]
+    table.append(["total", *[shown(k, total.get(k, "")) for k, _ in cols]])
+    print_table(title, ["unit", *[c for _, c in cols]], table, right=tuple(c for _, c in cols))
+
+
 @command(report_app, "overdue")
 def report_overdue(
     as_of: AsOfOpt = None,
+    by: ByOpt = None,
+    unit: UnitOpt = None,
 ) -> None:
     """Overdue loan notes with days past due, class and officer; totals; NPL ratio.
 
@@ -97,7 +117,7 @@ def report_overdue(
     from credit_coop.core.reports import overdue_report
 
     with open_ledger() as ledger:
-        result = overdue_report(ledger, parse_date(as_of, what="--as-of") if as_of else None)
+        result = overdue_report(ledger, parse_date(as_of, what="--as-of") if as_of else None, unit=unit, by=by)
 
     def human(r: dict) -> None:
         print_table(f"Overdue loan notes as of {r['as_of']}",
@@ -110,6 +130,10 @@ def report_overdue(
         if r["by_product"]:
             print_table("Overdue by product", ["product", "notes", "principal"],
                         [[p["name"], p["notes"], yuan(p["principal_fen"])] for p in r["by_product"]], right=("notes", "principal"))
+        if r.get("by_unit"):
+            _by_unit_table(f"By {r['by']}", r["by_unit"], [("notes", "notes"), ("overdue_fen", "overdue"),
+                                                             ("outstanding_fen", "outstanding"), ("non_performing_fen", "non-performing"),
+                                                             ("npl_ratio_percent", "NPL ratio %")])
         say(f"outstanding {yuan(r['outstanding_fen'])}; non-performing {yuan(r['non_performing_fen'])}; NPL ratio {r['npl_ratio_percent']}%")
 
     emit(result, human)
@@ -118,19 +142,29 @@ def report_overdue(
 @command(report_app, "products")
 def report_products(
     as_of: AsOfOpt = None,
+    by: ByOpt = None,
+    unit: UnitOpt = None,
 ) -> None:
     """Per product: households granted, granted, drawn (cumulative), outstanding — beside the source's table.
 
     Example: credit-coop report products --as-of 2025-12-31
     """
     from credit_coop.core.dates import business_date
-    from credit_coop.core.reports import product_report
+    from credit_coop.core.reports import product_report, products_by_unit
 
     with open_ledger() as ledger:
-        result = product_report(ledger, business_date(as_of))
+        if by:
+            units = products_by_unit(ledger, business_date(as_of), by)
+            emit({"by": by, "units": units}, lambda r: _by_unit_table(
+                f"Products by {by} (万元)", [{"name": u["name"], **{k: sum(p[k] for p in u["products"]) for k in
+                                                                   ("households", "granted_fen", "drawn_fen", "outstanding_fen")}}
+                                            for u in r["units"]],
+                [("households", "households"), ("granted_fen", "granted"), ("drawn_fen", "drawn"), ("outstanding_fen", "outstanding")]))
+            return
+        result = product_report(ledger, business_date(as_of), unit)
 
     emit(result, lambda rows: print_table(
-        "Products (万元; source = SPEC §8)",
+        "Products (万元; source = SPEC §8)" + (f" — {unit}" if unit else ""),
         ["product", "households", "source", "granted 万", "source", "drawn 万", "source", "outstanding 万", "outstanding ¥"],
         [[p["name"], p["households"], p["source_households"], wan(p["granted_fen"]), wan(p["source_granted_fen"]),
           wan(p["drawn_fen"]), wan(p["source_drawn_fen"]), wan(p["outstanding_fen"]), yuan(p["outstanding_fen"])] for p in rows],
@@ -156,12 +190,12 @@ def _pay_table(r: dict) -> None:
     payable = f"payable {100 - Decimal(r['holdback_percent'])}%"  # the policy's shares, never fixed text
     print_table(
         f"Performance pay {r['month']} — {_batch_state(r)}",
-        ["officer", "role", "surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total",
-         held, payable],
-        [[o["officer"], o["role"], o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay_fen"]),
+        ["officer", "role", "department", "surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay",
+         "total", held, payable],
+        [[o["officer"], o["role"], o["department"] or "", o["surveyed"], o["reviewed"], o["approved"], yuan(o["grant_pay_fen"]),
           yuan(o["interest_collected_fen"]), yuan(o["interest_pay_fen"]), yuan(o["total_fen"]), yuan(o["holdback_fen"]),
           yuan(o["payable_fen"])] for o in r["officers"]]
-        + [["total", "", "", "", "", yuan(r["totals"]["grant_pay_fen"]), "", yuan(r["totals"]["interest_pay_fen"]),
+        + [["total", "", "", "", "", "", yuan(r["totals"]["grant_pay_fen"]), "", yuan(r["totals"]["interest_pay_fen"]),
             yuan(r["totals"]["total_fen"]), yuan(r["totals"]["holdback_fen"]), yuan(r["totals"]["payable_fen"])]],
         right=("surveyed", "reviewed", "approved", "grant pay", "interest collected", "interest pay", "total", held, payable),
     )
@@ -261,7 +295,7 @@ def officer_statement(
         rows += [[m["on"], m["what"], yuan(m["fund_fen"]), yuan(m["debt_fen"]) if m["debt_fen"] else "", yuan(m["balance_fen"])]
                  for m in r["movements"]]
         rows += [["", "closing", "", "", yuan(r["closing_fen"])]]
-        print_table(f"Risk compensation fund — {r['officer']}" + (f" {r['year']}" if r["year"] else ""),
+        print_table(f"Risk compensation fund — {r['officer']} · {r['department']}" + (f" {r['year']}" if r["year"] else ""),
                     ["date", "movement", "fund", "debt", "balance"], rows, right=("fund", "debt", "balance"))
         say(f"journal balance {yuan(r['journal_balance_fen'])}: {'reconciles' if r['reconciles'] else 'DOES NOT RECONCILE'}; "
               f"compensation debt outstanding {yuan(r['debt_fen'])}"
@@ -367,19 +401,35 @@ def report_trial_balance(
 
 
 @command(report_app, "officers")
-def report_officers() -> None:
-    """Per loan officer: grants, managed balance, interest collected, fund balance.
+def report_officers(
+    by: Annotated[Optional[str], typer.Option("--by", metavar="department", help="Totals per department too.")] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", metavar="CODE", help="Only this department's officers.")] = None,
+) -> None:
+    """Per loan officer: department, grants, managed balance, interest collected, fund balance.
 
-    Example: credit-coop report officers
+    Example: credit-coop report officers --by department
     """
-    from credit_coop.core.reports import officers_report
+    from credit_coop.core.errors import InvalidInput
+    from credit_coop.core.reports import officers_by_unit, officers_report
 
     with open_ledger() as ledger:
-        result = officers_report(ledger)
-    emit(result, lambda rows: print_table(
-        "Loan officers", ["officer", "grants", "managed principal", "interest collected", "risk fund"],
-        [[o["officer"], o["grants"], yuan(o["managed_fen"]), yuan(o["interest_collected_fen"]), yuan(o["fund_fen"])] for o in rows],
-        right=("grants", "managed principal", "interest collected", "risk fund")), key="officers")
+        if by not in (None, "department"):
+            raise InvalidInput(f"--by must be department for officers, got {by!r}")
+        result = officers_report(ledger, unit)
+        units = officers_by_unit(result, ledger) if by else None
+
+    def human(rows) -> None:
+        print_table(
+            "Loan officers", ["officer", "department", "grants", "managed principal", "interest collected", "risk fund"],
+            [[o["officer"], o["department"], o["grants"], yuan(o["managed_fen"]), yuan(o["interest_collected_fen"]), yuan(o["fund_fen"])]
+             for o in rows],
+            right=("grants", "managed principal", "interest collected", "risk fund"))
+        if units:
+            _by_unit_table("By department", units, [("officers", "officers"), ("grants", "grants"), ("managed_fen", "managed principal"),
+                                                    ("interest_collected_fen", "interest collected"), ("fund_fen", "risk fund")])
+
+    emit({"officers": result, "by_unit": units} if by else result, human if not by else lambda r: human(r["officers"]),
+         key="officers")
 
 
 def print_units(r: dict) -> None:
@@ -419,6 +469,8 @@ def report_departments(
 @command(report_app, "sla")
 def report_sla(
     as_of: AsOfOpt = None,
+    by: ByOpt = None,
+    unit: UnitOpt = None,
 ) -> None:
     """Grants whose acceptance-to-first-disbursement exceeded 7 days (办贷时限; policy).
 
@@ -428,13 +480,15 @@ def report_sla(
     from credit_coop.core.reports import sla_report
 
     with open_ledger() as ledger:
-        result = sla_report(ledger, business_date(as_of))
+        result = sla_report(ledger, business_date(as_of), unit=unit, by=by)
 
     def human(r: dict) -> None:
         print_table(f"Over the {r['limit_days']}-day service level: {len(r['late'])} of {r['grants']} grants",
                     ["grant", "product", "borrower", "accepted", "approved on", "first drawn", "days", "officer", "state"],
                     [[x["grant_no"], x["product"], x["borrower_masked"], x["applied_on"], x["approved_on"], x["first_drawn"],
                       x["days"], x["officer"], x["state"]] for x in r["late"]], right=("days",))
+        if r.get("by_unit"):
+            _by_unit_table(f"By {r['by']}", r["by_unit"], [("grants", "grants"), ("late", "late")])
 
     emit(result, human)
 

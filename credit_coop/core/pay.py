@@ -134,10 +134,13 @@ def fen_keys(row, drop: tuple[str, ...] = ()) -> dict:
     return {(f"{k}_fen" if k in MONEY_COLUMNS else k): v for k, v in dict(row).items() if k not in drop}
 
 
-def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None, holdback_percent: str,
-            adjustments: list | None = None) -> dict:
+def _result(ledger: Ledger, month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None, run_on=None,
+            holdback_percent: str, adjustments: list | None = None) -> dict:
+    from credit_coop.core.organisation import operator_unit
+
     keys = ("grant_pay", "interest_pay", "total", "holdback", "payable")
     adjustments = [dict(a) for a in adjustments or []]
+    month_end = f"{month}-31"  # the department each person belonged to at the month's end (issue 13)
     return {
         "month": month,
         "holdback_percent": str(holdback_percent),
@@ -145,7 +148,8 @@ def _result(month: str, lines: list, *, posted: bool, dry_run: bool, txn_id=None
         "posted": posted,
         "run_on": run_on,
         "txn_id": txn_id,
-        "officers": [fen_keys(l, ("id", "month")) for l in lines],
+        "officers": [{**fen_keys(l, ("id", "month")), "department": operator_unit(ledger, l["officer"], l["role"], month_end)}
+                     for l in lines],
         "adjustments": [fen_keys(a, ("id", "month")) for a in adjustments],
         "totals": {f"{k}_fen": sum(l[k] for l in lines) for k in keys},
         "adjustment_totals": {f"{k}_fen": sum(a[k] for a in adjustments) for k in ("interest_pay_delta", "holdback", "payable")},
@@ -172,7 +176,7 @@ def run_payroll(ledger: Ledger, month: str, *, on: date | None = None, dry_run: 
         if prior is not None:
             raise AlreadyRun(
                 f"payroll for {month} was already run on {prior['run_on']} by {prior['operator']}; nothing posted",
-                _result(month, store.batch_lines("payroll", month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"],
+                _result(ledger, month, store.batch_lines("payroll", month), posted=True, dry_run=False, txn_id=prior["txn_id"], run_on=prior["run_on"],
                         holdback_percent=ledger.policy["pay"]["holdback_percent"],
                         adjustments=store.adjustments("pay_adjustments", "month", month)),
             )
@@ -184,7 +188,7 @@ def run_payroll(ledger: Ledger, month: str, *, on: date | None = None, dry_run: 
         adjustments = compute_adjustments(ledger, month)
         held = ledger.policy["pay"]["holdback_percent"]
         if dry_run:
-            return _result(month, lines, posted=False, dry_run=True, holdback_percent=held, adjustments=adjustments)
+            return _result(ledger, month, lines, posted=False, dry_run=True, holdback_percent=held, adjustments=adjustments)
         txn_id = None
         amounts: dict[tuple[str, str | None], int] = {}  # credit-positive, per account and officer
         for l in [*lines, *adjustments]:
@@ -201,5 +205,5 @@ def run_payroll(ledger: Ledger, month: str, *, on: date | None = None, dry_run: 
         store.clear_recheck("payroll")
         for _ in lines:  # everything written, nothing committed yet
             fault("payroll")
-    return _result(month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat(), holdback_percent=held,
+    return _result(ledger, month, lines, posted=True, dry_run=False, txn_id=txn_id, run_on=on.isoformat(), holdback_percent=held,
                    adjustments=adjustments)

@@ -16,11 +16,35 @@ SOURCE_TABLE = {
 }
 
 
-def product_report(ledger: Ledger, as_of: date | None = None) -> list[dict]:
+# -- by department or branch (issue 13) -------------------------------------------------------
+def unit_scope(ledger: Ledger, unit: str | None) -> tuple[str, str] | None:
+    """``--unit CODE`` as (kind, code): one department's or branch's share of a report."""
+    if unit is None:
+        return None
+    from credit_coop.core.errors import NotFound
+
+    u = ledger.store.org_unit(unit)
+    if u is None:
+        raise NotFound(f"no department or branch {unit}")
+    return u["kind"], u["code"]
+
+
+def unit_kinds(ledger: Ledger, by: str | None) -> list[tuple[str, str]]:
+    """``--by department|branch``: the units of that kind, (code, name), in code order."""
+    if by is None:
+        return []
+    from credit_coop.core.errors import InvalidInput
+
+    if by not in ("department", "branch"):
+        raise InvalidInput(f"--by must be department or branch, got {by!r}")
+    return [(u["code"], u["name"]) for u in ledger.store.org_units() if u["kind"] == by]
+
+
+def product_report(ledger: Ledger, as_of: date | None = None, unit: str | None = None) -> list[dict]:
     """Per product: households granted, granted, drawn (cumulative) and outstanding, in fen,
-    with the source's figures beside them (SPEC §8 shape)."""
+    with the source's figures beside them (SPEC §8 shape); ``unit``: one department's or branch's."""
     as_of = as_of or date.today()
-    rows = {r["product"]: r for r in ledger.store.product_totals(as_of.isoformat(), accounts.LOANS + ".")}
+    rows = {r["product"]: r for r in ledger.store.product_totals(as_of.isoformat(), accounts.LOANS + ".", unit_scope(ledger, unit))}
     out = []
     for code, prod in ledger.policy.products.items():
         r = rows.get(code)
@@ -41,8 +65,14 @@ def product_report(ledger: Ledger, as_of: date | None = None) -> list[dict]:
     return out
 
 
-def overdue_report(ledger: Ledger, as_of: date | None = None) -> dict:
-    """Overdue notes as of a closed day: DPD, class, officer; totals by class and product; NPL ratio (SPEC §5)."""
+def products_by_unit(ledger: Ledger, as_of: date | None, by: str) -> list[dict]:
+    """``report products --by``: each unit's products (the units add up to the union's table)."""
+    return [{"unit": code, "name": name, "products": product_report(ledger, as_of, code)} for code, name in unit_kinds(ledger, by)]
+
+
+def overdue_report(ledger: Ledger, as_of: date | None = None, unit: str | None = None, by: str | None = None) -> dict:
+    """Overdue notes as of a closed day: DPD, class, officer; totals by class and product; NPL ratio (SPEC §5).
+    ``unit``: one department's or branch's notes only; ``by``: totals per department or branch too."""
     from credit_coop.core.dates import parse_date
     from credit_coop.core.errors import RuleViolation
     from credit_coop.core.identity import mask_id_number
@@ -57,15 +87,34 @@ def overdue_report(ledger: Ledger, as_of: date | None = None) -> dict:
     npl_classes = set(ledger.policy["classification"]["non_performing"])
     principal = store.principal_as_of(as_of.isoformat())
     names = {c: p["name"] for c, p in ledger.policy.products.items()}
+    scope = unit_scope(ledger, unit)
+    groups = unit_kinds(ledger, by)
+    unit_of = store.note_units(scope[0]) if scope else {}
+    if scope:
+        principal = {n: p for n, p in principal.items() if unit_of.get(n) == scope[1]}
+    grouped = store.note_units(by) if groups else {}
+    per_unit = {code: {"unit": code, "name": name, "notes": 0, "overdue_fen": 0, "outstanding_fen": 0, "non_performing_fen": 0}
+                for code, name in groups}
+    for note_id, p in principal.items():
+        if note_id in grouped:
+            per_unit[grouped[note_id]]["outstanding_fen"] += p
     notes, by_class, by_product = [], {}, {}
     for r in store.note_class_as_of(as_of.isoformat()):
+        if scope and unit_of.get(r["note_id"]) != scope[1]:
+            continue
         pds = r["past_due_since"]
         dpd = (as_of - parse_date(pds)).days + 1 if pds and pds <= as_of.isoformat() else 0
         cls = r["class"] if dpd or r["class"] != "正常" else "正常"
         p = principal.pop(r["note_id"], 0)
         by_class[cls] = by_class.get(cls, 0) + p
+        g = per_unit.get(grouped.get(r["note_id"]))
+        if g is not None and cls in npl_classes:
+            g["non_performing_fen"] += p
         if dpd <= 0:
             continue
+        if g is not None:
+            g["notes"] += 1
+            g["overdue_fen"] += p
         officer = store.note_officer(r["note_id"], r["line_officer"])
         notes.append({"note_no": r["note_no"], "card_no": r["card_no"], "product": r["product"],
                       "borrower_masked": mask_id_number(r["borrower_id"]), "maturity": r["maturity"],
@@ -83,6 +132,8 @@ def overdue_report(ledger: Ledger, as_of: date | None = None) -> dict:
         "notes": sorted(notes, key=lambda x: (-x["days_past_due"], x["note_no"])),
         "by_class": [{"class": c["name"], "principal_fen": by_class.get(c["name"], 0)} for c in ledger.policy["classification"]["categories"]],
         "by_product": list(by_product.values()),
+        **({"unit": scope[1]} if scope else {}),
+        **({"by": by, "by_unit": [_ratio(u) for u in per_unit.values()]} if groups else {}),
         "outstanding_fen": total,
         "non_performing_fen": npl,
         "npl_ratio_percent": f"{bp // 100}.{bp % 100:02d}",
@@ -141,33 +192,66 @@ def unit_report(ledger: Ledger, as_of: date | None = None, by: str = "department
     return {"as_of": d, "by": by, "units": rows, "total": total}
 
 
-def officers_report(ledger: Ledger) -> list[dict]:
-    """Per loan officer: grants surveyed, principal managed, interest collected, fund balance."""
-    return [
-        {"officer": r["name"], "grants": r["grants"], "managed_fen": r["managed"], "interest_collected_fen": r["collected"],
-         "fund_fen": r["fund"]}
+def _ratio(u: dict) -> dict:
+    bp = u["non_performing_fen"] * 10000 // u["outstanding_fen"] if u["outstanding_fen"] else 0
+    return {**u, "npl_ratio_percent": f"{bp // 100}.{bp % 100:02d}"}
+
+
+def officers_report(ledger: Ledger, unit: str | None = None) -> list[dict]:
+    """Per loan officer: their department, grants surveyed, principal managed, interest collected, fund
+    balance; ``unit``: one department's officers only."""
+    from credit_coop.core.dates import today
+    from credit_coop.core.organisation import operator_unit
+
+    scope = unit_scope(ledger, unit)
+    on = ledger.store.closed_through() or today().isoformat()
+    rows = [
+        {"officer": r["name"], "department": operator_unit(ledger, r["name"], "officer", on), "grants": r["grants"],
+         "managed_fen": r["managed"], "interest_collected_fen": r["collected"], "fund_fen": r["fund"]}
         for r in ledger.store.officer_summary(accounts.LOANS + ".", accounts.RISK_FUND)
     ]
+    return [r for r in rows if not scope or r["department"] == scope[1]]
 
 
-def sla_report(ledger: Ledger, as_of: date | None = None) -> dict:
+def officers_by_unit(rows: list[dict], ledger: Ledger) -> list[dict]:
+    """``report officers --by department``: the officers' figures summed per department."""
+    out = {code: {"unit": code, "name": name, "officers": 0, "grants": 0, "managed_fen": 0, "interest_collected_fen": 0, "fund_fen": 0}
+           for code, name in unit_kinds(ledger, "department")}
+    for r in rows:
+        u = out[r["department"]]
+        u["officers"] += 1
+        for k in ("grants", "managed_fen", "interest_collected_fen", "fund_fen"):
+            u[k] += r[k]
+    return list(out.values())
+
+
+def sla_report(ledger: Ledger, as_of: date | None = None, unit: str | None = None, by: str | None = None) -> dict:
     """Grants whose acceptance-to-first-disbursement exceeded the policy's days (办贷时限, SPEC §3),
-    and approved grants still undrawn past it."""
+    and approved grants still undrawn past it; ``unit`` / ``by``: one department or branch, or per unit."""
     from credit_coop.core.identity import mask_id_number
 
     as_of = as_of or date.today()
     limit = ledger.policy["service_level"]["days_to_first_disbursement"]
+    scope = unit_scope(ledger, unit)
+    per_unit = {code: {"unit": code, "name": name, "grants": 0, "late": 0} for code, name in unit_kinds(ledger, by)}
     late = []
     total = 0
     for r in ledger.store.first_disbursements():
         applied = date.fromisoformat(r["applied_on"])
         end = date.fromisoformat(r["first_drawn"]) if r["first_drawn"] else as_of
-        if applied > as_of:
+        if applied > as_of or (scope and r[scope[0]] != scope[1]):
             continue
         total += 1
         days = (end - applied).days
+        g = per_unit.get(r[by]) if by else None
+        if g is not None:
+            g["grants"] += 1
+            g["late"] += days > limit
         if days > limit:
             late.append({"grant_no": r["grant_no"], "product": r["product"], "borrower_masked": mask_id_number(r["borrower_id"]),
                          "applied_on": r["applied_on"], "approved_on": r["approved_on"], "first_drawn": r["first_drawn"],
                          "days": days, "officer": r["officer"], "state": "disbursed late" if r["first_drawn"] else "not yet disbursed"})
-    return {"as_of": as_of.isoformat(), "limit_days": limit, "grants": total, "late": late}
+    out = {"as_of": as_of.isoformat(), "limit_days": limit, "grants": total, "late": late}
+    if by:
+        out.update(by=by, by_unit=list(per_unit.values()))
+    return out

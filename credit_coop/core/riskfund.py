@@ -24,6 +24,7 @@ from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
 from credit_coop.core.operators import require
+from credit_coop.core.organisation import operator_unit
 
 
 def fund_balance(ledger: Ledger, officer: str, through: str | None = None) -> int:
@@ -146,6 +147,12 @@ MOVEMENT_NAMES = {  # screens name them in Chinese through core/labels.py
 }
 
 
+def closed_or_today(ledger: Ledger) -> str:
+    from credit_coop.core.dates import today
+
+    return ledger.store.closed_through() or today().isoformat()
+
+
 def statement(ledger: Ledger, officer: str, year: int | None = None) -> dict:
     """An officer's fund statement: opening, each movement, closing (from the journal)."""
     store = ledger.store
@@ -181,6 +188,7 @@ def statement(ledger: Ledger, officer: str, year: int | None = None) -> dict:
         "reconciles": closing == in_journal,
         "debt_fen": officer_debt(ledger, officer),
         "transferred_on": (store.transfer(officer) or {"on_date": None})["on_date"],
+        "department": operator_unit(ledger, officer, "officer", closed_or_today(ledger)),
     }
 
 

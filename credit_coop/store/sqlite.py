@@ -631,22 +631,28 @@ class Store:
         return [name if name not in have else f"{name} (its definition was replaced)"
                 for name, sql in guard_definitions(APPEND_ONLY).items() if have.get(name) != " ".join(sql.split())]
 
-    def product_totals(self, as_of: str, loans_prefix: str) -> list[sqlite3.Row]:
-        """Per product: households granted, granted amount, cumulative drawn, outstanding (as of a date)."""
+    def product_totals(self, as_of: str, loans_prefix: str, scope: tuple[str, str] | None = None) -> list[sqlite3.Row]:
+        """Per product: households granted, granted amount, cumulative drawn, outstanding (as of a date);
+        ``scope``: only one department's or branch's grants, ``("department", "D1")``."""
+        where, join = "", ""
+        if scope:
+            column = {"department": "department", "branch": "branch"}[scope[0]]
+            where = f"AND {column} = :unit"
+            join = f"JOIN grants gg ON gg.id = l.grant_id AND gg.{column} = :unit"
         return self._all(
-            """WITH g AS (SELECT * FROM grants WHERE approved_on IS NOT NULL AND approved_on <= ?
-                              AND status IN ('approved', 'frozen', 'closed')),
+            f"""WITH g AS (SELECT * FROM grants WHERE approved_on IS NOT NULL AND approved_on <= :d
+                              AND status IN ('approved', 'frozen', 'closed') {where}),
                     drawn AS (SELECT g.product, SUM(n.amount) AS amount FROM loan_notes n JOIN g ON g.id = n.grant_id
-                              WHERE n.drawn_on <= ? AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id)
+                              WHERE n.drawn_on <= :d AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id)
                               GROUP BY g.product),
-                    bal AS (SELECT substr(l.account, length(?) + 1) AS product, SUM(l.debit - l.credit) AS amount
-                            FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                            WHERE l.account LIKE ? || '%' AND t.business_date <= ? GROUP BY l.account)
+                    bal AS (SELECT substr(l.account, length(:p) + 1) AS product, SUM(l.debit - l.credit) AS amount
+                            FROM journal_lines l JOIN txns t ON t.id = l.txn_id {join}
+                            WHERE l.account LIKE :p || '%' AND t.business_date <= :d GROUP BY l.account)
                SELECT g.product, COUNT(DISTINCT g.borrower_id) AS households, SUM(g.line_amount) AS granted,
                       COALESCE((SELECT amount FROM drawn WHERE drawn.product = g.product), 0) AS drawn,
                       COALESCE((SELECT amount FROM bal WHERE bal.product = g.product), 0) AS outstanding
                FROM g GROUP BY g.product ORDER BY g.product""",
-            (as_of, as_of, loans_prefix, loans_prefix, as_of),
+            {"d": as_of, "p": loans_prefix, "unit": scope[1] if scope else None},
         )
 
     def account_balances(self) -> list[sqlite3.Row]:
@@ -1660,7 +1666,7 @@ class Store:
     def first_disbursements(self) -> list[sqlite3.Row]:
         """Every approved grant with its acceptance date and first (unreversed) drawdown date."""
         return self._all(
-            """SELECT g.grant_no, g.product, g.borrower_id, g.applied_on, g.approved_on, g.officer,
+            """SELECT g.grant_no, g.product, g.borrower_id, g.applied_on, g.approved_on, g.officer, g.department, g.branch,
                       (SELECT MIN(n.drawn_on) FROM loan_notes n WHERE n.grant_id = g.id
                          AND NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id)) AS first_drawn
                FROM grants g WHERE g.status IN ('approved', 'frozen', 'closed') ORDER BY g.id"""
