@@ -247,3 +247,35 @@ def test_reports_by_unit_add_up_to_the_union(union):
     assert {o["officer"] for o in officers_report(a, "D2")} == {"经理二"}
     with pytest.raises(NotFound):
         overdue_report(a, d, unit="D9")
+
+
+def test_cash_is_kept_per_branch_and_the_trial_balance_splits_by_unit(union):
+    """Each branch's till is its own account (1001.<branch>); union-wide staff take cash into the head
+    office's (1001.HO); split by unit, the trial balance adds up to the union's, which balances."""
+    from credit_coop.core import interest
+    from credit_coop.core.export import trial_balance
+
+    idn1, l1 = _live(union, "王庄村")
+    idn2, l2 = _live(union, "东关村", officer="经理二", approver="部长二")
+    loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
+    loans.draw(far_dates(union.as_("柜员二")), card=l2["card_no"], id_number=idn2, amount="5万", fingerprint_ok=True, on=ON)
+    teller2 = far_dates(union.as_("柜员二"))
+    teller2.policy = Policy(dict(teller2.policy.data, organisation={"officer_any_department": False, "any_branch_service": True}))
+    loans.repay(teller2, card=l1["card_no"], amount="1000", on=ON)   # 通存通兑: B2's till takes B1's card's money
+    interest.day_end(union.as_("accountant"), date(2025, 3, 25), today=date(2026, 1, 1))
+    tb = trial_balance(union.as_("auditor"), date(2025, 3, 25))
+    cash = {a["account"]: a["balance_fen"] for a in tb["accounts"] if a["account"].startswith("1001")}
+    assert cash == {"1001.B1": -3_000_000, "1001.B2": -5_000_000 + 100_000}
+    assert tb["balanced"]
+    for by in ("department", "branch"):
+        split = trial_balance(union.as_("auditor"), date(2025, 3, 25), by)
+        assert sum(u["debit_fen"] for u in split["by_unit"]) == tb["total_debit_fen"]
+        assert sum(u["credit_fen"] for u in split["by_unit"]) == tb["total_credit_fen"]
+        per = {(u["unit"], a["account"]): a["balance_fen"] for u in split["by_unit"] for a in u["accounts"]}
+        if by == "branch":
+            assert per[("B1", "1001.B1")] == -3_000_000 and per[("B2", "1001.B2")] == -4_900_000
+        else:
+            assert per[("D1", "1303.sdt")] == 2_900_000 and per[("D2", "1303.sdt")] == 5_000_000
+    from credit_coop.core.verify import verify
+
+    assert verify(union.as_("auditor"))["ok"]

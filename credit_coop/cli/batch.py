@@ -382,22 +382,34 @@ def report_compensation() -> None:
 @command(report_app, "trial-balance")
 def report_trial_balance(
     as_of: AsOfOpt = None,
+    by: ByOpt = None,
 ) -> None:
-    """Every account's debit, credit and balance; the totals are equal.
+    """Every account's debit, credit and balance; the totals are equal. --by: each unit's share too.
 
-    Example: credit-coop report trial-balance --as-of 2025-12-31
+    Example: credit-coop report trial-balance --as-of 2025-12-31 --by branch
     """
     from credit_coop.core.dates import business_date
     from credit_coop.core.export import trial_balance
 
     with open_ledger() as ledger:
-        result = trial_balance(ledger, business_date(as_of))
-    emit(result, lambda r: print_table(
-        f"Trial balance as of {r['as_of']} — {'balanced' if r['balanced'] else 'NOT BALANCED'}",
-        ["account", "account name", "debit", "credit", "balance"],
-        [[a["account"], a["name"], yuan(a["debit_fen"]), yuan(a["credit_fen"]), yuan(a["balance_fen"])] for a in r["accounts"]]
-        + [["total", "", yuan(r["total_debit_fen"]), yuan(r["total_credit_fen"]), ""]],
-        right=("debit", "credit", "balance")))
+        result = trial_balance(ledger, business_date(as_of), by)
+
+    def human(r: dict) -> None:
+        print_table(
+            f"Trial balance as of {r['as_of']} — {'balanced' if r['balanced'] else 'NOT BALANCED'}",
+            ["account", "account name", "debit", "credit", "balance"],
+            [[a["account"], a["name"], yuan(a["debit_fen"]), yuan(a["credit_fen"]), yuan(a["balance_fen"])] for a in r["accounts"]]
+            + [["total", "", yuan(r["total_debit_fen"]), yuan(r["total_credit_fen"]), ""]],
+            right=("debit", "credit", "balance"))
+        if r.get("by_unit"):
+            print_table(f"By {r['by']}", ["unit", "account", "account name", "debit", "credit", "balance"],
+                        [[u["name"], a["account"], a["name"], yuan(a["debit_fen"]), yuan(a["credit_fen"]), yuan(a["balance_fen"])]
+                         for u in r["by_unit"] for a in u["accounts"]]
+                        + [["total", "", "", yuan(sum(u["debit_fen"] for u in r["by_unit"])),
+                            yuan(sum(u["credit_fen"] for u in r["by_unit"])), ""]],
+                        right=("debit", "credit", "balance"))
+
+    emit(result, human)
 
 
 @command(report_app, "officers")

@@ -5,7 +5,8 @@ Sub-accounts are written ``CODE.SUFFIX``: loans receivable are kept per
 product (``1303.hnd``), interest receivable per stage.
 """
 
-CASH = "1001"
+CASH = "1001"                       # 库存现金, kept per branch counter: 1001.<branch> (issue 13)
+HEAD_OFFICE = "HO"                  # the union's own till: 1001.HO, for cash taken by union-wide staff
 LOANS = "1303"
 INTEREST_ACCRUED = "1132.accrued"
 INTEREST_DUE = "1132.due"
@@ -34,6 +35,15 @@ CHART: dict[str, tuple[str, str, str]] = {
 
 # Accounts whose per-note balance can never be below zero (verify checks them).
 NON_NEGATIVE_PER_NOTE = (LOANS + ".", "1132.")
+
+
+def cash_account(branch: str | None) -> str:
+    """Cash at a branch counter, e.g. ``1001.B01`` (the head office's when the operator has no branch)."""
+    return f"{CASH}.{branch or HEAD_OFFICE}"
+
+
+# SQL: a journal line on cash, the old single account (before schema 9) or a branch's
+SQL_IS_CASH = "(l.account = '1001' OR l.account LIKE '1001.%')"
 
 
 def loans_account(product_code: str) -> str:

@@ -133,7 +133,7 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
 # Control totals: (money column, how the journal gives the same figure)
 CONTROLS = {
     "loan_notes": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("drawdown",), account_like="1303.%")),
-    "repayments": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("repayment",), account_like="1001")),
+    "repayments": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("repayment",), account_like="1001%")),
     "journal": ("debit", lambda s, f, t, rows: s.journal_sum(f, t, side="credit")),
     # each register's control total against the journal of the same period, summed independently of the register
     "pay": ("total", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("payroll",), account_like="6601.%", side="net")),
@@ -559,12 +559,31 @@ def export_plaintext(ledger: Ledger, out: str, fmt: str, force: bool = False) ->
     return {"out": os.path.abspath(out), "format": fmt, "transactions": n, "head": head}
 
 
-def trial_balance(ledger: Ledger, as_of: date | None = None) -> dict:
-    """``credit-coop report trial-balance``: every account's debit, credit and balance; totals equal."""
+def trial_balance(ledger: Ledger, as_of: date | None = None, by: str | None = None) -> dict:
+    """``credit-coop report trial-balance``: every account's debit, credit and balance; totals equal.
+    ``by`` (department or branch): the same split by unit — a line goes to the unit of the grant it is
+    posted on, a branch's cash to its branch, the rest to the union (``UNION``); the units' debits and
+    credits add up to the union's, which balance (issue 13)."""
     as_of = as_of or date.today()
     products = ledger.policy.products
-    rows = [{"account": r["account"], "name": accounts.describe(r["account"], products), "ledger_name": ledger_account_name(r["account"]),
-             "debit_fen": r["debit"], "credit_fen": r["credit"], "balance_fen": r["debit"] - r["credit"]}
-            for r in ledger.store.trial_balance(as_of.isoformat())]
+
+    def row(r) -> dict:
+        return {"account": r["account"], "name": accounts.describe(r["account"], products), "ledger_name": ledger_account_name(r["account"]),
+                "debit_fen": r["debit"], "credit_fen": r["credit"], "balance_fen": r["debit"] - r["credit"]}
+
+    rows = [row(r) for r in ledger.store.trial_balance(as_of.isoformat())]
     debit, credit = sum(r["debit_fen"] for r in rows), sum(r["credit_fen"] for r in rows)
-    return {"as_of": as_of.isoformat(), "accounts": rows, "total_debit_fen": debit, "total_credit_fen": credit, "balanced": debit == credit}
+    out = {"as_of": as_of.isoformat(), "accounts": rows, "total_debit_fen": debit, "total_credit_fen": credit, "balanced": debit == credit}
+    if by is not None:
+        from credit_coop.core.reports import unit_kinds
+
+        names = dict(unit_kinds(ledger, by)) | {"UNION": "联社本部"}  # the union's own books (head office)
+        units: dict[str, dict] = {}
+        for r in ledger.store.trial_balance_by_unit(as_of.isoformat(), by):
+            u = units.setdefault(r["unit"], {"unit": r["unit"], "name": names.get(r["unit"], r["unit"]), "accounts": [],
+                                             "debit_fen": 0, "credit_fen": 0})
+            u["accounts"].append(row(r))
+            u["debit_fen"] += r["debit"]
+            u["credit_fen"] += r["credit"]
+        out.update(by=by, by_unit=list(units.values()))
+    return out

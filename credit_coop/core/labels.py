@@ -608,7 +608,7 @@ MESSAGES: dict[str, str] = {
     "Departments and branches": "客户部与网点", "Townships as of {0}": "截至 {0} 的乡镇", "Staff by unit": "人员归属",
     "unknown unit kind {0}; kinds are: {1}": "未知机构类型 {0}；可选：{1}",
     "no {0} {1}": "没有{0!t} {1}",
-    "unit code {0} must be 1 to 16 letters, digits, - or _": "机构代码 {0} 须为 1 到 16 位字母、数字、- 或 _",
+    "unit code {0} must be 1 to 16 letters, digits or -": "机构代码 {0} 须为 1 到 16 位字母、数字或 -",
     "unit {0} already exists": "机构 {0} 已存在",
     "a unit is already named {0}": "已有机构名为 {0}",
     "no township {0}; record it first with `credit-coop org township`": "没有乡镇 {0}；请先用 `credit-coop org township` 登记",

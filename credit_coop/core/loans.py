@@ -22,7 +22,7 @@ from credit_coop.core.journal import Line, check_open, once, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
 from credit_coop.core.operators import not_own, require
-from credit_coop.core.organisation import check_branch
+from credit_coop.core.organisation import cash_account_of, check_branch
 
 COMPONENTS = ("penalty", "interest_due", "interest_accrued", "principal")
 
@@ -150,7 +150,7 @@ def draw(
             ledger, "drawdown", on,
             [
                 Line(loans_acc, debit=amount, grant_id=g["id"], note_id=note_id, officer=g["officer"]),
-                Line(accounts.CASH, credit=amount, grant_id=g["id"]),
+                Line(cash_account_of(ledger, op, on), credit=amount, grant_id=g["id"]),
             ],
             memo=f"drawdown {note_no} on {card}",
         )
@@ -276,7 +276,7 @@ def repay(
         if amount > owed:
             raise RuleViolation(f"{format_yuan(amount)} is more than the {format_yuan(owed)} owed; overpayment refused")
         remaining = amount
-        lines: list[Line] = [Line(accounts.CASH, debit=amount, grant_id=g["id"])]
+        lines: list[Line] = [Line(cash_account_of(ledger, op, on), debit=amount, grant_id=g["id"])]
         split = {c: 0 for c in COMPONENTS}
         split["recovery"] = 0
         split["recovery_to_debt"] = 0

@@ -31,7 +31,7 @@ DEFAULT_DEPARTMENT = "D00"
 DEFAULT_BRANCH = "B00"
 SINCE_ALWAYS = "0001-01-01"
 KINDS = ("department", "branch")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,15}$")  # also an account name part (1001.B01, Assets:Cash:B01)
 
 # which kind of unit each role belongs to; the rest (deputy director, committee, auditor, admin) are union-wide
 _ROLE_UNIT = {"officer": "department", "reviewer": "department", "dept-head": "department",
@@ -62,7 +62,7 @@ def add_unit(ledger: Ledger, kind: str, code: str, name: str, on: date) -> dict:
     require(ledger, "org.manage")
     kind, on = _kind(kind), parse_date(on)
     if not _CODE.match(code or ""):
-        raise InvalidInput(f"unit code {code!r} must be 1 to 16 letters, digits, - or _")
+        raise InvalidInput(f"unit code {code!r} must be 1 to 16 letters, digits or -")
     name = require_text(name, "unit name", 60)
     store = ledger.store
     with store.write():
@@ -168,6 +168,14 @@ def operator_unit(ledger: Ledger, name: str, role: str, on: str) -> str | None:
     if kind is None:
         return None
     return ledger.store.unit_of("operator", name, kind, on) or (DEFAULT_DEPARTMENT if kind == "department" else DEFAULT_BRANCH)
+
+
+def cash_account_of(ledger: Ledger, op, on: date) -> str:
+    """The till an operator's counter posting moves: their branch's (``1001.B01``); union-wide staff: the head office's."""
+    from credit_coop.core import accounts
+
+    branch = operator_unit(ledger, op["name"], op["role"], on.isoformat()) if unit_kind_of_role(op["role"]) == "branch" else None
+    return accounts.cash_account(branch)
 
 
 def units_for_village(ledger: Ledger, village: str | None, on: str) -> tuple[str, str]:

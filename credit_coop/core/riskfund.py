@@ -24,7 +24,7 @@ from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.money import format_yuan, to_fen
 from credit_coop.core.operators import require
-from credit_coop.core.organisation import operator_unit
+from credit_coop.core.organisation import cash_account_of, operator_unit
 
 
 def fund_balance(ledger: Ledger, officer: str, through: str | None = None) -> int:
@@ -66,7 +66,7 @@ def compensate_matured(ledger: Ledger, day: date) -> list[dict]:
 
 def pay_in(ledger: Ledger, officer: str, amount: int | str, on: date) -> dict:
     """``credit-coop officer pay-in``: the officer pays in (part of) their compensation shortfall."""
-    require(ledger, "officer.pay-in")
+    teller = require(ledger, "officer.pay-in")
     amount = to_fen(amount, what="pay-in amount")
     store = ledger.store
     with store.write():
@@ -76,7 +76,8 @@ def pay_in(ledger: Ledger, officer: str, amount: int | str, on: date) -> dict:
             raise RuleViolation(f"{officer} owes nothing for compensation")
         if amount > debt:
             raise RuleViolation(f"{format_yuan(amount)} is more than the {format_yuan(debt)} {officer} owes")
-        txn_id = post(ledger, "officer-pay-in", on, [Line(accounts.CASH, debit=amount), Line(accounts.OFFICER_DEBT, credit=amount, officer=officer)],
+        txn_id = post(ledger, "officer-pay-in", on, [Line(cash_account_of(ledger, teller, on), debit=amount),
+                                                       Line(accounts.OFFICER_DEBT, credit=amount, officer=officer)],
                       memo=f"{officer} pays in compensation shortfall")
     return {"officer": officer, "amount_fen": amount, "debt_after_fen": debt - amount, "txn_id": txn_id}
 

@@ -128,7 +128,7 @@ LINE_POSITIONS = [
          ON CONFLICT(grant_id) DO UPDATE SET principal = principal + NEW.debit - NEW.credit;
        END""",
     """CREATE TRIGGER line_positions_counter AFTER INSERT ON journal_lines
-       WHEN NEW.grant_id IS NOT NULL AND NEW.account = '1001'
+       WHEN NEW.grant_id IS NOT NULL AND (NEW.account = '1001' OR NEW.account LIKE '1001.%')
        BEGIN
          INSERT INTO line_positions(grant_id, last_counter_date)
            VALUES (NEW.grant_id, (SELECT business_date FROM txns WHERE id = NEW.txn_id))
@@ -486,6 +486,9 @@ def m0009_organisation(db: Database) -> None:
                 "VALUES ('operator', ?, ?, ?, ?, 'upgrade', datetime('now'))",
                 [name, kind, DEFAULT_DEPARTMENT if kind == "department" else DEFAULT_BRANCH, SINCE_ALWAYS],
             )
+    # cash is kept per branch counter from now on (1001.<branch>); the line's last counter date follows it
+    db.execute("DROP TRIGGER IF EXISTS line_positions_counter")
+    db.execute(next(t for t in LINE_POSITIONS if "line_positions_counter" in t))
     db.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
 
 

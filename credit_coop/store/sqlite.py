@@ -514,7 +514,7 @@ class Store:
                FROM grants g LEFT JOIN line_positions p ON p.grant_id = g.id
                LEFT JOIN (SELECT l.grant_id,
                                  SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS principal,
-                                 MAX(CASE WHEN l.account = '1001' THEN t.business_date END) AS last_counter_date
+                                 MAX(CASE WHEN (l.account = '1001' OR l.account LIKE '1001.%') THEN t.business_date END) AS last_counter_date
                           FROM journal_lines l JOIN txns t ON t.id = l.txn_id WHERE l.grant_id IS NOT NULL
                           GROUP BY l.grant_id) j ON j.grant_id = g.id
                WHERE COALESCE(p.principal, 0) != COALESCE(j.principal, 0)
@@ -1546,7 +1546,7 @@ class Store:
                          FROM loan_notes n JOIN grants g ON g.id = n.grant_id
                          WHERE n.drawn_on BETWEEN :f AND :t ORDER BY n.id""",
         "repayments": """SELECT t.id AS txn_id, t.business_date, g.card_no, g.borrower_id AS id_number,
-                                SUM(CASE WHEN l.account = '1001' THEN l.debit ELSE 0 END) AS amount,
+                                SUM(CASE WHEN (l.account = '1001' OR l.account LIKE '1001.%') THEN l.debit ELSE 0 END) AS amount,
                                 SUM(CASE WHEN l.account = '1132.penalty' THEN l.credit ELSE 0 END) AS penalty,
                                 SUM(CASE WHEN l.account = '1132.due' THEN l.credit ELSE 0 END) AS interest_due,
                                 SUM(CASE WHEN l.account = '1132.accrued' THEN l.credit ELSE 0 END) AS interest_accrued,
@@ -1616,6 +1616,20 @@ class Store:
         marks = ", ".join("?" for _ in txn_ids)
         return self._scalar(
             f"SELECT COALESCE(SUM({col}), 0) FROM journal_lines WHERE txn_id IN ({marks}) AND account LIKE ?", (*txn_ids, account_like)
+        )
+
+    def trial_balance_by_unit(self, as_of: str, unit_kind: str) -> list[sqlite3.Row]:
+        """Per unit and account: debit and credit through ``as_of``. A line belongs to the unit of the grant it
+        is posted on; a branch's cash (``1001.<branch>``) to that branch; the rest (income per product, pay,
+        the funds, the head office's till) to the union itself, ``UNION``."""
+        column = {"department": "department", "branch": "branch"}[unit_kind]
+        cash = "WHEN l.account LIKE '1001.%' AND l.account != '1001.HO' THEN substr(l.account, 6)" if unit_kind == "branch" else ""
+        return self._all(
+            f"""SELECT CASE {cash} WHEN g.{column} IS NOT NULL THEN g.{column} ELSE 'UNION' END AS unit,
+                       l.account, SUM(l.debit) AS debit, SUM(l.credit) AS credit
+                FROM journal_lines l JOIN txns t ON t.id = l.txn_id LEFT JOIN grants g ON g.id = l.grant_id
+                WHERE t.business_date <= ? GROUP BY unit, l.account ORDER BY unit, l.account""",
+            (as_of,),
         )
 
     def trial_balance(self, as_of: str) -> list[sqlite3.Row]:
