@@ -37,7 +37,8 @@ def test_round_trip_types_masking_injection_and_controls(busy, tmp_path):
     coop, idn, line = busy
     out, result = export(coop, tmp_path)
     wb = load_workbook(out)
-    assert wb.sheetnames[0] == "封面" and len(wb.sheetnames) == 1 + len(REGISTERS)
+    assert wb.sheetnames[0] == "封面" and wb.sheetnames[-1] == "按机构控制合计" and len(wb.sheetnames) == 2 + len(REGISTERS)
+    assert result["unit_controls_agree"]
     b = wb["借款人"]
     header = [c.value for c in b[1]]
     assert header[:2] == ["身份证号", "姓名"] and b.freeze_panes == "A2" and b.auto_filter.ref.startswith("A1:")

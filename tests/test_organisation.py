@@ -279,3 +279,40 @@ def test_cash_is_kept_per_branch_and_the_trial_balance_splits_by_unit(union):
     from credit_coop.core.verify import verify
 
     assert verify(union.as_("auditor"))["ok"]
+
+
+def test_the_audit_workbook_carries_the_units_and_splits_its_controls(union, tmp_path):
+    """Registers gain department and branch columns; a sheet gives each unit's share of the control
+    totals, and each kind's total equals the register's control total."""
+    from openpyxl import load_workbook
+
+    from credit_coop.core.export import export_workbook
+
+    idn1, l1 = _live(union, "王庄村")
+    idn2, l2 = _live(union, "东关村", officer="经理二", approver="部长二")
+    loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
+    loans.draw(far_dates(union.as_("柜员二")), card=l2["card_no"], id_number=idn2, amount="5万", fingerprint_ok=True, on=ON)
+    out = tmp_path / "audit.xlsx"
+    r = export_workbook(union.as_("auditor"), str(out), first=ON, last=ON)
+    assert r["unit_controls_agree"]
+    wb = load_workbook(out)
+    notes = wb["借据"]
+    header = [c.value for c in notes[1]]
+    units = {row[header.index("借据号")]: (row[header.index("客户部")], row[header.index("指定网点")])
+             for row in notes.iter_rows(min_row=2, values_only=True)}
+    assert sorted(units.values()) == [("D1", "B1"), ("D2", "B2")]
+    ws = wb["按机构控制合计"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    drawn = {(r[0], r[1]): r[3] for r in rows}
+    assert drawn[("客户部", "D1")] == 30000 and drawn[("客户部", "D2")] == 50000 and drawn[("客户部", "合计")] == 80000
+    assert drawn[("网点", "B1")] == 30000 and drawn[("网点", "合计")] == 80000
+
+
+def test_one_units_trial_balance(union):
+    from credit_coop.core.export import trial_balance
+
+    idn1, l1 = _live(union, "王庄村")
+    loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
+    r = trial_balance(union.as_("auditor"), ON, unit="B1")
+    assert [u["unit"] for u in r["by_unit"]] == ["B1"] and r["by"] == "branch"
+    assert {a["account"]: a["balance_fen"] for a in r["by_unit"][0]["accounts"]}["1001.B1"] == -3_000_000

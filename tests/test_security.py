@@ -274,7 +274,8 @@ BAD_CARDS = st.one_of(st.from_regex(r"\A[0-9]{15}\Z"), st.text(max_size=20), st.
 def _snapshot(path: str) -> str:
     con = sqlite3.connect(path)
     h = hashlib.sha256()
-    for table in ("txns", "journal_lines", "loan_notes", "grants", "grant_events", "borrowers", "requests", "operators"):
+    for table in ("txns", "journal_lines", "loan_notes", "grants", "grant_events", "borrowers", "requests", "operators",
+                  "org_units", "townships", "villages", "org_assignments"):
         for row in con.execute(f"SELECT * FROM {table} ORDER BY rowid"):
             h.update(repr(row).encode())
     con.close()
@@ -293,7 +294,7 @@ def test_fuzzed_options_refused_cleanly(fuzz_ledger, data):
     coop, line = fuzz_ledger
     card, idn = line["card_no"], line["borrower"]
     case = data.draw(st.sampled_from(["draw-amount", "draw-date", "draw-id", "draw-card", "repay-amount", "apply-amount",
-                                      "borrower-id", "survey-line", "maturity"]))
+                                      "borrower-id", "survey-line", "maturity", "org-unit", "org-township"]))
     g = None
     if case == "draw-amount":
         who, args = "王柜员", ["draw", "--card", card, "--id-number", idn, "--fingerprint-ok", "--amount", data.draw(BAD_AMOUNTS)]
@@ -310,6 +311,13 @@ def test_fuzzed_options_refused_cleanly(fuzz_ledger, data):
         who, args = "王柜员", ["repay", "--card", card, "--amount", data.draw(BAD_AMOUNTS)]
     elif case == "apply-amount":
         who, args = "张经理", ["grant", "apply", "--borrower", idn, "--product", "sdt", "--amount", data.draw(BAD_AMOUNTS)]
+    elif case == "org-unit":  # issue 13: the organisation's commands take the same beating
+        who, args = "李主任", ["org", "add", data.draw(st.sampled_from(["department", "branch", "region", ""])),
+                              data.draw(st.text(max_size=20).filter(lambda t: not __import__("re").fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,15}", t))),
+                              "--name", data.draw(st.text(max_size=8))]
+    elif case == "org-township":
+        who, args = "李主任", ["org", "township", data.draw(st.text(max_size=12)), "--department", data.draw(st.text(max_size=6)),
+                              "--branch", data.draw(st.text(max_size=6))]
     elif case == "borrower-id":
         who, args = "张经理", ["borrower", "add", "--name", "某", "--kind", "farmer", "--id-number", data.draw(BAD_IDS)]
     else:

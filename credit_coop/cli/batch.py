@@ -383,6 +383,7 @@ def report_compensation() -> None:
 def report_trial_balance(
     as_of: AsOfOpt = None,
     by: ByOpt = None,
+    unit: UnitOpt = None,
 ) -> None:
     """Every account's debit, credit and balance; the totals are equal. --by: each unit's share too.
 
@@ -392,7 +393,7 @@ def report_trial_balance(
     from credit_coop.core.export import trial_balance
 
     with open_ledger() as ledger:
-        result = trial_balance(ledger, business_date(as_of), by)
+        result = trial_balance(ledger, business_date(as_of), by, unit)
 
     def human(r: dict) -> None:
         print_table(

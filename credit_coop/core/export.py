@@ -79,12 +79,14 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
         C("approval_tier", "Tier", "code", 14), C("approval_exposure", "Exposure at approval", "money"),
         C("rejected_on", "Rejected", "date", 12), C("rejected_by", "Rejected by", "text", 10),
         C("reject_reason", "Reason rejected", "user", 20), C("contract_no", "Contract", "text", 16),
-        C("card_no", "Loan card", "text", 18)]),
+        C("card_no", "Loan card", "text", 18), C("department", "Department", "text", 8),
+        C("branch", "Designated branch", "text", 8)]),
     "lines": ("Lines", [
         C("card_no", "Loan card", "text", 18), C("contract_no", "Contract", "text", 16),
         C("grant_no", "Grant", "text", 16), C("id_number", "ID number", "id", 22), C("product", "Product", "code", 8),
         C("line_amount", "Line", "money"), C("valid_from", "Valid from", "date", 12), C("valid_to", "Valid to", "date", 12),
         C("status", "Status", "code", 10), C("officer", "Officer", "text", 10),
+        C("department", "Department", "text", 8), C("branch", "Designated branch", "text", 8),
         C("outstanding", "Outstanding at period end", "money")]),
     "loan_notes": ("Loan notes", [
         C("note_no", "Loan note", "text", 16), C("card_no", "Loan card", "text", 18),
@@ -92,14 +94,15 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
         C("drawn_on", "Drawn", "date", 12), C("maturity", "Maturity", "date", 12),
         C("annual_rate_percent", "Rate %", "number", 8), C("teller", "Teller", "text", 10),
         C("fingerprint_ok", "Fingerprint", "bool", 8), C("txn_id", "Transaction", "int", 10),
-        C("reversed", "Reversed", "bool", 8), C("outstanding", "Principal at period end", "money")]),
+        C("reversed", "Reversed", "bool", 8), C("department", "Department", "text", 8), C("branch", "Designated branch", "text", 8),
+        C("outstanding", "Principal at period end", "money")]),
     "repayments": ("Repayments", [
         C("txn_id", "Transaction", "int", 10), C("business_date", "Date", "date", 12),
         C("card_no", "Loan card", "text", 18), C("id_number", "ID number", "id", 22),
         C("amount", "Amount repaid", "money"), C("penalty", "Penalty", "money"), C("interest_due", "Interest due", "money"),
         C("interest_accrued", "Accrued interest", "money"), C("principal", "Principal", "money"),
         C("recovery", "Recovery to fund", "money"), C("operator", "Teller", "text", 10),
-        C("reversed", "Reversed", "bool", 8)]),
+        C("reversed", "Reversed", "bool", 8), C("department", "Department", "text", 8), C("branch", "Designated branch", "text", 8)]),
     "journal": ("Journal", [
         C("txn_id", "Transaction", "int", 10), C("business_date", "Date", "date", 12), C("kind", "Kind", "code", 12),
         C("operator", "Operator", "text", 10), C("memo", "Memo", "user", 30), C("reverses", "Reverses", "int", 10),
@@ -127,7 +130,7 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
         C("on_date", "Date", "date", 12), C("note_no", "Loan note", "text", 16), C("card_no", "Loan card", "text", 18),
         C("id_number", "ID number", "id", 22), C("officer", "Officer", "text", 10), C("amount", "Amount compensated", "money"),
         C("from_fund", "From fund", "money"), C("shortfall", "Shortfall", "money"), C("txn_id", "Transaction", "int", 10),
-        C("reversed_by", "Reversed by", "int", 10)]),
+        C("reversed_by", "Reversed by", "int", 10), C("department", "Department", "text", 8)]),
 }
 
 # Control totals: (money column, how the journal gives the same figure)
@@ -427,13 +430,39 @@ def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[st
                                    progress=(lambda n, i=i: progress(i, len(registers))) if progress else None))
         if progress:
             progress(i + 1, len(registers))
+    by_unit = _write_unit_controls(wb, ledger, first, last, lang, sheets) if len(registers) > 1 else None
     generated = datetime.now(union_time_zone(ledger)).replace(microsecond=0)
     _write_cover(cover, ledger, first, last, generated, sheets, unmasked, lang)
     _atomic_write(out, wb.save, suffix=".xlsx", private=unmasked)
     if unmasked:
         ledger.store.audit(ledger.operator, "export --unmasked", f"{','.join(registers)} {first}..{last} → {os.path.basename(out)}")
     return {"out": os.path.abspath(out), "from": first.isoformat(), "to": last.isoformat(), "generated_at": generated.isoformat(),
-            "unmasked": unmasked, "sheets": sheets, "head": ledger.store.head()}
+            "unmasked": unmasked, "sheets": sheets, "head": ledger.store.head(),
+            **({"unit_controls_agree": by_unit} if by_unit is not None else {})}
+
+
+# the per-unit control sheet: (key in store.unit_controls, register whose control total it splits, column)
+UNIT_CONTROLS = (("drawn", "loan_notes", "Loan notes drawn"), ("repaid", "repayments", "Repayments taken"),
+                 ("compensated", "compensation", "Compensation paid"))
+
+
+def _write_unit_controls(wb, ledger: Ledger, first: date, last: date, lang: str, sheets: list[dict]) -> bool:
+    """Each department's and branch's share of the registers' control totals (issue 13); each kind's total
+    row must equal the register's control total. Returns whether they all agree."""
+    ws = wb.create_sheet(label("Controls by unit", lang))
+    _print_setup(ws, ledger, first, last, lang)
+    ws.append(_header_row(ws, [label(h, lang) for h in ("Unit kind", "Unit", "Unit name", *[c[2] for c in UNIT_CONTROLS])]))
+    controls = {s["register"]: s["control_fen"] for s in sheets}
+    names = {u["code"]: u["name"] for u in ledger.store.org_units()}
+    agrees = True
+    for kind in ("department", "branch"):
+        rows = ledger.store.unit_controls(first.isoformat(), last.isoformat(), kind)
+        totals = {k: sum(r[k] for r in rows.values()) for k, _, _ in UNIT_CONTROLS}
+        for unit in sorted(rows):
+            ws.append([label(kind, lang), unit, names.get(unit, unit), *[_yuan(rows[unit][k]) for k, _, _ in UNIT_CONTROLS]])
+        ws.append([label(kind, lang), label("total", lang), "", *[_yuan(totals[k]) for k, _, _ in UNIT_CONTROLS]])
+        agrees &= all(controls.get(register, totals[k]) == totals[k] for k, register, _ in UNIT_CONTROLS)
+    return agrees
 
 
 def union_time_zone(ledger: Ledger):
@@ -559,7 +588,7 @@ def export_plaintext(ledger: Ledger, out: str, fmt: str, force: bool = False) ->
     return {"out": os.path.abspath(out), "format": fmt, "transactions": n, "head": head}
 
 
-def trial_balance(ledger: Ledger, as_of: date | None = None, by: str | None = None) -> dict:
+def trial_balance(ledger: Ledger, as_of: date | None = None, by: str | None = None, unit: str | None = None) -> dict:
     """``credit-coop report trial-balance``: every account's debit, credit and balance; totals equal.
     ``by`` (department or branch): the same split by unit — a line goes to the unit of the grant it is
     posted on, a branch's cash to its branch, the rest to the union (``UNION``); the units' debits and
@@ -574,6 +603,10 @@ def trial_balance(ledger: Ledger, as_of: date | None = None, by: str | None = No
     rows = [row(r) for r in ledger.store.trial_balance(as_of.isoformat())]
     debit, credit = sum(r["debit_fen"] for r in rows), sum(r["credit_fen"] for r in rows)
     out = {"as_of": as_of.isoformat(), "accounts": rows, "total_debit_fen": debit, "total_credit_fen": credit, "balanced": debit == credit}
+    if unit is not None:  # one unit's share: the split by its kind, that unit alone
+        from credit_coop.core.reports import unit_scope
+
+        by = unit_scope(ledger, unit)[0]
     if by is not None:
         from credit_coop.core.reports import unit_kinds
 
@@ -585,5 +618,5 @@ def trial_balance(ledger: Ledger, as_of: date | None = None, by: str | None = No
             u["accounts"].append(row(r))
             u["debit_fen"] += r["debit"]
             u["credit_fen"] += r["credit"]
-        out.update(by=by, by_unit=list(units.values()))
+        out.update(by=by, by_unit=[u for u in units.values() if unit is None or u["unit"] == unit])
     return out

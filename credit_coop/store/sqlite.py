@@ -1529,17 +1529,17 @@ class Store:
                             g.applied_by, g.grade, g.posted_from, g.posted_to, g.village_reviewed_on, g.village_reviewed_by,
                             g.line_amount, g.term_months, g.surveyed_on, g.surveyed_by, g.reviewed_on, g.reviewed_by,
                             g.approved_on, g.approved_by, g.approval_tier, g.approval_exposure, g.rejected_on, g.rejected_by,
-                            g.reject_reason, g.contract_no, g.card_no
+                            g.reject_reason, g.contract_no, g.card_no, g.department, g.branch
                      FROM grants g JOIN borrowers b ON b.id_number = g.borrower_id
                      WHERE g.applied_on <= :t AND COALESCE(g.closed_on, :f) >= :f AND COALESCE(g.rejected_on, :f) >= :f
                      ORDER BY g.id""",
         "lines": """SELECT g.card_no, g.contract_no, g.grant_no, g.borrower_id AS id_number, g.product, g.line_amount,
-                           g.valid_from, g.valid_to, g.status, g.officer,
+                           g.valid_from, g.valid_to, g.status, g.officer, g.department, g.branch,
                            COALESCE((SELECT SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                                      WHERE l.grant_id = g.id AND l.account LIKE '1303.%' AND t.business_date <= :t), 0) AS outstanding
                     FROM grants g WHERE g.approved_on <= :t AND COALESCE(g.closed_on, :f) >= :f ORDER BY g.id""",
         "loan_notes": """SELECT n.note_no, g.card_no, g.borrower_id AS id_number, g.product, n.amount, n.drawn_on, n.maturity,
-                                n.annual_rate_percent, n.teller, n.fingerprint_ok, n.txn_id,
+                                n.annual_rate_percent, n.teller, n.fingerprint_ok, n.txn_id, g.department, g.branch,
                                 EXISTS (SELECT 1 FROM txns r WHERE r.reverses = n.txn_id) AS reversed,
                                 COALESCE((SELECT SUM(l.debit - l.credit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                                           WHERE l.note_id = n.id AND l.account LIKE '1303.%' AND t.business_date <= :t), 0) AS outstanding
@@ -1552,7 +1552,7 @@ class Store:
                                 SUM(CASE WHEN l.account = '1132.accrued' THEN l.credit ELSE 0 END) AS interest_accrued,
                                 SUM(CASE WHEN l.account LIKE '1303.%' THEN l.credit ELSE 0 END) AS principal,
                                 SUM(CASE WHEN l.account = '2241.riskfund' THEN l.credit ELSE 0 END) AS recovery,
-                                t.operator, EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id) AS reversed
+                                t.operator, EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id) AS reversed, g.department, g.branch
                          FROM txns t JOIN journal_lines l ON l.txn_id = t.id JOIN grants g ON g.id = l.grant_id
                          WHERE t.kind = 'repayment' AND t.business_date BETWEEN :f AND :t
                          GROUP BY t.id ORDER BY t.id""",
@@ -1587,11 +1587,30 @@ class Store:
                          FROM year_end_adjustments a JOIN year_end_runs r ON r.year = a.year WHERE r.run_on BETWEEN :f AND :t)
                        ORDER BY run_on, year, officer""",
         "compensation": """SELECT c.on_date, n.note_no, g.card_no, g.borrower_id AS id_number, c.officer, c.amount, c.from_fund,
-                                  c.shortfall, c.txn_id, r.id AS reversed_by
+                                  c.shortfall, c.txn_id, r.id AS reversed_by, g.department, g.branch
                            FROM compensations c JOIN loan_notes n ON n.id = c.note_id JOIN grants g ON g.id = n.grant_id
                            LEFT JOIN txns r ON r.reverses = c.txn_id
                            WHERE c.on_date BETWEEN :f AND :t ORDER BY c.on_date, c.id""",
     }
+
+    def unit_controls(self, first: str, last: str, unit_kind: str) -> dict[str, dict[str, int]]:
+        """Per department (or branch): the period's loan notes drawn, repayments taken and compensation paid,
+        summed over the same rows the registers list (the audit workbook's per-unit control sheet)."""
+        column = {"department": "department", "branch": "branch"}[unit_kind]
+        out: dict[str, dict[str, int]] = {}
+        for key, sql in (
+            ("drawn", f"""SELECT g.{column}, SUM(n.amount) FROM loan_notes n JOIN grants g ON g.id = n.grant_id
+                          WHERE n.drawn_on BETWEEN :f AND :t GROUP BY g.{column}"""),
+            ("repaid", f"""SELECT g.{column}, SUM(l.debit) FROM txns t JOIN journal_lines l ON l.txn_id = t.id
+                           JOIN grants g ON g.id = l.grant_id
+                           WHERE t.kind = 'repayment' AND t.business_date BETWEEN :f AND :t
+                             AND (l.account = '1001' OR l.account LIKE '1001.%') GROUP BY g.{column}"""),
+            ("compensated", f"""SELECT g.{column}, SUM(c.amount) FROM compensations c JOIN loan_notes n ON n.id = c.note_id
+                                JOIN grants g ON g.id = n.grant_id WHERE c.on_date BETWEEN :f AND :t GROUP BY g.{column}"""),
+        ):
+            for unit, fen in self._all(sql, {"f": first, "t": last}):
+                out.setdefault(unit, {"drawn": 0, "repaid": 0, "compensated": 0})[key] = fen
+        return out
 
     def register_rows(self, register: str, first: str, last: str) -> Iterator[sqlite3.Row]:
         """Stream a register's rows for a period (deterministic order)."""
