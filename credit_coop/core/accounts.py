@@ -42,10 +42,6 @@ def cash_account(branch: str | None) -> str:
     return f"{CASH}.{branch or HEAD_OFFICE}"
 
 
-# SQL: a journal line on cash, the old single account (before schema 9) or a branch's
-SQL_IS_CASH = "(l.account = '1001' OR l.account LIKE '1001.%')"
-
-
 def loans_account(product_code: str) -> str:
     """Loans receivable of one product, e.g. ``1303.hnd``."""
     return f"{LOANS}.{product_code}"

@@ -244,8 +244,8 @@ def _header_row(ws, names: list[str]) -> list:
 
     thin = Side(style="thin", color="808080")
     out = []
-    for name in names:
-        cell = WriteOnlyCell(ws, name)
+    for header in names:
+        cell = WriteOnlyCell(ws, header)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDEBF7")
         cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)

@@ -1,0 +1,123 @@
+"""What the store's parts share: the append-only tables, chain hashing, record payloads and SQL fragments."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timezone
+from typing import Iterable
+
+SCHEMA_VERSION = 9
+# Tables whose rows are posted once and never changed (guarded by triggers).
+APPEND_ONLY = (
+    "txns", "journal_lines", "loan_notes", "grant_events", "requests",
+    "day_closes", "note_classes", "note_officers",
+    "payroll_runs", "payroll_lines", "compensations", "year_end_runs", "year_end_lines", "officer_transfers", "fund_settlements",
+    "audit_log", "txn_chain", "record_chain", "pay_adjustments", "year_end_adjustments", "org_assignments",
+)
+GENESIS = "0" * 64
+
+
+def chain_hash(prev: str, txn: sqlite3.Row | tuple, lines: Iterable) -> str:
+    """SHA-256 over the previous link, the transaction row and its journal lines (tamper evidence)."""
+    import hashlib
+
+    h = hashlib.sha256(prev.encode())
+    h.update(("|".join("" if v is None else str(v) for v in txn) + "\n").encode())
+    for line in lines:
+        h.update(("|".join("" if v is None else str(v) for v in line) + "\n").encode())
+    return h.hexdigest()
+
+
+TXN_COLUMNS = "id, kind, business_date, operator, memo, reverses, posted_at"
+
+# The record chain (issue 16 §5): what is not money but decides who may move it — every audit-log row,
+# every grant workflow event (approved lines), each change to an operator (role, active, ID number,
+# passphrase) — is hashed into one chain, as journal transactions are into theirs.
+AUDIT_FIELDS = ("at", "operator", "action", "detail", "result")
+GRANT_EVENT_FIELDS = ("grant_id", "action", "on_date", "operator", "detail", "recorded_at")
+OPERATOR_FIELDS = ("name", "role", "active", "id_number", "passphrase")
+
+
+def record_payload(row, fields: tuple[str, ...]) -> str:
+    return json.dumps({f: row[f] for f in fields}, ensure_ascii=False, sort_keys=True)
+
+
+def record_hash(prev: str, kind: str, ref: int | None, payload: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{prev}|{kind}|{'' if ref is None else ref}|{payload}".encode()).hexdigest()
+
+
+def ledger_head(txn_link: tuple[int, str] | None, record_link: tuple[int, str] | None) -> str:
+    """The anchor to keep outside the file: ``HASH@T.R`` (the journal chain through transaction T
+    and the record chain through record R, hashed together)."""
+    import hashlib
+
+    t, th = txn_link or (0, GENESIS)
+    r, rh = record_link or (0, GENESIS)
+    return f"{hashlib.sha256(f'{th}|{rh}'.encode()).hexdigest()[:32]}@{t}.{r}"
+
+
+# Transactions the day-end posts itself (and their reversals by a back-dated correction):
+# everything else is a counter posting.
+DAY_END_KINDS = ("day-end", "day-end-reversal", "compensation", "compensation-reversal")
+_DAY_END_KINDS_SQL = "(" + ", ".join(f"'{k}'" for k in DAY_END_KINDS) + ")"
+
+
+def _of_grants(column: str, grant_ids: Iterable[int] | None) -> str:
+    """``AND column IN (…)`` for some credit lines (ids are integers, written inline), or nothing for all."""
+    return "" if grant_ids is None else f"AND {column} IN ({', '.join(str(int(g)) for g in grant_ids)})"
+
+
+def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterable[int] | None = None) -> str:
+    """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date
+    (``counter_only``: leave out what the day-end posts; ``grant_ids``: only these lines' notes)."""
+    only = f"AND t.kind NOT IN {_DAY_END_KINDS_SQL} " if counter_only else ""
+    only += _of_grants("l.grant_id", grant_ids)
+    return f"""SELECT l.note_id,
+                      SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
+                      SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
+                      SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+                      SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
+               FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL {only} GROUP BY l.note_id"""
+LINE_COLUMNS = "id, account, debit, credit, grant_id, note_id, officer"
+# Compensation cases still standing (a back-dated correction may reverse one and compensate afresh).
+LIVE_COMPENSATIONS = "(SELECT * FROM compensations WHERE NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = compensations.txn_id))"
+# What a borrower has paid back on a compensated note: the fund's lines on it, other than compensations.
+# A recovery repays the case's recorded officer's debt first, then goes to the fund (issue 18): both count.
+_RECOVERED_ON = """COALESCE((SELECT SUM(l.credit - l.debit) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                          WHERE l.note_id = c.note_id AND l.account IN ({accounts})
+                            AND t.kind NOT IN ('compensation', 'compensation-reversal')), 0)"""
+_RECOVERED = _RECOVERED_ON.format(accounts="?, ?")
+_RECOVERED_TO_DEBT = _RECOVERED_ON.format(accounts="?")
+
+
+class _Abandon(Exception):
+    """Raised by :meth:`Store.rollback_all` to end a write block without committing."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def storage_problem(err: sqlite3.Error) -> str | None:
+    """What a storage error means for the people at the counter (None when it is not one)."""
+    text = str(err).lower()
+    if "disk is full" in text or "database or disk is full" in text:
+        return "the disk holding it is full; nothing was posted (free some space and retry)"
+    if "readonly" in text or "read-only" in text:
+        return "the ledger file is read-only; nothing was posted"
+    if "disk i/o error" in text:
+        return "the disk reported an I/O error; nothing was posted (check the disk, then run verify)"
+    return None
+
+
+def is_busy(err: sqlite3.OperationalError) -> bool:
+    msg = str(err).lower()
+    return "locked" in msg or "busy" in msg
+
+
+# a journal line on cash: the single account of ledgers before schema 9, or a branch counter's till (1001.<branch>)
+IS_CASH = "(l.account = '1001' OR l.account LIKE '1001.%')"

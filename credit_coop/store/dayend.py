@@ -1,0 +1,170 @@
+"""The day-end, set-based over every note (the rules come from core/interest.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from credit_coop.store.common import _note_components, _now, _of_grants
+
+
+class DayEndQueries:
+    """Mixed into :class:`credit_coop.store.sqlite.Store` (``self.conn``, ``self._all`` … come from it)."""
+
+    # -- day-end (see core/interest.py for the rules) ---------------------
+    # The day-end works on ``self.state``: the ``note_state`` table, or during a
+    # back-dated correction a temporary copy for the corrected line's notes.
+    state = "note_state"
+
+    def closed_through(self) -> str | None:
+        return self.get_meta("closed_through")
+
+    def first_closed_day(self) -> str | None:
+        return self._scalar("SELECT MIN(business_date) FROM day_closes")
+
+    def earliest_business_date(self) -> str | None:
+        return self._scalar("SELECT MIN(business_date) FROM txns")
+
+    def notes_without_state(self, through: str, grant_ids: list[int] | None = None) -> list[sqlite3.Row]:
+        return self._all(
+            f"""SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product
+               FROM loan_notes n JOIN grants g ON g.id = n.grant_id
+               LEFT JOIN {self.state} s ON s.note_id = n.id
+               WHERE s.note_id IS NULL AND n.drawn_on <= ? {_of_grants("n.grant_id", grant_ids)}""",
+            (through,),
+        )
+
+    def insert_note_states(self, rows: list[tuple]) -> None:
+        """rows: (note_id, grant_id, product, maturity, rate_ppb, penalty_ppb[, principal, accrued, interest_due,
+        penalty, past_due_since, dpd, class])."""
+        cols = ["note_id", "grant_id", "product", "maturity", "rate_ppb", "penalty_ppb", "principal", "accrued",
+                "interest_due", "penalty", "past_due_since", "dpd", "class"]
+        for width in {len(r) for r in rows}:
+            self.conn.executemany(
+                f"INSERT INTO {self.state}({', '.join(cols[:width])}) VALUES ({', '.join('?' * width)})",
+                [r for r in rows if len(r) == width],
+            )
+
+    def dayend_apply_postings(self, day: str, grant_ids: list[int] | None = None) -> None:
+        """Move the day's counter postings (draws, repayments, reversals) into the day-end state.
+
+        The day-end's own postings (and compensations, which end a note's state
+        directly) are left out, so a replay of a closed day sees what the day-end saw.
+        """
+        self.conn.execute(
+            f"""WITH d AS ({_note_components("=", counter_only=True, grant_ids=grant_ids)})
+               UPDATE {self.state} SET principal = principal + d.p, accrued = accrued + d.a,
+                                     interest_due = interest_due + d.i, penalty = penalty + d.q
+               FROM d WHERE {self.state}.note_id = d.note_id""",
+            (day,),
+        )
+
+    # The rules come from core/interest.py as SQL expressions over a state row (``regular``, ``pen``,
+    # ``which``, ``overdue``); the store only applies them to every note at once.
+    def dayend_accrue(self, day: str, den: int, regular: str, pen: str) -> None:
+        """Today's interest and penalty, as the change in each note's rounded running total."""
+        self.conn.execute(
+            f"""UPDATE {self.state} SET
+                  d_accrual = (2 * (accrual_num + {regular}) + :den) / (2 * :den) - accrual_posted,
+                  accrual_num = accrual_num + {regular},
+                  d_penalty = (2 * (penalty_num + {pen}) + :den) / (2 * :den) - penalty_posted,
+                  penalty_num = penalty_num + {pen}
+                WHERE principal > 0 OR interest_due > 0""",
+            {"day": day, "den": den},
+        )
+
+    def dayend_post_accruals(self, txn_id: int | None, accrued_acc: str, penalty_acc: str, income_acc: str,
+                             penalty_income_acc: str) -> int:
+        """Journal lines for today's accruals: per note receivable, per product income. Returns notes touched.
+
+        With no ``txn_id`` (a replay of days before a correction) only the state moves.
+        """
+        c = self.conn
+        st = self.state
+        if txn_id is not None:
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                   SELECT ?, ?, d_accrual, 0, grant_id, note_id FROM {st} WHERE d_accrual > 0 ORDER BY note_id""",
+                (txn_id, accrued_acc),
+            )
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                   SELECT ?, ?, d_penalty, 0, grant_id, note_id FROM {st} WHERE d_penalty > 0 ORDER BY note_id""",
+                (txn_id, penalty_acc),
+            )
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit)
+                   SELECT ?, ? || '.' || product, 0, SUM(d_accrual) FROM {st} WHERE d_accrual > 0 GROUP BY product
+                   UNION ALL
+                   SELECT ?, ? || '.' || product, 0, SUM(d_penalty) FROM {st} WHERE d_penalty > 0 GROUP BY product""",
+                (txn_id, income_acc, txn_id, penalty_income_acc),
+            )
+        n = c.execute(
+            f"""UPDATE {st} SET accrual_posted = accrual_posted + d_accrual, accrued = accrued + d_accrual,
+                                     penalty_posted = penalty_posted + d_penalty, penalty = penalty + d_penalty,
+                                     d_accrual = 0, d_penalty = 0
+               WHERE d_accrual != 0 OR d_penalty != 0"""
+        ).rowcount
+        return n
+
+    def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, which: str, accrued_acc: str,
+                      due_acc: str) -> None:
+        """Move accrued interest to interest due for the notes ``which`` selects (all on a settlement day, else
+        those maturing); a new rounding period starts for them (penalty too, on a settlement day)."""
+        c = self.conn
+        st = self.state
+        if txn_id is not None:
+            c.execute(
+                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                    SELECT :txn, :due, accrued, 0, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
+                    UNION ALL
+                    SELECT :txn, :acc, 0, accrued, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})""",
+                {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "day": day},
+            )
+        c.execute(
+            f"""UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued > 0 AND ({which})""",
+            {"day": day},
+        )
+        # a new rounding period starts after each settlement (and after maturity for the note)
+        c.execute(
+            f"""UPDATE {st} SET accrual_num = 0, accrual_posted = 0
+                                   {", penalty_num = 0, penalty_posted = 0" if settlement_day else ""}
+                WHERE ({which}) AND (accrual_num != 0 OR accrual_posted != 0 OR penalty_num != 0 OR penalty_posted != 0)""",
+            {"day": day},
+        )
+
+    def dayend_classify(self, day: str, overdue: str, class_case: str, *, record: bool = True, restate: bool = False) -> None:
+        """Past-due date, days past due and class at the end of ``day``; record every change
+        (``restate``: record every note's class, changed or not; ``record=False``: record nothing)."""
+        st = self.state
+        pds = f"(CASE WHEN {overdue} THEN COALESCE(past_due_since, date(:day, '+1 day')) ELSE NULL END)"
+        dpd = f"(CASE WHEN {pds} <= :day THEN CAST(julianday(:day) - julianday({pds}) AS INTEGER) + 1 ELSE 0 END)"
+        cls = class_case.replace("{dpd}", dpd)
+        c = self.conn
+        c.execute(
+            f"""UPDATE {st} SET
+                  changed = ({cls}) != class OR {pds} IS NOT past_due_since,
+                  past_due_since = {pds}, dpd = {dpd}, class = {cls}
+                WHERE principal + accrued + interest_due + penalty > 0 OR past_due_since IS NOT NULL OR dpd != 0""",
+            {"day": day},
+        )
+        if record:
+            c.execute(
+                f"""INSERT INTO note_classes(note_id, on_date, class, past_due_since, dpd)
+                   SELECT note_id, ?, class, past_due_since, dpd FROM {st} WHERE changed OR ? ORDER BY note_id""",
+                (day, restate),
+            )
+        c.execute(f"UPDATE {st} SET changed = 0 WHERE changed")
+
+    def count_active_notes(self) -> int:
+        return self._scalar(f"SELECT COUNT(*) FROM {self.state} WHERE principal + accrued + interest_due + penalty > 0")
+
+    def insert_day_close(self, day: str, operator: str, notes: int, txn_id: int | None) -> None:
+        self._insert("day_closes", {"business_date": day, "closed_at": _now(), "operator": operator, "notes": notes, "txn_id": txn_id})
+        self.set_meta("closed_through", day)
+
+    def dayend_has_postings(self, day: str, which: str) -> bool:
+        return bool(self._scalar(
+            f"""SELECT EXISTS (SELECT 1 FROM {self.state}
+                 WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which})))""",
+            {"day": day},
+        ))
