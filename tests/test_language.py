@@ -122,7 +122,7 @@ def _templates():
             f = node.func
             fname = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
             arg = (node.args[0] if fname in calls | {"say"} and node.args else
-                   node.args[1] if fname == "fail" and len(node.args) > 1 else None)
+                   node.args[1] if fname in ("fail", "Finding") and len(node.args) > 1 else None)
             t = template(arg) if arg is not None else None
             if t is not None and re.search(r"[a-z]{3}", re.sub(r"\{\d+\}", "", t)):
                 found[t] = f"{path.relative_to(ROOT)}:{node.lineno}"
@@ -291,3 +291,18 @@ def test_a_term_is_translated_once():
         if isinstance(node, ast.Dict):
             keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
             assert len(keys) == len(set(keys)), sorted({k for k in keys if keys.count(k) > 1})
+
+
+def test_verify_findings_in_chinese(line):
+    """A tampered ledger's findings are shown in Chinese (the check's name stays, for searching)."""
+    import sqlite3
+
+    db, card, _ = line
+    con = sqlite3.connect(db)
+    con.execute("DROP TRIGGER journal_lines_no_update")
+    con.commit()
+    con.close()
+    r = zh(db, "verify", operator="李主任")
+    assert r.exit_code == 1, r.output
+    assert "[guards] 保护触发器 journal_lines_no_update 缺失" in r.stdout and "发现" in r.stdout
+    assert not _english_left(r.stdout.replace("journal_lines_no_update", "")), _english_left(r.stdout)

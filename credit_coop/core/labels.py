@@ -632,6 +632,52 @@ MESSAGES: dict[str, str] = {
     "department": "客户部", "branch": "网点", "department or branch": "客户部或网点", "unit": "所属机构",
     "township": "乡镇", "villages": "村", "designated branch": "指定网点",
     "record the village review of": "登记村级评议",
+    # verify's findings
+    "transaction {0}: debits {1} != credits {2} ({3} lines)": "交易 {0}：借方 {1} ≠ 贷方 {2}（{3} 行）",
+    "journal line {0} belongs to no transaction": "分录 {0} 不属于任何交易",
+    "journal line {0} must have exactly one positive side": "分录 {0} 必须恰有一方为正数",
+    "loan note id {0}: account {1} at {2}": "借据（内部号 {0}）：科目 {1} 余额为 {2}",
+    "grant {0}: kept position (principal {1}, last counter posting {2}) differs from the journal ({3}, {4})":
+        "授信 {0}：保存的头寸（本金 {1}，最后柜面交易 {2}）与账面不符（{3}，{4}）",
+    "reversal transaction {0} does not mirror its original": "冲正交易 {0} 与原交易不对应",
+    "protective trigger {0} is missing: posted rows could be altered": "保护触发器 {0} 缺失：已记账记录可能被改动",
+    "loan note id {0}: day-end state (principal {1}, accrued {2}, due {3}, penalty {4}) differs from the journal":
+        "借据（内部号 {0}）：日终状态（本金 {1}，计提 {2}，应收 {3}，罚息 {4}）与账面不符",
+    "payroll {0}: recorded holdbacks or payables differ from the journal": "{0} 绩效工资：记录的扣留或应发与账面不符",
+    "officer {0}: {1} balance {2} has the wrong sign": "客户经理 {0}：{1} 余额 {2} 方向错误",
+    "compensation case {0} (note id {1}) differs from its journal lines": "赔偿案件 {0}（借据内部号 {1}）与其分录不符",
+    "year-end {0}: recorded refunds differ from the journal": "{0} 年度年终：记录的返还与账面不符",
+    "transaction {0} ({1}, {2}) posts to loan note {3} drawn later, on {4}": "交易 {0}（{1!t}，{2}）记在借据 {3} 上，而该借据 {4} 才发放",
+    "grant {0}: line {1} / card {2} is not what its recorded survey and approval say ({3} / {4})":
+        "授信 {0}：额度 {1} / 贷款卡 {2} 与记录的调查、审批不符（{3} / {4}）",
+    "transaction {0} {1}; everything from there on is suspect": "交易 {0} {1!t}；此后的全部记录均可疑",
+    "the recorded head {0} names {1}, which this ledger no longer has (deleted after the head was recorded)":
+        "记录的账簿指纹 {0} 指向 {1}，本账簿已没有（在记录指纹后被删除）",
+    "this ledger's history up to transaction {0} / record {1} differs from the head {2} recorded earlier: it was rewritten at or before that point":
+        "本账簿截至交易 {0} / 记录 {1} 的历史与此前记录的指纹 {2} 不符：在该点或之前被改写过",
+    "total debits {0} != total credits {1}": "借方合计 {0} ≠ 贷方合计 {1}",
+    "loan note {0}: face {1} but the journal disbursed {2}": "借据 {0}：票面 {1}，但账面发放 {2}",
+    "loan note {0}: principal {1} outside 0..{2}": "借据 {0}：本金 {1} 不在 0 至 {2} 之间",
+    "grant {0}: unknown product {1}": "授信 {0}：未知产品 {1}",
+    "grant {0}: line {1} over the {2} ceiling {3}": "授信 {0}：额度 {1} 超过{2}最高额度 {3}",
+    "grant {0}: term {1} months over the maximum {2}": "授信 {0}：期限 {1} 个月超过最长 {2} 个月",
+    "grant {0}: outstanding principal {1} is negative": "授信 {0}：本金余额 {1} 为负数",
+    "grant {0}: outstanding {1} over its line {2}": "授信 {0}：余额 {1} 超过额度 {2}",
+    "compensation of loan note {0}: recovered {1} is more than the {2} compensated": "借据 {0} 的赔偿：收回 {1} 超过赔偿额 {2}",
+    "compensation of loan note {0}: {1} recovered to the officer's debt, outside 0..{2}": "借据 {0} 的赔偿：归还客户经理垫款 {1}，不在 0 至 {2} 之间",
+    "officer {0}: debt {1} is more than the unrecovered shortfall of their compensation cases ({2})":
+        "客户经理 {0}：欠款 {1} 超过其赔偿案件未收回的欠款（{2}）",
+    "the journal matches the slips through transaction {0} and diverges between transactions {1} and {2}":
+        "账面与日终单相符至交易 {0}，在交易 {1} 与 {2} 之间出现分歧",
+    "grant {0}: surveyor, reviewer and approver are not three different people": "授信 {0}：调查人、审查人、审批人不是三个不同的人",
+    "grant {0}: approved without a contract and loan card number": "授信 {0}：已批准却没有合同号和贷款卡号",
+    "record {0}: {1}": "记录 {0}：{1!t}",
+    "does not match its chain link (edited outside the program)": "与其链接不符（在程序之外被修改）",
+    "records {0} {1}, which {2}": "记录了{0!t} {1}，该记录{2!t}",
+    "is gone": "已不存在", "was changed": "已被修改", "audit": "操作日志", "grant event": "授信事件",
+    "{0} {1} is not in the record chain (inserted outside the program)": "{0!t} {1} 不在记录链中（在程序之外插入）",
+    "operator {0} differs from their last recorded change (role, active, ID number or passphrase)":
+        "操作员 {0} 与其最后一次记录的变更不符（岗位、在岗、身份证号或口令）",
     # words that fill the sentences above ({0!t})
     "amount": "金额", "repayment amount": "还款金额", "drawdown amount": "用信金额", "guarantor ID number": "担保人身份证号",
     "operator's ID number": "操作员身份证号", "business date (--on)": "营业日期（--on）", "ID number": "身份证号", "pay-in amount": "缴回金额", "line amount": "授信额度",

@@ -171,8 +171,9 @@ def check_record_chain(ledger: Ledger) -> list[Finding]:
     broken = ledger.store.first_broken_record()
     if broken is None:
         return []
-    where = f"record {broken[0]} " if broken[0] else ""
-    return [Finding("record-chain", f"{where}{broken[1]}")]
+    if broken[0]:
+        return [Finding("record-chain", f"record {broken[0]}: {broken[1]}")]
+    return [Finding("record-chain", broken[1])]
 
 
 def check_grant_lines(ledger: Ledger) -> list[Finding]:
