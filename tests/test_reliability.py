@@ -209,3 +209,19 @@ def test_schema_6_compensations_survive_the_upgrade(tmp_path):
         with pytest.raises(sqlite3.DatabaseError, match="never changed"):
             store.conn.execute("UPDATE compensations SET amount = 1")
     assert os.path.exists(path + ".schema6.bak")
+
+
+def test_only_the_store_speaks_to_the_database():
+    """Issue 12: core and cli never import the database driver; the store maps its errors (as_ledger_error)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "credit_coop"
+    offenders = []
+    for path in list((root / "core").rglob("*.py")) + list((root / "cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n.split(".")[0] in ("sqlite3", "psycopg") for n in names):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, offenders

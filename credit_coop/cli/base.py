@@ -5,7 +5,6 @@ human rendering). Rich is imported only when a table is drawn."""
 import functools
 import inspect
 import json
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Optional
@@ -201,7 +200,11 @@ def _finish(outcome: str) -> None:
                     store.audit(row["operator"], row["action"], row["detail"], row["result"], at=row.get("at"), wait_ms=300)
                 if rows:
                     os.remove(spool)
-            except (LedgerError, sqlite3.OperationalError):
+            except Exception as e:  # a busy or unwritable ledger: the row waits in the spool
+                from credit_coop.store.sqlite import as_ledger_error
+
+                if not isinstance(e, LedgerError) and as_ledger_error(e) is None:
+                    raise
                 if mine:  # kept for the next command; the teller is not kept waiting for the log
                     from datetime import datetime, timezone
 
@@ -256,20 +259,17 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
                     return fn(*args, **kwargs)
                 except LedgerError as e:
                     fail(e.exit_code, str(e))
-                except sqlite3.OperationalError as e:
-                    from credit_coop.store.sqlite import is_busy
-
-                    if is_busy(e):
-                        fail(8, "the ledger is busy with another posting; please retry")
-                    from credit_coop.store.sqlite import storage_problem
-
-                    if storage_problem(e):
-                        fail(9, storage_problem(e))
-                    raise
                 except OSError as e:  # a full disk or a read-only folder while writing a file
                     fail(9, f"cannot write: {e.strerror or e}; nothing was changed")
-                except sqlite3.IntegrityError as e:
-                    fail(7, f"the ledger refused the change as a conflict ({e}); nothing was posted")
+                except typer.Exit:
+                    raise
+                except Exception as e:  # the store says which database errors a person can act on
+                    from credit_coop.store.sqlite import as_ledger_error
+
+                    known = as_ledger_error(e)
+                    if known is None:
+                        raise
+                    fail(known.exit_code, str(known))
             except typer.Exit as e:
                 if e.exit_code:
                     outcome = f"refused ({e.exit_code}): {CURRENT.error}" if CURRENT.error else f"exit {e.exit_code}"

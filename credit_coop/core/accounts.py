@@ -18,6 +18,10 @@ PAY_PAYABLE = "2211.pay"            # 应付职工薪酬-绩效工资, per offic
 RISK_FUND = "2241.riskfund"         # 其他应付款-风险补偿金, per officer
 OFFICER_DEBT = "1221.officer"       # 其他应收款-客户经理赔偿欠款, per officer
 
+# The transaction kinds the day-end posts (and a back-dated correction redoes): never reversed by hand,
+# left out when the day-end replays the counter's postings.
+DAY_END_KINDS = ("day-end", "day-end-reversal", "compensation", "compensation-reversal")
+
 # name_zh, name_en, type
 CHART: dict[str, tuple[str, str, str]] = {
     CASH: ("库存现金", "Cash on hand", "asset"),

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import tempfile
 
 from credit_coop.core.faults import fault
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerUnavailable, RuleViolation
 from credit_coop.core.ledger import Ledger, default_db_path
 from credit_coop.core.operators import require
+from credit_coop.store.sqlite import copy_file
 
 
 def _check(path: str) -> dict:
@@ -29,7 +29,7 @@ def _check(path: str) -> dict:
 
     with Ledger.open(path) as copy:
         result = verify(copy)
-        txns = copy.store._scalar("SELECT COUNT(*) FROM txns")
+        txns = copy.store.count_transactions()
     if not result["ok"]:
         first = result["findings"][0]["message"]
         raise RuleViolation(f"the backup does not verify ({len(result['findings'])} problems; first: {first})")
@@ -48,10 +48,7 @@ def backup(ledger: Ledger, out: str) -> dict:
     fd, tmp = tempfile.mkstemp(prefix=".credit-coop-backup-", suffix=".db", dir=folder)
     os.close(fd)
     try:
-        dest = sqlite3.connect(tmp)
-        ledger.store.conn.backup(dest)
-        dest.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
-        dest.close()
+        ledger.store.copy_to(tmp)  # a backup is one self-contained file
         checked = _check(tmp)
         fault("backup")
         os.replace(tmp, out)
@@ -146,23 +143,9 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     kept = None
     if os.path.exists(path):
         kept = f"{path}.replaced-{datetime.now().strftime('%Y%m%dT%H%M%S')}"
-        src = sqlite3.connect(path, timeout=5)
-        dest = sqlite3.connect(kept)
-        try:
-            src.backup(dest)  # a consistent copy, even of a ledger in WAL mode
-            dest.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            src.close()
-            dest.close()
+        copy_file(path, kept)  # a consistent copy, even of a ledger in WAL mode
         os.chmod(kept, 0o600)
-    src = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
-    dest = sqlite3.connect(path, timeout=5)
-    try:
-        src.backup(dest, pages=16, progress=lambda *_: fault("restore"))  # in steps; one transaction on dest
-        dest.execute("PRAGMA journal_mode=WAL")
-    finally:
-        src.close()
-        dest.close()
+    copy_file(backup_file, path, live=True, step=lambda: fault("restore"))
     detail = json.dumps({"from": plan["from"], "replaced_kept_as": kept, "lost_transactions": plan["lost_transactions"],
                          "lost_days": plan["lost_days"], "reason": reason, "forced": force,
                          "problems": plan["problems"]}, ensure_ascii=False)

@@ -223,7 +223,7 @@ def _recompute(ledger: Ledger, grant_ids: list[int], on: date, closed: date, cor
     return {
         "txns": txns + comp_txns,
         "compensated": compensated,
-        "interest": store.journal_sum_of_txns(txns, accounts.INTEREST_INCOME + ".%", side="credit"),
-        "penalty": store.journal_sum_of_txns(txns, accounts.PENALTY_INCOME + ".%", side="credit"),
+        "interest": store.journal_sum_of_txns(txns, accounts.INTEREST_INCOME, side="credit"),
+        "penalty": store.journal_sum_of_txns(txns, accounts.PENALTY_INCOME, side="credit"),
     }
 

@@ -135,14 +135,14 @@ REGISTERS: dict[str, tuple[str, str, list[Column]]] = {
 
 # Control totals: (money column, how the journal gives the same figure)
 CONTROLS = {
-    "loan_notes": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("drawdown",), account_like="1303.%")),
-    "repayments": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("repayment",), account_like="1001%")),
+    "loan_notes": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("drawdown",), account=accounts.LOANS)),
+    "repayments": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("repayment",), account=accounts.CASH)),
     "journal": ("debit", lambda s, f, t, rows: s.journal_sum(f, t, side="credit")),
     # each register's control total against the journal of the same period, summed independently of the register
-    "pay": ("total", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("payroll",), account_like="6601.%", side="net")),
-    "risk_fund": ("fund_in", lambda s, f, t, rows: s.journal_sum(f, t, account_like="2241.riskfund", side="credit")
-                  + s.journal_sum(f, t, account_like="1221.officer", side="credit")),
-    "year_end": ("refund", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("year-end",), account_like="2241.%", side="net")),
+    "pay": ("total", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("payroll",), account=accounts.PAY_EXPENSE, side="net")),
+    "risk_fund": ("fund_in", lambda s, f, t, rows: s.journal_sum(f, t, account=accounts.RISK_FUND, side="credit")
+                  + s.journal_sum(f, t, account=accounts.OFFICER_DEBT, side="credit")),
+    "year_end": ("refund", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("year-end",), account="2241", side="net")),
     "compensation": ("amount", lambda s, f, t, rows: s.journal_sum(f, t, kinds=("compensation",), side="credit")),
 }
 INJECTION = ("=", "+", "-", "@", "\t", "\r")
@@ -278,8 +278,7 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
 
     ws = new_sheet()
     convert = _converters(ws, cols, unmasked, lang)
-    cursor = ledger.store.register_rows(register, first.isoformat(), last.isoformat())
-    names = [d[0] for d in cursor.description]
+    names, cursor = ledger.store.register_rows(register, first.isoformat(), last.isoformat())
     products = ledger.policy.products
     account_names: dict[str, str] = {}
     if register == "journal":  # the account's name is looked up, not stored
@@ -330,7 +329,7 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
     if register == "pay":  # the withheld column against what the same runs paid into the officers' funds
         withheld = sum(r["holdback"] for r in kept)
         into_funds = ledger.store.journal_sum(first.isoformat(), last.isoformat(), kinds=("payroll",),
-                                              account_like=accounts.RISK_FUND, side="net-credit")
+                                              account=accounts.RISK_FUND, side="net-credit")
         cross = {"what": "withheld = paid into funds", "register_fen": withheld, "journal_fen": into_funds,
                  "agrees": withheld == into_funds}
     control_name = next((h for c, h in zip(cols, headers) if c.key == control_col), control_col)

@@ -17,7 +17,7 @@ from credit_coop.core import accounts
 from credit_coop.core.errors import Conflict, NotFound, RuleViolation
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.money import format_yuan
-from credit_coop.store.sqlite import DAY_END_KINDS
+from credit_coop.core.accounts import DAY_END_KINDS
 
 
 @dataclass(frozen=True)

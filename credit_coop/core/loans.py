@@ -403,7 +403,7 @@ def show_note(ledger: Ledger, note_no: str, all_days: bool = False) -> dict:
 
 def _by_month(movements) -> list[dict]:
     """Counter postings as they are; the day-end's accruals summed per month (issue 17: 335 lines for one note)."""
-    from credit_coop.store.sqlite import DAY_END_KINDS
+    from credit_coop.core.accounts import DAY_END_KINDS
 
     out: list[dict] = []
     months: dict[str, dict] = {}

@@ -7,6 +7,8 @@ import sqlite3
 from datetime import datetime, timezone
 from typing import Iterable
 
+from credit_coop.core.accounts import DAY_END_KINDS
+
 SCHEMA_VERSION = 9
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
@@ -61,7 +63,6 @@ def ledger_head(txn_link: tuple[int, str] | None, record_link: tuple[int, str] |
 
 # Transactions the day-end posts itself (and their reversals by a back-dated correction):
 # everything else is a counter posting.
-DAY_END_KINDS = ("day-end", "day-end-reversal", "compensation", "compensation-reversal")
 _DAY_END_KINDS_SQL = "(" + ", ".join(f"'{k}'" for k in DAY_END_KINDS) + ")"
 
 

@@ -104,29 +104,36 @@ class RegisterQueries:
                 out.setdefault(unit, {"drawn": 0, "repaid": 0, "compensated": 0})[key] = fen
         return out
 
-    def register_rows(self, register: str, first: str, last: str) -> Iterator[sqlite3.Row]:
-        """Stream a register's rows for a period (deterministic order)."""
-        return self.conn.execute(self.REGISTER_SQL[register], {"f": first, "t": last})
+    def register_rows(self, register: str, first: str, last: str) -> tuple[list[str], Iterator[tuple]]:
+        """A register's column names and its rows for a period, streamed (deterministic order)."""
+        cursor = self.conn.execute(self.REGISTER_SQL[register], {"f": first, "t": last})
+        return [d[0] for d in cursor.description], cursor
 
-    def journal_sum(self, first: str, last: str, *, kinds: tuple[str, ...] | None = None, account_like: str = "%",
+    def journal_sum(self, first: str, last: str, *, kinds: tuple[str, ...] | None = None, account: str | None = None,
                     side: str = "debit") -> int:
-        """Σ debit (or credit) of journal lines in a period, optionally for some transaction kinds / accounts."""
+        """Σ debit (or credit) of journal lines in a period, optionally for some transaction kinds and one account
+        with its sub-accounts (``1303``: every product's loans; ``1001``: every till)."""
         col = {"debit": "l.debit", "credit": "l.credit", "net": "l.debit - l.credit", "net-credit": "l.credit - l.debit"}[side]
         sql = f"""SELECT COALESCE(SUM({col}), 0) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-                  WHERE t.business_date BETWEEN ? AND ? AND l.account LIKE ?"""
-        params: list = [first, last, account_like]
+                  WHERE t.business_date BETWEEN ? AND ?"""
+        params: list = [first, last]
+        if account is not None:
+            sql += " AND (l.account = ? OR l.account LIKE ? || '.%')"
+            params += [account, account]
         if kinds:
             sql += f" AND t.kind IN ({', '.join('?' for _ in kinds)})"
             params += list(kinds)
         return self._scalar(sql, params)
 
-    def journal_sum_of_txns(self, txn_ids: list[int], account_like: str, side: str = "debit") -> int:
+    def journal_sum_of_txns(self, txn_ids: list[int], account: str, side: str = "debit") -> int:
+        """Σ debit (or credit) of these transactions' lines on ``account`` and its sub-accounts."""
         if not txn_ids:
             return 0
         col = "debit" if side == "debit" else "credit"
         marks = ", ".join("?" for _ in txn_ids)
         return self._scalar(
-            f"SELECT COALESCE(SUM({col}), 0) FROM journal_lines WHERE txn_id IN ({marks}) AND account LIKE ?", (*txn_ids, account_like)
+            f"SELECT COALESCE(SUM({col}), 0) FROM journal_lines WHERE txn_id IN ({marks}) AND (account = ? OR account LIKE ? || '.%')",
+            (*txn_ids, account, account)
         )
 
     def trial_balance_by_unit(self, as_of: str, unit_kind: str) -> list[sqlite3.Row]:

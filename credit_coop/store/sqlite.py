@@ -38,6 +38,21 @@ from credit_coop.store.registers import RegisterQueries
 BUSY_TIMEOUT_MS = 5000
 
 
+def as_ledger_error(err: BaseException):
+    """A database error a person can act on, as the domain error that says so (busy: 8, a full or read-only
+    disk: 9, a constraint: 7); None for anything else, which is a fault to let through. The one place the
+    CLI learns what a database error means, so it never imports the driver (issue 12)."""
+    if isinstance(err, sqlite3.IntegrityError):
+        return Conflict(f"the ledger refused the change as a conflict ({err}); nothing was posted")
+    if isinstance(err, sqlite3.OperationalError):
+        if is_busy(err):
+            return LedgerBusy("the ledger is busy with another posting; please retry")
+        problem = storage_problem(err)
+        if problem:
+            return LedgerUnavailable(problem)
+    return None
+
+
 class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQueries, CorrectionQueries, BatchQueries, RegisterQueries):
     """A ledger database. Rows come back as ``sqlite3.Row`` (mapping access)."""
 
@@ -282,3 +297,33 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         except (KeyError, TypeError, ValueError, OSError):
             pass
         return f"{mark.get('what')} by {mark.get('by')} has held it since {mark.get('since')} (maintenance)"
+
+    def copy_to(self, dest_path: str) -> None:
+        """A consistent copy of the live ledger, page by page while others keep posting, as one self-contained file."""
+        dest = sqlite3.connect(dest_path)
+        try:
+            self.conn.backup(dest)
+            dest.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dest.close()
+
+    def count_transactions(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM txns")
+
+
+def copy_file(src_path: str, dest_path: str, *, live: bool = False, step=None) -> None:
+    """Copy one ledger file over another through the backup API (under SQLite's locks, so no reader sees a
+    half-written file). ``live``: the destination is a ledger in use (it stays in WAL mode), else a
+    self-contained copy. ``step``: called between chunks of pages (the copy is one transaction on the
+    destination)."""
+    src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True) if live else sqlite3.connect(src_path, timeout=5)
+    dest = sqlite3.connect(dest_path, timeout=5)
+    try:
+        if step is not None:
+            src.backup(dest, pages=16, progress=lambda *_: step())
+        else:
+            src.backup(dest)
+        dest.execute(f"PRAGMA journal_mode={'WAL' if live else 'DELETE'}")
+    finally:
+        src.close()
+        dest.close()
