@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from credit_coop.store.common import AUDIT_FIELDS, chain_hash, GENESIS, GRANT_EVENT_FIELDS, ledger_head, LINE_COLUMNS, OPERATOR_FIELDS, record_hash, record_payload, TXN_COLUMNS
+from credit_coop.store.common import as_hashed_text, AUDIT_FIELDS, chain_hash, GENESIS, GRANT_EVENT_FIELDS, ledger_head, LINE_COLUMNS, OPERATOR_FIELDS, record_hash, record_payload, TXN_COLUMNS
 
 
 class ChainRecords:
@@ -55,25 +55,27 @@ class ChainRecords:
 
     def first_broken_link(self) -> tuple[int, str] | None:
         """Walk the chain in order (streaming); the first transaction whose link does not recompute or is missing."""
-        cols = ", ".join(f"t.{c.strip()}" for c in TXN_COLUMNS.split(","))
+        import hashlib
+
+        # rows come back already written as chain_hash writes them (SQLite formats, Python only hashes)
         txns = self.conn.execute(
-            f"SELECT {cols}, c.prev_hash, c.hash FROM txns t LEFT JOIN txn_chain c ON c.txn_id = t.id ORDER BY t.id"
+            f"""SELECT t.id, {as_hashed_text(TXN_COLUMNS, "t")}, c.prev_hash, c.hash
+                FROM txns t LEFT JOIN txn_chain c ON c.txn_id = t.id ORDER BY t.id"""
         )
-        lines = self.conn.execute(f"SELECT txn_id, {LINE_COLUMNS} FROM journal_lines ORDER BY txn_id, id")
+        lines = self.conn.execute(f"SELECT txn_id, {as_hashed_text(LINE_COLUMNS)} FROM journal_lines ORDER BY txn_id, id")
         pending = next(lines, None)
         prev = GENESIS
-        width = len(TXN_COLUMNS.split(","))
-        for row in txns:
-            txn, link_prev, link = tuple(row[:width]), row[width], row[width + 1]
-            own = []
-            while pending is not None and pending[0] <= txn[0]:
-                if pending[0] == txn[0]:
-                    own.append(pending[1:])
+        for txn_id, text, link_prev, link in txns:
+            h = hashlib.sha256(prev.encode())
+            h.update((text + "\n").encode())
+            while pending is not None and pending[0] <= txn_id:
+                if pending[0] == txn_id:
+                    h.update((pending[1] + "\n").encode())
                 pending = next(lines, None)
             if link is None:
-                return txn[0], "has no link in the hash chain"
-            if link_prev != prev or chain_hash(prev, txn, own) != link:
-                return txn[0], "does not match its hash-chain link (edited outside the program)"
+                return txn_id, "has no link in the hash chain"
+            if link_prev != prev or h.hexdigest() != link:
+                return txn_id, "does not match its hash-chain link (edited outside the program)"
             prev = link
         orphan = self._scalar("SELECT MIN(txn_id) FROM txn_chain WHERE txn_id NOT IN (SELECT id FROM txns)")
         if orphan is not None:

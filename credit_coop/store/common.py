@@ -33,6 +33,13 @@ def chain_hash(prev: str, txn: sqlite3.Row | tuple, lines: Iterable) -> str:
 
 TXN_COLUMNS = "id, kind, business_date, operator, memo, reverses, posted_at"
 
+
+def as_hashed_text(columns: str, table: str = "") -> str:
+    """SQL giving a row's text exactly as :func:`chain_hash` writes it (``|``-joined, NULL as empty), so a
+    walk over millions of lines formats them in SQLite instead of Python (verify's hash-chain check)."""
+    prefix = f"{table}." if table else ""
+    return " || '|' || ".join(f"COALESCE(CAST({prefix}{c.strip()} AS TEXT), '')" for c in columns.split(","))
+
 # The record chain (issue 16 §5): what is not money but decides who may move it — every audit-log row,
 # every grant workflow event (approved lines), each change to an operator (role, active, ID number,
 # passphrase) — is hashed into one chain, as journal transactions are into theirs.
