@@ -94,10 +94,11 @@ def _by_unit_table(title: str, rows: list[dict], cols: list[tuple[str, str]]) ->
     def shown(k: str, v):
         return yuan(v) if k.endswith("_fen") else v
 
+    from credit_coop.core.reports import npl_ratio_percent
+
     total = {k: sum(u[k] for u in rows) for k, _ in cols if k != "npl_ratio_percent"}
     if "non_performing_fen" in total:
-        bp = total["non_performing_fen"] * 10000 // total["outstanding_fen"] if total["outstanding_fen"] else 0
-        total["npl_ratio_percent"] = f"{bp // 100}.{bp % 100:02d}"
+        total["npl_ratio_percent"] = npl_ratio_percent(total["non_performing_fen"], total["outstanding_fen"])
     table = [[u["name"], *[shown(k, u[k]) for k, _ in cols]] for u in rows]
     table.append(["total", *[shown(k, total.get(k, "")) for k, _ in cols]])
     print_table(title, ["unit", *[c for _, c in cols]], table, right=tuple(c for _, c in cols))
@@ -422,14 +423,11 @@ def report_officers(
 
     Example: credit-coop report officers --by department
     """
-    from credit_coop.core.errors import InvalidInput
     from credit_coop.core.reports import officers_by_unit, officers_report
 
     with open_ledger() as ledger:
-        if by not in (None, "department"):
-            raise InvalidInput(f"--by must be department for officers, got {by!r}")
         result = officers_report(ledger, unit)
-        units = officers_by_unit(result, ledger) if by else None
+        units = officers_by_unit(result, ledger, by) if by else None
 
     def human(rows) -> None:
         print_table(

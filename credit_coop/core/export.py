@@ -259,7 +259,6 @@ def _write_sheet(wb, ledger: Ledger, register: str, first: date, last: date, unm
 
     en, cols = REGISTERS[register]
     cols = _shown(cols, lang)
-    register_products(ledger.policy.products)
     title = label(en, lang)
     held = ledger.policy["pay"]["holdback_percent"]  # the shares in the headers are the policy's, not fixed text
     shares = {"holdback": held, "payable": str(100 - Decimal(str(held)))}
@@ -420,6 +419,7 @@ def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[st
         raise InvalidInput("the output file must end in .xlsx")
     _check_folder(out)
     check_replaceable(out, force)
+    register_products(ledger.policy.products)  # coded product cells are named by the ledger's own policy
     wb = Workbook(write_only=True)
     wb.properties.creator = CREATOR
     cover = wb.create_sheet("封面" if lang == "zh" else "Cover")

@@ -161,7 +161,7 @@ def reference_days(*, drawn_on: date, amount: int, maturity: date, annual_rate_p
     while day <= through:
         paid = repayments.get(day, 0)
         for part in order:  # the counter's split, on the balances the last day-end left
-            key = {"penalty": "penalty", "interest_due": "interest_due", "interest_accrued": "accrued", "principal": "principal"}[part]
+            key = "accrued" if part == "interest_accrued" else part
             take = min(paid, s[key])
             s[key] -= take
             paid -= take

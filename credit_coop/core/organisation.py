@@ -193,12 +193,10 @@ def units_for_village(ledger: Ledger, village: str | None, on: str) -> tuple[str
 def check_department(ledger: Ledger, op, g, on: date, step: str) -> None:
     """A department head or officer acts only on their own department's grants (policy may let officers
     survey anywhere); union-wide roles act everywhere."""
-    role = op["role"]
-    if role not in ("dept-head", "officer", "reviewer"):
+    role = op["role"]  # reviewers sit in the credit department and review for the whole union
+    if role not in ("dept-head", "officer"):
         return
-    if role == "officer" and ledger.policy.data.get("organisation", {}).get("officer_any_department", False):
-        return
-    if role == "reviewer":  # reviewers sit in the credit department, reviewing for the whole union
+    if role == "officer" and ledger.policy.officer_any_department:
         return
     mine = operator_unit(ledger, op["name"], role, on.isoformat())
     theirs = g["department"] or DEFAULT_DEPARTMENT
@@ -210,7 +208,7 @@ def check_department(ledger: Ledger, op, g, on: date, step: str) -> None:
 
 def check_branch(ledger: Ledger, op, g, on: date) -> None:
     """A teller serves cards designated to their own branch, unless policy ``organisation.any_branch_service``."""
-    if op["role"] != "teller" or ledger.policy.data.get("organisation", {}).get("any_branch_service", False):
+    if op["role"] != "teller" or ledger.policy.any_branch_service:
         return
     mine = operator_unit(ledger, op["name"], "teller", on.isoformat())
     theirs = g["branch"] or DEFAULT_BRANCH

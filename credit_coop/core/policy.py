@@ -264,6 +264,16 @@ class Policy:
         return self.data["drawdown"].get("refuse_when_past_due", True)
 
     @property
+    def officer_any_department(self) -> bool:
+        """Issue 13: a loan officer may survey grants of another department (a ledger made before says no)."""
+        return self.data.get("organisation", {}).get("officer_any_department", False)
+
+    @property
+    def any_branch_service(self) -> bool:
+        """Issue 13, 通存通兑: a teller may serve a card designated to another branch (a ledger made before says no)."""
+        return self.data.get("organisation", {}).get("any_branch_service", False)
+
+    @property
     def refuse_draws_after_compensation(self) -> bool:
         """SPEC §7 / issue 18: a line with a compensated, unrecovered note takes no new draws."""
         return self.data["drawdown"].get("refuse_after_compensation", True)

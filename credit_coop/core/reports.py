@@ -16,6 +16,12 @@ SOURCE_TABLE = {
 }
 
 
+def npl_ratio_percent(non_performing_fen: int, outstanding_fen: int) -> str:
+    """The NPL ratio (不良率) as a percentage with two decimals, truncated: ``"0.39"``."""
+    bp = non_performing_fen * 10000 // outstanding_fen if outstanding_fen else 0
+    return f"{bp // 100}.{bp % 100:02d}"
+
+
 # -- by department or branch (issue 13) -------------------------------------------------------
 def unit_scope(ledger: Ledger, unit: str | None) -> tuple[str, str] | None:
     """``--unit CODE`` as (kind, code): one department's or branch's share of a report."""
@@ -126,17 +132,17 @@ def overdue_report(ledger: Ledger, as_of: date | None = None, unit: str | None =
     by_class["正常"] = by_class.get("正常", 0) + sum(principal.values())  # notes never classified yet
     total = sum(by_class.values())
     npl = sum(v for c, v in by_class.items() if c in npl_classes)
-    bp = npl * 10000 // total if total else 0
     return {
         "as_of": as_of.isoformat(),
         "notes": sorted(notes, key=lambda x: (-x["days_past_due"], x["note_no"])),
         "by_class": [{"class": c["name"], "principal_fen": by_class.get(c["name"], 0)} for c in ledger.policy["classification"]["categories"]],
         "by_product": list(by_product.values()),
         **({"unit": scope[1]} if scope else {}),
-        **({"by": by, "by_unit": [_ratio(u) for u in per_unit.values()]} if groups else {}),
+        **({"by": by, "by_unit": [{**u, "npl_ratio_percent": npl_ratio_percent(u["non_performing_fen"], u["outstanding_fen"])}
+                                   for u in per_unit.values()]} if groups else {}),
         "outstanding_fen": total,
         "non_performing_fen": npl,
-        "npl_ratio_percent": f"{bp // 100}.{bp % 100:02d}",
+        "npl_ratio_percent": npl_ratio_percent(npl, total),
     }
 
 
@@ -144,18 +150,15 @@ def unit_report(ledger: Ledger, as_of: date | None = None, by: str = "department
     """The department (or branch) league table (issue 13): grants, live lines, granted, drawn, outstanding,
     non-performing and its ratio per unit, and for departments the officers' average monthly pay (the
     source reports 客户经理月均工资 ≈ 9,000元). The units add up to the union's totals."""
-    from credit_coop.core.errors import InvalidInput
-    from credit_coop.core.organisation import operator_unit
+    from credit_coop.core.organisation import DEFAULT_BRANCH, DEFAULT_DEPARTMENT, operator_unit
 
-    if by not in ("department", "branch"):
-        raise InvalidInput(f"--by must be department or branch, got {by!r}")
-    overdue = overdue_report(ledger, as_of)  # checks the day is closed; gives the classes the same way
+    overdue = overdue_report(ledger, as_of, by=by)  # checks the day is closed; outstanding and NPL per unit
     d = overdue["as_of"]
     store = ledger.store
-    npl_classes = set(ledger.policy["classification"]["non_performing"])
-    units = {u["code"]: {"unit": u["code"], "name": u["name"], "grants": 0, "lines": 0, "granted_fen": 0, "drawn_fen": 0,
-                         "outstanding_fen": 0, "non_performing_fen": 0, "officers": 0, "officer_avg_monthly_pay_fen": None}
-             for u in store.org_units() if u["kind"] == by}
+    units = {u["unit"]: {"unit": u["unit"], "name": u["name"], "grants": 0, "lines": 0, "granted_fen": 0, "drawn_fen": 0,
+                         "outstanding_fen": u["outstanding_fen"], "non_performing_fen": u["non_performing_fen"],
+                         "npl_ratio_percent": u["npl_ratio_percent"], "officers": 0, "officer_avg_monthly_pay_fen": None}
+             for u in overdue["by_unit"]}
     for g in store.grants_by_unit(by, d):
         u = units[g["unit"]]
         u["grants"] += 1
@@ -163,14 +166,6 @@ def unit_report(ledger: Ledger, as_of: date | None = None, by: str = "department
         if g["status"] in ("approved", "frozen") and g["valid_from"] <= d <= g["valid_to"]:
             u["lines"] += 1
             u["granted_fen"] += g["line_amount"]
-    note_unit = store.note_units(by)
-    principal = store.principal_as_of(d)
-    for r in store.note_class_as_of(d):
-        p = principal.get(r["note_id"], 0)
-        if p and r["class"] in npl_classes:
-            units[note_unit[r["note_id"]]]["non_performing_fen"] += p
-    for note_id, p in principal.items():
-        units[note_unit[note_id]]["outstanding_fen"] += p
     if by == "department":
         pay: dict[str, list[int]] = {}
         for r in store.officer_pay_months(d[:7]):
@@ -182,19 +177,10 @@ def unit_report(ledger: Ledger, as_of: date | None = None, by: str = "department
             if code in units:
                 units[code]["officers"] = len(monthly)
                 units[code]["officer_avg_monthly_pay_fen"] = sum(monthly) // len(monthly)
-    rows = [u for u in units.values() if u["grants"] or u["unit"] not in ("D00", "B00")]  # the default units when used
-    for u in rows:
-        bp = u["non_performing_fen"] * 10000 // u["outstanding_fen"] if u["outstanding_fen"] else 0
-        u["npl_ratio_percent"] = f"{bp // 100}.{bp % 100:02d}"
+    rows = [u for u in units.values() if u["grants"] or u["unit"] not in (DEFAULT_DEPARTMENT, DEFAULT_BRANCH)]  # defaults when used
     total = {k: sum(u[k] for u in rows) for k in ("grants", "lines", "granted_fen", "drawn_fen", "outstanding_fen", "non_performing_fen")}
-    bp = total["non_performing_fen"] * 10000 // total["outstanding_fen"] if total["outstanding_fen"] else 0
-    total["npl_ratio_percent"] = f"{bp // 100}.{bp % 100:02d}"
+    total["npl_ratio_percent"] = npl_ratio_percent(total["non_performing_fen"], total["outstanding_fen"])
     return {"as_of": d, "by": by, "units": rows, "total": total}
-
-
-def _ratio(u: dict) -> dict:
-    bp = u["non_performing_fen"] * 10000 // u["outstanding_fen"] if u["outstanding_fen"] else 0
-    return {**u, "npl_ratio_percent": f"{bp // 100}.{bp % 100:02d}"}
 
 
 def officers_report(ledger: Ledger, unit: str | None = None) -> list[dict]:
@@ -213,8 +199,13 @@ def officers_report(ledger: Ledger, unit: str | None = None) -> list[dict]:
     return [r for r in rows if not scope or r["department"] == scope[1]]
 
 
-def officers_by_unit(rows: list[dict], ledger: Ledger) -> list[dict]:
-    """``report officers --by department``: the officers' figures summed per department."""
+def officers_by_unit(rows: list[dict], ledger: Ledger, by: str = "department") -> list[dict]:
+    """``report officers --by department``: the officers' figures summed per department (officers belong to
+    departments, so that is the only ``by`` there is)."""
+    from credit_coop.core.errors import InvalidInput
+
+    if by != "department":
+        raise InvalidInput(f"--by must be department for officers, got {by!r}")
     out = {code: {"unit": code, "name": name, "officers": 0, "grants": 0, "managed_fen": 0, "interest_collected_fen": 0, "fund_fen": 0}
            for code, name in unit_kinds(ledger, "department")}
     for r in rows:
