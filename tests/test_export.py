@@ -281,3 +281,14 @@ def test_a_register_longer_than_a_sheet_continues_on_the_next(sixty_notes, tmp_p
 
     wb = load_workbook(tmp_path / "n.xlsx")
     assert [wb[s].max_row for s in notes["sheets"]] == [26, 26, 11]               # each with its header row
+
+
+def test_a_borrower_of_two_kinds_is_named_in_both(coop, tmp_path):
+    """The borrowers register joins a borrower's kinds with '|'; a Chinese workbook names each of them."""
+    idn = new_id()
+    borrowers.add_borrower(coop.as_("officer"), id_number=idn, name="李四", kinds=["public-employee", "business"], on=D0)
+    out, _ = export(coop, tmp_path, registers=["borrowers"])
+    ws = load_workbook(out)["借款人"]
+    header = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[header.index("姓名")] == "李四")
+    assert row[header.index("资格")] == "个体工商户、公职人员" and row[header.index("资格代码")] == "business|public-employee"

@@ -209,7 +209,7 @@ def _converters(ws, cols: list[Column], unmasked: bool, lang: str) -> list:
         "int": int,
         "number": Decimal,  # a rate such as "6.5" is a number in the sheet, not text
         "bool": lambda v: yes if v else no,
-        "code": lambda v: "、".join(name(x.strip(), lang) for x in str(v).split(",")) if lang == "zh" else str(v),
+        "code": lambda v: "、".join(name(x, lang) for x in str(v).split("|")) if lang == "zh" else str(v),  # kinds come "|"-joined
         "movement": lambda v: name(MOVEMENT_NAMES.get(v, v), lang) if lang == "zh" else str(v),  # a payroll here is the holdback
         "phrase": lambda v: translate(v, lang),  # a reason the ledger wrote in English, read in the sheet's language
         "id": str,  # masked beforehand when needed (the hash covers what the sheet shows)
