@@ -12,7 +12,6 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from credit_coop.core.errors import LedgerError
-from credit_coop.core.labels import month_count, name, names  # noqa: F401  (re-exported for the command modules)
 
 # The environment is read in one place (``Globals.settle``), after both positions of an
 # option: whatever is typed on the command line wins over the environment (issue 16).

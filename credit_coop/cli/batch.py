@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, yuan, say
+from credit_coop.cli.base import CURRENT, AsOfOpt, OnOpt, PostingOnOpt, command, emit, new_group, open_ledger, print_fields, print_table, progress_bar, wan, say, yuan
 
 batch_app = new_group("Head-office batch runs: day-end, payroll, year-end.")
 loan_app = new_group("Loan notes (借据).")

@@ -4,7 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, yuan, say, month_count, name, names
+from credit_coop.cli.base import OnOpt, command, emit, new_group, open_ledger, print_fields, print_table, say, yuan
+from credit_coop.core.labels import names
 
 app = new_group("Borrowers and their qualifications.")
 

@@ -4,7 +4,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import progress_bar, command, emit, new_group, open_ledger, print_table, yuan, say
+from credit_coop.cli.base import progress_bar, command, emit, new_group, open_ledger, print_table, say, yuan
 
 app = new_group("Audit exports: Excel workbooks and plain-text journals.")
 

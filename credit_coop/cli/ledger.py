@@ -4,7 +4,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, fail, new_group, open_ledger, print_correction, print_table, yuan, say, month_count, name, names
+from credit_coop.cli.base import CURRENT, OnOpt, PostingOnOpt, command, emit, fail, new_group, open_ledger, print_correction, print_table, say, yuan
+from credit_coop.core.labels import month_count, name, names
 
 policy_app = new_group("The policy in force.")
 operator_app = new_group("Operators and their roles.")

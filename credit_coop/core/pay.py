@@ -17,12 +17,11 @@ add up to the fee and withheld + payable = total, exactly.
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from credit_coop.core import accounts, dates
-from credit_coop.core.errors import Conflict, InvalidInput, RuleViolation
+from credit_coop.core.errors import Conflict, RuleViolation
 from credit_coop.core.faults import fault
 from credit_coop.core.journal import Line, post
 from credit_coop.core.ledger import Ledger
