@@ -70,12 +70,23 @@ def test_sql_day_end_equals_the_reference(tmp_path_factory, product, start, amou
             got = {"principal": s["principal"], "accrued": s["accrued"], "interest_due": s["interest_due"],
                    "penalty": s["penalty"], "dpd": s["dpd"], "class": s["class"]}
             assert got == {k: v for k, v in expected.items() if k != "day"}, (day, got, expected)
-            journal = {k: store.note_balance(note_id, acc) for k, acc in (
-                ("principal", accounts.loans_account(product)), ("accrued", accounts.INTEREST_ACCRUED),
-                ("interest_due", accounts.INTEREST_DUE), ("penalty", accounts.PENALTY_DUE))}
+            # the journal: the note's claims on its own accounts, what is accrued on the product's (issue 11;
+            # this is the ledger's only note, so the product's accounts are the note's)
+            gl = {r["account"]: r["debit"] - r["credit"] for r in store.account_balances()}
+            journal = {"principal": store.note_balance(note_id, accounts.loans_account(product)),
+                       "accrued": gl.get(accounts.accrued_account(product), 0),
+                       "interest_due": store.note_balance(note_id, accounts.INTEREST_DUE),
+                       "penalty": store.note_balance(note_id, accounts.PENALTY_DUE) + gl.get(accounts.penalty_accrued_account(product), 0)}
             assert journal == {k: expected[k] for k in journal}, (day, journal, expected)
+            assert store.note_balance(note_id, accounts.PENALTY_DUE) == s["penalty"] - s["penalty_accrued"]
             previous = expected
             day += timedelta(days=1)
+        # per-note day-end lines only where interest or penalty became a claim: settlement days and maturity
+        it = policy["interest"]
+        for line in store.note_lines(note_id):
+            if line["kind"] == "day-end":
+                on = date.fromisoformat(line["business_date"])
+                assert interest.is_settlement_day(on, it) or on == maturity, line
         store.close()
     finally:
         coop.close()

@@ -101,8 +101,15 @@ def test_sum_of_accruals_equals_direct_recomputation(coop2):
     assert s["interest_accrued_fen"] == int(period2 + Fraction(1, 2))
     store = coop2.as_("auditor").store
     note_id = store.get_note_by_no(n["note_no"])["id"]
-    posted = sum(l["debit"] for l in store.note_lines(note_id) if l["kind"] == "day-end" and l["account"] == "1132.accrued")
-    assert posted == int(period1 + Fraction(1, 2)) + int(period2 + Fraction(1, 2))
+    # issue 11: the note's interest became a per-note line only when it fell due (3-20); the day-end's
+    # accruals are booked per product, and the product's accrued account holds what is not yet due
+    settled = [l for l in store.note_lines(note_id) if l["kind"] == "day-end"]
+    assert [(l["business_date"], l["account"], l["debit"], l["credit"]) for l in settled] == [
+        ("2025-03-20", "1132.due", int(period1 + Fraction(1, 2)), 0),
+        ("2025-03-20", f"1132.accrued.{s['product']}", 0, int(period1 + Fraction(1, 2)))]
+    balances = {r["account"]: r["debit"] - r["credit"] for r in store.account_balances()}
+    assert balances[f"1132.accrued.{s['product']}"] == int(period2 + Fraction(1, 2))
+    assert balances[f"6011.interest.{s['product']}"] == -(int(period1 + Fraction(1, 2)) + int(period2 + Fraction(1, 2)))
 
 
 def test_maturity_overdue_penalty_and_classes(coop2):
@@ -220,13 +227,16 @@ def test_loan_reassign_moves_interest_credit(coop2):
 
 
 def test_loan_show_sums_the_day_end_by_month(coop2):
-    """Issue 17: `loan show` printed every day's accrual (335 lines for one note)."""
+    """Issue 17: `loan show` printed every day's accrual (335 lines for one note). Since issue 11 a note's
+    own postings are its counter postings and a settlement a month: the day-end accrues per product."""
     ln, n = line_and_note(coop2)
     close(coop2, date(2025, 5, 31))
     auditor = coop2.as_("auditor")
     short = loans.show_note(auditor, n["note_no"])
     full = loans.show_note(auditor, n["note_no"], all_days=True)
-    assert len(full["movements"]) > 90 and len(short["movements"]) <= 5
-    assert [m["kind"] for m in short["movements"]][:2] == ["drawdown", "day-end × 31"]
+    assert [(m["kind"], m["on"]) for m in full["movements"]] == [
+        ("drawdown", n["drawn_on"]), ("day-end", "2025-03-20"), ("day-end", "2025-04-20"), ("day-end", "2025-05-20")]
+    assert [m["kind"] for m in short["movements"]] == ["drawdown", "day-end × 1", "day-end × 1", "day-end × 1"]
+    assert sum(m["interest_due_fen"] for m in full["movements"]) == short["interest_due_fen"] > 0
     for k in ("principal_fen", "interest_accrued_fen", "interest_due_fen", "penalty_fen"):
         assert sum(m[k] for m in short["movements"]) == sum(m[k] for m in full["movements"])

@@ -8,6 +8,7 @@ import pytest
 from credit_coop.core import borrowers, grants, loans, organisation
 from credit_coop.core.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from credit_coop.core.policy import Policy
+from credit_coop.store import SCHEMA_VERSION
 from conftest import D0, far_dates, make_coop, new_id
 
 ON = date(2025, 3, 1)
@@ -179,7 +180,7 @@ def test_an_older_ledger_upgrades_into_one_default_department_and_branch(tmp_pat
     db.conn.commit()
     db.close()
     with Ledger.open(path, "a") as ledger:
-        assert ledger.store.get_meta("schema_version") == "9"
+        assert ledger.store.get_meta("schema_version") == str(SCHEMA_VERSION)
         shown = organisation.show_organisation(ledger, ON)
         assert {u["code"] for u in shown["units"]} == {"D00", "B00"}
         assert {o["name"]: o["unit"] for o in shown["operators"]} == {"t": "B00", "h": "D00"}

@@ -102,9 +102,12 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
             result = action()
             result["correction"] = {"reason": reason, "from": d0, "through": closed, "days_recomputed": 0}
             return result
-        undone = _reopen(ledger, grant_ids, d0, reason)
         with store.replay_state():
             _rebuild(ledger, grant_ids, on)
+            posted = _replay(ledger, grant_ids, on, parse_date(closed))  # what the day-end booked on them, per day
+            store.clear_replay_state()
+            _rebuild(ledger, grant_ids, on, check=False)
+            undone = _reopen(ledger, grant_ids, d0, reason, posted)
             result = action()
             redone = _recompute(ledger, grant_ids, on, parse_date(closed), result.get("txn_id"))
             negative = store.negative_replayed()
@@ -137,23 +140,44 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
     return result
 
 
-def _reopen(ledger: Ledger, grant_ids: list[int], d0: str, reason: str) -> dict:
-    """Step 2: reverse, day by day, what the day-end posted on the lines' notes from ``d0`` on."""
+def _replay(ledger: Ledger, grant_ids: list[int], on: date, closed: date) -> dict[str, dict]:
+    """The day-end replayed for the lines' notes from ``on`` through ``closed`` as it ran (nothing posted):
+    per day, what it accrued per product — the part of the day-end's summed lines that was theirs."""
+    out = {}
+    day = on
+    while day <= closed:
+        out[day.isoformat()] = run_day(ledger, day, post=False, grant_ids=grant_ids)["pooled"]
+        day += ONE_DAY
+    return out
+
+
+def _reopen(ledger: Ledger, grant_ids: list[int], d0: str, reason: str, pooled: dict[str, dict]) -> dict:
+    """Step 2: reverse, day by day, what the day-end posted on the lines' notes from ``d0`` on: their own
+    lines (settlements; before compact books, every day's accrual) from the journal, and their share of
+    the accruals summed per product from ``pooled`` (the replay, issue 11)."""
     store = ledger.store
+    compact_since = store.get_meta("compact_since") or ""
     by_day: dict[str, list] = defaultdict(list)
     for r in store.day_end_postings_from(grant_ids, d0):
         by_day[r["business_date"]].append(r)
     interest = penalty = 0
     txns = []
-    for day, rows in by_day.items():
+    for day in sorted(set(by_day) | set(pooled)):
         lines = []
         income: dict[tuple[str, str], int] = defaultdict(int)
-        for r in rows:
+        for r in by_day.get(day, []):
             net = r["net"]
             lines.append(Line(r["account"], debit=max(-net, 0), credit=max(net, 0), grant_id=r["grant_id"], note_id=r["note_id"]))
             # accrued and due interest came from interest income; penalty from penalty income
-            income_acc = accounts.PENALTY_INCOME if r["account"] == accounts.PENALTY_DUE else accounts.INTEREST_INCOME
+            income_acc = accounts.PENALTY_INCOME if r["account"].startswith(accounts.PENALTY_DUE) else accounts.INTEREST_INCOME
             income[(income_acc, r["product"])] += net
+        if day >= compact_since:
+            for product, (accrued, penalties) in pooled.get(day, {}).items():
+                for receivable, income_acc, fen in ((accounts.accrued_account(product), accounts.INTEREST_INCOME, accrued),
+                                                    (accounts.penalty_accrued_account(product), accounts.PENALTY_INCOME, penalties)):
+                    if fen:
+                        lines.append(Line(receivable, credit=fen))
+                        income[(income_acc, product)] += fen
         for (acc, product), net in sorted(income.items()):
             if net:
                 lines.append(Line(f"{acc}.{product}", debit=max(net, 0), credit=max(-net, 0)))
@@ -172,8 +196,13 @@ def _reopen(ledger: Ledger, grant_ids: list[int], d0: str, reason: str) -> dict:
     return {"interest": interest, "penalty": penalty, "compensations": comps, "txns": txns}
 
 
-def _rebuild(ledger: Ledger, grant_ids: list[int], on: date) -> None:
-    """Step 3: the lines' notes' day-end state as at the end of the day before ``on``."""
+def _rebuild(ledger: Ledger, grant_ids: list[int] | None, on: date, *, check: bool = True) -> None:
+    """Step 3: the notes' day-end state (of some lines, or ``None``: all) as at the end of the day before ``on``.
+
+    It starts from the last settlement day, when every note's accrued interest and penalty have become
+    claims on its own accounts and every rounding period starts afresh: the state there is the journal's
+    claims and the class records. The day-end is replayed from there without posting (issue 11: this is
+    also how ``verify`` proves each note's accrued interest)."""
     store = ledger.store
     it = ledger.policy["interest"]
     first = parse_date(store.first_closed_day())
@@ -183,27 +212,39 @@ def _rebuild(ledger: Ledger, grant_ids: list[int], on: date) -> None:
     start = max(start, first - ONE_DAY)
     notes = store.notes_of_grants(grant_ids, start.isoformat())
     if notes:
-        balances = store.note_components_through(grant_ids, start.isoformat())
-        classes = store.class_as_of([n["id"] for n in notes], start.isoformat())
+        claims = store.note_claims_through(grant_ids, start.isoformat())
+        classes = store.class_as_of(grant_ids, start.isoformat())
         rows = []
         for n in notes:
-            b = balances.get(n["id"])
+            b = claims.get(n["id"])
             c = classes.get(n["id"])
             since = c["past_due_since"] if c else None
             dpd = (start - parse_date(since)).days + 1 if since and since <= start.isoformat() else 0
-            rows.append((*state_row(n, it), b["p"] if b else 0, b["a"] if b else 0, b["i"] if b else 0, b["q"] if b else 0,
-                         since, dpd, c["class"] if c else "正常"))
+            rows.append((*state_row(n, it), b["p"] if b else 0, 0, b["i"] if b else 0, b["q"] if b else 0,
+                         since, dpd, c["class"] if c else "正常", 0))
         store.insert_note_states(rows)
     day = start + ONE_DAY
     while day < on:
         run_day(ledger, day, post=False, grant_ids=grant_ids)
         day += ONE_DAY
-    wrong = store.note_state_mismatches((on - ONE_DAY).isoformat(), grant_ids)
+    wrong = store.note_state_mismatches((on - ONE_DAY).isoformat(), grant_ids) if check else []
     if wrong:
         raise RuleViolation(
             f"cannot rebuild the day-end state of loan note id {wrong[0]['note_id']} as at {(on - ONE_DAY).isoformat()}; "
             "nothing posted. Run `credit-coop verify` and report what it finds"
         )
+
+
+def replay_open_period(ledger: Ledger) -> list:
+    """``verify`` (issue 11): replay every note's day-end from the last settlement day through the last
+    closed day, from the journal's claims, and return the notes whose kept state differs."""
+    store = ledger.store
+    closed = store.closed_through()
+    if not closed:
+        return []
+    with store.replay_state():
+        _rebuild(ledger, None, parse_date(closed) + ONE_DAY, check=False)
+        return store.replayed_state_mismatches()
 
 
 def _recompute(ledger: Ledger, grant_ids: list[int], on: date, closed: date, correction_txn: int | None) -> dict:

@@ -220,13 +220,18 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     store.dayend_accrue(d, den, SQL_REGULAR_NUM, sql_penalty_num(it["compound_unpaid_interest"]))
     settling = is_settlement_day(day, it)
     which = sql_falls_due(settling)
+    # an upgraded ledger's first compact day: old per-note accrued interest moves to its product's account
+    reclass = store.get_meta("compact_since") == d and store.has_old_accrued(accounts.INTEREST_ACCRUED, grant_ids)
     touched, txn_id = 0, None
-    if post and store.dayend_has_postings(d, which):
+    if post and (reclass or store.dayend_has_postings(d, which)):
         txn_id = store.insert_txn("day-end", d, ledger.operator, memo or f"day-end {d}", None)
-    touched = store.dayend_post_accruals(
-        txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_DUE, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
+    if reclass:
+        store.dayend_reclass_accrued(txn_id, accounts.INTEREST_ACCRUED, grant_ids)
+    touched, pooled = store.dayend_post_accruals(
+        txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_ACCRUED, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
     )
-    store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE)
+    store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE,
+                        accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE)
     if txn_id is not None:
         seal_bulk(ledger, txn_id)  # the journal's balance check, as every posting
     store.dayend_classify(d, SQL_OVERDUE, _class_case(policy["classification"]["categories"]), record=post, restate=restate)
@@ -235,7 +240,7 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     else:
         store.clear_compensated_state(d)
         compensated = []
-    return {"day": d, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated}
+    return {"day": d, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated, "pooled": pooled}
 
 
 def close_day(ledger: Ledger, day: date) -> dict:

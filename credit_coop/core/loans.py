@@ -10,7 +10,7 @@ This module is on the counter path: stdlib only, no heavy imports.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from credit_coop.core import accounts
 from credit_coop.core.business_day import check_line_order, check_not_far, check_settles_on_open_day, open_business_date
@@ -49,21 +49,32 @@ def _check_line_open_for_drawing(g, on: date) -> None:
         raise RuleViolation(f"line {g['card_no']} expired on {g['valid_to']}; no drawdowns after its last valid day")
 
 
+def state_date(ledger: Ledger) -> str:
+    """The business date the notes' day-end state stands at: the last closed day, or during a
+    back-dated correction the day before its date ('' before any day is closed)."""
+    if ledger.reopened_from is not None:
+        return (ledger.reopened_from - timedelta(days=1)).isoformat()
+    return ledger.store.closed_through() or ""
+
+
 def note_balances(ledger: Ledger, g, cases: list | None = None) -> list[dict]:
-    """Every loan note on a line with its balances per component (from the journal).
+    """Every loan note on a line with its balances per component: the day-end state of the notes
+    still owing plus the counter's postings since (``store.note_receivables``, issue 11).
 
     ``cases``: the line's compensation rows, when the caller already has them.
     """
-    comp_accounts = {c: accounts.component_account(c, g["product"]) for c in COMPONENTS}
-    bal = ledger.store.note_balances_for_grant(g["id"], comp_accounts.values())
-    notes = ledger.store.notes_for_grant(g["id"])
-    reversed_ids = ledger.store.reversed_txn_ids(n["txn_id"] for n in notes)
+    store = ledger.store
+    bal = store.note_receivables(g["id"], state_date(ledger))
+    notes = store.notes_for_grant(g["id"])
+    reversed_ids = store.reversed_txn_ids(n["txn_id"] for n in notes)
     out = []
     if cases is None:
-        cases = ledger.store.compensations_for_grant(g["id"], accounts.RISK_FUND, accounts.OFFICER_DEBT)
+        cases = store.compensations_for_grant(g["id"], accounts.RISK_FUND, accounts.OFFICER_DEBT)
     compensated = {c["note_id"] for c in cases}
     for n in notes:
-        comps = {c: bal.get((n["id"], acc), 0) for c, acc in comp_accounts.items()}
+        b = bal.get(n["id"])
+        comps = {"penalty": b["penalty"], "interest_due": b["interest_due"], "interest_accrued": b["accrued"],
+                 "principal": b["principal"]} if b else dict.fromkeys(COMPONENTS, 0)
         owed = sum(comps.values())
         status = "reversed" if n["txn_id"] in reversed_ids else ("outstanding" if owed else
                                                                   "compensated" if n["id"] in compensated else "repaid")
@@ -76,7 +87,8 @@ def note_balances(ledger: Ledger, g, cases: list | None = None) -> list[dict]:
                 "maturity": n["maturity"],
                 "status": status,
                 "owed_fen": owed,
-                **{f"{c}_fen": v for c, v in comps.items()},
+                **{f"{c}_fen": comps[c] for c in COMPONENTS},
+                "penalty_claim_fen": comps["penalty"] - (b["penalty_accrued"] if b else 0),
             }
         )
     return out
@@ -193,10 +205,13 @@ def _given_date(on: date | str | None, correction: str | None) -> date | None:
 def _check_not_past_due(ledger: Ledger, g, on: date) -> None:
     """Issue 17: a line with a note past due (as the last day-end found it, and not paid since) stops drawing."""
     store = ledger.store
-    for late in store.past_due_notes(g["id"]):
-        owed_late = store.note_balance(late["id"], accounts.INTEREST_DUE) + store.note_balance(late["id"], accounts.PENALTY_DUE)
-        if late["maturity"] < on.isoformat():
-            owed_late += store.note_balance(late["id"], accounts.loans_account(g["product"]))
+    late_notes = store.past_due_notes(g["id"])
+    if not late_notes:
+        return
+    owing = store.note_receivables(g["id"], state_date(ledger), [n["id"] for n in late_notes])
+    for late in late_notes:
+        b = owing.get(late["id"])
+        owed_late = (b["interest_due"] + b["penalty"] + (b["principal"] if late["maturity"] < on.isoformat() else 0)) if b else 0
         if owed_late > 0:
             raise RuleViolation(
                 f"loan note {late['note_no']} on line {g['card_no']} is {late['dpd']} day(s) past due ({late['class']}); "
@@ -290,8 +305,8 @@ def repay(
                     continue
                 if n["id"] not in officers:
                     officers[n["id"]] = store.note_officer(n["id"], g["officer"])
-                lines.append(Line(accounts.component_account(comp, g["product"]), credit=take, grant_id=g["id"],
-                                  note_id=n["id"], officer=officers[n["id"]]))
+                for account, fen in accounts.receivable_credits(comp, take, g["product"], n["penalty_claim_fen"]):
+                    lines.append(Line(account, credit=fen, grant_id=g["id"], note_id=n["id"], officer=officers[n["id"]]))
                 paid.setdefault(n["note_no"], {})[f"{comp}_fen"] = take
                 split[comp] += take
                 remaining -= take
@@ -347,7 +362,7 @@ def show_line(ledger: Ledger, card: str, as_of: date | None = None) -> dict:
     out["borrower_name"] = b["name"]
     states = {s["id"]: s for s in ledger.store.past_due_notes(g["id"])}
     classes = {r["note_id"]: r["class"] for r in ledger.store.classes_of_grant(g["id"])}
-    out["notes"] = [{**{k: v for k, v in n.items() if k != "id"}, "days_past_due": states[n["id"]]["dpd"] if n["id"] in states else 0,
+    out["notes"] = [{**{k: v for k, v in n.items() if k not in ("id", "penalty_claim_fen")}, "days_past_due": states[n["id"]]["dpd"] if n["id"] in states else 0,
                      "class": classes.get(n["id"], "正常")} for n in note_balances(ledger, g)]
     return out
 
@@ -369,14 +384,13 @@ def show_note(ledger: Ledger, note_no: str, all_days: bool = False) -> dict:
     bal = next(b for b in note_balances(ledger, g) if b["id"] == n["id"])
     state = store.note_state(n["id"])
     movements: dict[int, dict] = {}
-    names = {accounts.loans_account(g["product"]): "principal", accounts.INTEREST_ACCRUED: "interest_accrued",
-             accounts.INTEREST_DUE: "interest_due", accounts.PENALTY_DUE: "penalty"}
     for line in store.note_lines(n["id"]):
-        if line["account"] not in names:  # the officer's side of a compensation or recovery
+        component = accounts.component_of(line["account"])
+        if component is None:  # the officer's side of a compensation or recovery
             continue
         m = movements.setdefault(line["txn_id"], {"txn_id": line["txn_id"], "on": line["business_date"], "kind": line["kind"],
                                                   "principal_fen": 0, "interest_accrued_fen": 0, "interest_due_fen": 0, "penalty_fen": 0})
-        m[names[line["account"]] + "_fen"] += line["debit"] - line["credit"]
+        m[component + "_fen"] += line["debit"] - line["credit"]
     return {
         "note_no": n["note_no"],
         "card_no": g["card_no"],

@@ -53,8 +53,8 @@ def compensate_matured(ledger: Ledger, day: date) -> list[dict]:
         if shortfall:
             lines.append(Line(accounts.OFFICER_DEBT, debit=shortfall, grant_id=c["grant_id"], note_id=c["note_id"], officer=c["officer"]))
         for comp, fen in owed.items():
-            if fen:
-                lines.append(Line(accounts.component_account(comp, c["product"]), credit=fen, grant_id=c["grant_id"], note_id=c["note_id"]))
+            for account, part in accounts.receivable_credits(comp, fen, c["product"], c["penalty"] - c["penalty_accrued"]) if fen else ():
+                lines.append(Line(account, credit=part, grant_id=c["grant_id"], note_id=c["note_id"]))
         txn_id = post(ledger, "compensation", day, lines, memo=f"全额赔偿 {c['note_no']} by {c['officer']}")
         store.insert_compensation({"note_id": c["note_id"], "officer": c["officer"], "on_date": day.isoformat(), "amount": amount,
                                    "from_fund": from_fund, "shortfall": shortfall, "txn_id": txn_id})

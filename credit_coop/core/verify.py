@@ -102,16 +102,33 @@ def check_append_only_guards(ledger: Ledger) -> list[Finding]:
 
 
 def check_day_end_state(ledger: Ledger) -> list[Finding]:
-    """The day-end's per-note balances equal the journal through the last closed day."""
-    closed = ledger.store.closed_through()
+    """The day-end state of every note agrees with the journal through the last closed day (issue 11):
+    its claims (principal, interest due, penalty claimed) with its own accounts; its accrued interest and
+    penalty, numerators, days past due and class with a replay of its postings from the last settlement
+    day; and the notes' accrued interest and penalty, per product, with the general ledger's accounts."""
+    from credit_coop.core.corrections import replay_open_period
+
+    store = ledger.store
+    closed = store.closed_through()
     if not closed:
         return []
-    return [
-        Finding("day-end", f"loan note id {r['note_id']}: day-end state (principal {format_yuan(r['principal'])}, "
-                           f"accrued {format_yuan(r['accrued'])}, due {format_yuan(r['interest_due'])}, "
-                           f"penalty {format_yuan(r['penalty'])}) differs from the journal")
-        for r in ledger.store.note_state_mismatches(closed)
+    out = [
+        Finding("day-end", f"loan note {r['note_no']}: day-end state (principal {format_yuan(r['principal'])}, "
+                           f"interest due {format_yuan(r['interest_due'])}, penalty claimed {format_yuan(r['penalty_claim'])}) "
+                           f"differs from the journal ({format_yuan(r['p'] or 0)}, {format_yuan(r['i'] or 0)}, {format_yuan(r['q'] or 0)})")
+        for r in store.note_state_mismatches(closed)
     ]
+    out += [
+        Finding("day-end", f"loan note {r['note_no']}: day-end state {r['field']} is {r['kept']}, but replaying its postings "
+                           f"from the last settlement day gives {r['replayed']}")
+        for r in replay_open_period(ledger)
+    ]
+    out += [
+        Finding("day-end", f"accrued {r['kind']} of product {r['product']}: the notes hold {format_yuan(r['notes'])} "
+                           f"but the ledger's accrued account holds {format_yuan(r['ledger'])}")
+        for r in store.accrued_pool_mismatches(closed)
+    ]
+    return out
 
 
 def check_officer_funds(ledger: Ledger) -> list[Finding]:

@@ -72,7 +72,7 @@ class BatchQueries:
     def compensation_candidates(self, day: str, grace_days: int) -> list[sqlite3.Row]:
         """Notes unpaid ``grace_days`` after maturity, not yet compensated, with their issuing officer."""
         return self._all(
-            f"""SELECT s.note_id, s.grant_id, s.product, s.principal, s.accrued, s.interest_due, s.penalty,
+            f"""SELECT s.note_id, s.grant_id, s.product, s.principal, s.accrued, s.interest_due, s.penalty, s.penalty_accrued,
                       n.amount, n.note_no, g.surveyed_by AS officer
                FROM {self.state} s JOIN loan_notes n ON n.id = s.note_id JOIN grants g ON g.id = s.grant_id
                LEFT JOIN {LIVE_COMPENSATIONS} c ON c.note_id = s.note_id
@@ -84,7 +84,7 @@ class BatchQueries:
     def insert_compensation(self, row: dict) -> None:
         self._insert("compensations", row)
 
-    _CLEARED = """principal = 0, accrued = 0, interest_due = 0, penalty = 0, accrual_num = 0,
+    _CLEARED = """principal = 0, accrued = 0, interest_due = 0, penalty = 0, penalty_accrued = 0, accrual_num = 0,
                   accrual_posted = 0, penalty_num = 0, penalty_posted = 0"""
 
     def clear_note_state(self, note_id: int) -> None:

@@ -49,8 +49,9 @@ class CheckQueries:
         )
 
     def negative_sub_balances(self, accounts_prefixes: Iterable[str]) -> list[sqlite3.Row]:
-        """(note, account) balances below zero for accounts that can never be negative."""
-        clauses = " OR ".join("account LIKE ? || '%'" for _ in accounts_prefixes)
+        """(note, account) balances below zero for accounts that can never be negative (``1303.``: every
+        sub-account; an account without a trailing dot: that account exactly)."""
+        clauses = " OR ".join("account LIKE ? || '%'" if a.endswith(".") else "account = ?" for a in accounts_prefixes)
         return self._all(
             f"""SELECT note_id, account, SUM(debit - credit) AS balance FROM journal_lines
                 WHERE note_id IS NOT NULL AND ({clauses}) GROUP BY note_id, account HAVING balance < 0""",

@@ -9,7 +9,7 @@ from typing import Iterable
 
 from credit_coop.core.accounts import DAY_END_KINDS
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",
@@ -79,17 +79,36 @@ def _of_grants(column: str, grant_ids: Iterable[int] | None) -> str:
 
 
 def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterable[int] | None = None) -> str:
-    """Per loan note: principal, accrued, due and penalty movements on (``=``) or up to (``<=``) a business date
-    (``counter_only``: leave out what the day-end posts; ``grant_ids``: only these lines' notes)."""
+    """Per loan note, the movements of its receivables on (``=``) or after (``>``) a business date:
+    principal ``p``, accrued interest ``a``, interest due ``i``, penalty ``q`` (claim and accrued) and
+    accrued penalty ``qa`` (``counter_only``: leave out what the day-end posts; ``grant_ids``: only
+    these lines' notes). The day-end's accruals are kept per product, so ``a`` and ``qa`` here are only
+    what a note's own postings took out of (or, reversed, put back into) the pools (issue 11)."""
     only = f"AND t.kind NOT IN {_DAY_END_KINDS_SQL} " if counter_only else ""
     only += _of_grants("l.grant_id", grant_ids)
     return f"""SELECT l.note_id,
                       SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
-                      SUM(CASE WHEN l.account = '1132.accrued' THEN l.debit - l.credit ELSE 0 END) AS a,
+                      SUM(CASE WHEN l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS a,
+                      SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+                      SUM(CASE WHEN l.account = '1132.penalty' OR l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS q,
+                      SUM(CASE WHEN l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS qa
+               FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+               WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL {only} GROUP BY l.note_id"""
+
+
+def _note_claims(grant_ids: Iterable[int] | None = None) -> str:
+    """Per loan note, its claims in the journal through a business date (``?``): principal ``p``,
+    interest due ``i`` and penalty that became a claim ``q``, each on its own per-note account."""
+    return f"""SELECT l.note_id,
+                      SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
                       SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
                       SUM(CASE WHEN l.account = '1132.penalty' THEN l.debit - l.credit ELSE 0 END) AS q
                FROM journal_lines l JOIN txns t ON t.id = l.txn_id
-               WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL {only} GROUP BY l.note_id"""
+               WHERE t.business_date <= ? AND l.note_id IS NOT NULL {_of_grants("l.grant_id", grant_ids)}
+                 AND (l.account LIKE '1303.%' OR l.account IN ('1132.due', '1132.penalty'))
+               GROUP BY l.note_id"""
+
+
 LINE_COLUMNS = "id, account, debit, credit, grant_id, note_id, officer"
 # Compensation cases still standing (a back-dated correction may reverse one and compensate afresh).
 LIVE_COMPENSATIONS = "(SELECT * FROM compensations WHERE NOT EXISTS (SELECT 1 FROM txns r WHERE r.reverses = compensations.txn_id))"

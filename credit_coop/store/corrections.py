@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Iterator
 
-from credit_coop.store.common import _DAY_END_KINDS_SQL, _note_components, LIVE_COMPENSATIONS
+from credit_coop.store.common import _DAY_END_KINDS_SQL, _note_claims, _of_grants, LIVE_COMPENSATIONS
 
 
 class CorrectionQueries:
@@ -29,39 +29,43 @@ class CorrectionQueries:
             del self.state  # back to the class default, note_state
             self.conn.execute("DROP TABLE IF EXISTS temp.replay_state")
 
+    def clear_replay_state(self) -> None:
+        self.conn.execute("DELETE FROM temp.replay_state")
+
     def replace_note_states(self, grant_ids: list[int]) -> None:
         """Put the replayed state of a line's notes in place of their day-end state."""
         marks = ", ".join("?" for _ in grant_ids)
         self.conn.execute(f"DELETE FROM note_state WHERE grant_id IN ({marks})", grant_ids)
         self.conn.execute("INSERT INTO note_state SELECT * FROM temp.replay_state")
 
-    def notes_of_grants(self, grant_ids: list[int], drawn_through: str) -> list[sqlite3.Row]:
-        marks = ", ".join("?" for _ in grant_ids)
+    def notes_of_grants(self, grant_ids: list[int] | None, drawn_through: str) -> list[sqlite3.Row]:
+        """The loan notes drawn on or before a date on some lines (``None``: on every line)."""
         return self._all(
             f"""SELECT n.id, n.grant_id, n.maturity, n.annual_rate_percent, g.product FROM loan_notes n
-                JOIN grants g ON g.id = n.grant_id WHERE n.grant_id IN ({marks}) AND n.drawn_on <= ? ORDER BY n.id""",
-            (*grant_ids, drawn_through),
+                JOIN grants g ON g.id = n.grant_id WHERE n.drawn_on <= ? {_of_grants("n.grant_id", grant_ids)} ORDER BY n.id""",
+            (drawn_through,),
         )
 
-    def note_components_through(self, grant_ids: list[int], day: str) -> dict[int, sqlite3.Row]:
-        """{note_id: (p, a, i, q)} for a line's notes: principal, accrued, due and penalty through ``day``."""
-        return {r["note_id"]: r for r in self._all(_note_components("<=", grant_ids=grant_ids), (day,))}
+    def note_claims_through(self, grant_ids: list[int] | None, day: str) -> dict[int, sqlite3.Row]:
+        """{note_id: (p, i, q)} for some lines' notes (``None``: all): principal, interest due and penalty
+        that became a claim, through ``day``, each from its own per-note account."""
+        return {r["note_id"]: r for r in self._all(_note_claims(grant_ids), (day,))}
 
-    def class_as_of(self, note_ids: list[int], day: str) -> dict[int, sqlite3.Row]:
-        """Each note's class record in force at the end of ``day`` (the latest written on or before it)."""
-        marks = ", ".join("?" for _ in note_ids)
+    def class_as_of(self, grant_ids: list[int] | None, day: str) -> dict[int, sqlite3.Row]:
+        """Each note's class record in force at the end of ``day`` (the latest written on or before it), for
+        some lines' notes (``None``: all)."""
         rows = self._all(
             f"""SELECT c.* FROM note_classes c
-                JOIN (SELECT note_id, MAX(id) AS id FROM note_classes WHERE on_date <= ? AND note_id IN ({marks})
-                      GROUP BY note_id) last ON last.id = c.id""",
-            (day, *note_ids),
+                JOIN (SELECT k.note_id, MAX(k.id) AS id FROM note_classes k JOIN loan_notes n ON n.id = k.note_id
+                      WHERE k.on_date <= ? {_of_grants("n.grant_id", grant_ids)} GROUP BY k.note_id) last ON last.id = c.id""",
+            (day,),
         )
         return {r["note_id"]: r for r in rows}
 
     def negative_replayed(self) -> list[sqlite3.Row]:
         return self._all(
             """SELECT s.*, n.note_no FROM temp.replay_state s JOIN loan_notes n ON n.id = s.note_id
-               WHERE s.principal < 0 OR s.accrued < 0 OR s.interest_due < 0 OR s.penalty < 0"""
+               WHERE s.principal < 0 OR s.accrued < 0 OR s.interest_due < 0 OR s.penalty < 0 OR s.penalty_accrued < 0"""
         )
 
     def day_end_postings_from(self, grant_ids: list[int], day: str) -> list[sqlite3.Row]:
@@ -164,15 +168,61 @@ class CorrectionQueries:
         return self._one("SELECT * FROM note_state WHERE note_id=?", (note_id,))
 
     def note_state_mismatches(self, through: str, grant_ids: list[int] | None = None) -> list[sqlite3.Row]:
-        """Day-end state balances (of ``self.state``, optionally only these lines' notes) that differ
-        from the journal through ``through``."""
+        """Day-end state rows (of ``self.state``, optionally only these lines' notes) whose claims differ
+        from the journal through ``through``: principal, interest due, and penalty less what is still
+        accrued (issue 11: accrued interest and penalty are proven by :meth:`replayed_state_mismatches`)."""
         return self._all(
-            f"""WITH j AS ({_note_components("<=", grant_ids=grant_ids)})
-               SELECT s.note_id, s.principal, s.accrued, s.interest_due, s.penalty, j.p, j.a, j.i, j.q
-               FROM {self.state} s LEFT JOIN j ON j.note_id = s.note_id
-               WHERE s.principal != COALESCE(j.p, 0) OR s.accrued != COALESCE(j.a, 0)
-                  OR s.interest_due != COALESCE(j.i, 0) OR s.penalty != COALESCE(j.q, 0)""",
+            f"""WITH j AS ({_note_claims(grant_ids)})
+               SELECT s.note_id, n.note_no, s.principal, s.interest_due, s.penalty - s.penalty_accrued AS penalty_claim,
+                      j.p, j.i, j.q
+               FROM {self.state} s JOIN loan_notes n ON n.id = s.note_id LEFT JOIN j ON j.note_id = s.note_id
+               WHERE (s.principal != COALESCE(j.p, 0) OR s.interest_due != COALESCE(j.i, 0)
+                  OR s.penalty - s.penalty_accrued != COALESCE(j.q, 0)) {_of_grants("s.grant_id", grant_ids)}""",
             (through,),
+        )
+
+    STATE_COLUMNS = ("principal", "accrued", "interest_due", "penalty", "penalty_accrued", "accrual_num", "accrual_posted",
+                     "penalty_num", "penalty_posted", "past_due_since", "dpd", "class")
+
+    def replayed_state_mismatches(self) -> list[sqlite3.Row]:
+        """Notes whose kept day-end state differs from the replayed one (``temp.replay_state``): the note and the
+        first column that differs, with both values."""
+        cases = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN '{c}'" for c in self.STATE_COLUMNS)
+        kept = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN s.{c}" for c in self.STATE_COLUMNS)
+        replayed = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN r.{c}" for c in self.STATE_COLUMNS)
+        return self._all(
+            f"""SELECT n.note_no, k.note_id, CASE {cases} END AS field, CASE {kept} END AS kept,
+                       CASE {replayed} END AS replayed
+                FROM (SELECT note_id FROM note_state UNION SELECT note_id FROM temp.replay_state) k
+                LEFT JOIN note_state s ON s.note_id = k.note_id LEFT JOIN temp.replay_state r ON r.note_id = k.note_id
+                JOIN loan_notes n ON n.id = k.note_id
+                WHERE s.note_id IS NULL OR r.note_id IS NULL OR CASE {cases} END IS NOT NULL
+                ORDER BY n.id"""
+        )
+
+    def accrued_pool_mismatches(self, through: str) -> list[sqlite3.Row]:
+        """Per product: the notes' accrued interest and penalty (day-end state) beside the general ledger's
+        accrued accounts through ``through``, where they differ (issue 11). A line on the old per-note
+        account counts for its note's product."""
+        return self._all(
+            """WITH gl AS (SELECT CASE WHEN l.account LIKE '1132.penalty.accrued.%' THEN 'penalty' ELSE 'interest' END AS kind,
+                                  CASE WHEN l.account = '1132.accrued' THEN g.product
+                                       ELSE substr(l.account, length(CASE WHEN l.account LIKE '1132.penalty.accrued.%'
+                                                                          THEN '1132.penalty.accrued.' ELSE '1132.accrued.' END) + 1)
+                                  END AS product,
+                                  SUM(l.debit - l.credit) AS amount
+                           FROM journal_lines l JOIN txns t ON t.id = l.txn_id LEFT JOIN grants g ON g.id = l.grant_id
+                           WHERE t.business_date <= :t AND (l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%'
+                                                             OR l.account LIKE '1132.penalty.accrued.%')
+                           GROUP BY 1, 2),
+                    st AS (SELECT 'interest' AS kind, product, SUM(accrued) AS amount FROM note_state GROUP BY product
+                           UNION ALL
+                           SELECT 'penalty', product, SUM(penalty_accrued) FROM note_state GROUP BY product),
+                    keys AS (SELECT kind, product FROM gl UNION SELECT kind, product FROM st)
+               SELECT keys.kind, keys.product, COALESCE(st.amount, 0) AS notes, COALESCE(gl.amount, 0) AS ledger
+               FROM keys LEFT JOIN st USING (kind, product) LEFT JOIN gl USING (kind, product)
+               WHERE COALESCE(st.amount, 0) != COALESCE(gl.amount, 0) ORDER BY keys.kind, keys.product""",
+            {"t": through},
         )
 
     def lines_owing_interest(self, day: str) -> list[sqlite3.Row]:

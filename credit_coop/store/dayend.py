@@ -35,9 +35,9 @@ class DayEndQueries:
 
     def insert_note_states(self, rows: list[tuple]) -> None:
         """rows: (note_id, grant_id, product, maturity, rate_ppb, penalty_ppb[, principal, accrued, interest_due,
-        penalty, past_due_since, dpd, class])."""
+        penalty, past_due_since, dpd, class, penalty_accrued])."""
         cols = ["note_id", "grant_id", "product", "maturity", "rate_ppb", "penalty_ppb", "principal", "accrued",
-                "interest_due", "penalty", "past_due_since", "dpd", "class"]
+                "interest_due", "penalty", "past_due_since", "dpd", "class", "penalty_accrued"]
         for width in {len(r) for r in rows}:
             self.conn.executemany(
                 f"INSERT INTO {self.state}({', '.join(cols[:width])}) VALUES ({', '.join('?' * width)})",
@@ -53,7 +53,8 @@ class DayEndQueries:
         self.conn.execute(
             f"""WITH d AS ({_note_components("=", counter_only=True, grant_ids=grant_ids)})
                UPDATE {self.state} SET principal = principal + d.p, accrued = accrued + d.a,
-                                     interest_due = interest_due + d.i, penalty = penalty + d.q
+                                     interest_due = interest_due + d.i, penalty = penalty + d.q,
+                                     penalty_accrued = penalty_accrued + d.qa
                FROM d WHERE {self.state}.note_id = d.note_id""",
             (day,),
         )
@@ -73,43 +74,38 @@ class DayEndQueries:
         )
 
     def dayend_post_accruals(self, txn_id: int | None, accrued_acc: str, penalty_acc: str, income_acc: str,
-                             penalty_income_acc: str) -> int:
-        """Journal lines for today's accruals: per note receivable, per product income. Returns notes touched.
-
-        With no ``txn_id`` (a replay of days before a correction) only the state moves.
-        """
+                             penalty_income_acc: str) -> tuple[int, dict[str, tuple[int, int]]]:
+        """Today's accruals into each note's state, and into the journal summed per product (issue 11):
+        receivable ``accrued_acc.<product>`` / ``penalty_acc.<product>`` against the product's income.
+        Returns the notes touched and {product: (interest, penalty)}; with no ``txn_id`` (a replay of
+        closed days) only the state moves."""
         c = self.conn
         st = self.state
+        pooled = {r[0]: (r[1], r[2]) for r in c.execute(
+            f"""SELECT product, SUM(d_accrual), SUM(d_penalty) FROM {st} WHERE d_accrual != 0 OR d_penalty != 0
+                GROUP BY product ORDER BY product""")}
         if txn_id is not None:
-            c.execute(
-                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
-                   SELECT ?, ?, d_accrual, 0, grant_id, note_id FROM {st} WHERE d_accrual > 0 ORDER BY note_id""",
-                (txn_id, accrued_acc),
-            )
-            c.execute(
-                f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
-                   SELECT ?, ?, d_penalty, 0, grant_id, note_id FROM {st} WHERE d_penalty > 0 ORDER BY note_id""",
-                (txn_id, penalty_acc),
-            )
-            c.execute(
-                f"""INSERT INTO journal_lines(txn_id, account, debit, credit)
-                   SELECT ?, ? || '.' || product, 0, SUM(d_accrual) FROM {st} WHERE d_accrual > 0 GROUP BY product
-                   UNION ALL
-                   SELECT ?, ? || '.' || product, 0, SUM(d_penalty) FROM {st} WHERE d_penalty > 0 GROUP BY product""",
-                (txn_id, income_acc, txn_id, penalty_income_acc),
-            )
+            rows = []
+            for product, (interest, penalty) in pooled.items():
+                if interest:
+                    rows += [(txn_id, f"{accrued_acc}.{product}", interest, 0), (txn_id, f"{income_acc}.{product}", 0, interest)]
+                if penalty:
+                    rows += [(txn_id, f"{penalty_acc}.{product}", penalty, 0), (txn_id, f"{penalty_income_acc}.{product}", 0, penalty)]
+            c.executemany("INSERT INTO journal_lines(txn_id, account, debit, credit) VALUES (?, ?, ?, ?)", rows)
         n = c.execute(
             f"""UPDATE {st} SET accrual_posted = accrual_posted + d_accrual, accrued = accrued + d_accrual,
                                      penalty_posted = penalty_posted + d_penalty, penalty = penalty + d_penalty,
-                                     d_accrual = 0, d_penalty = 0
+                                     penalty_accrued = penalty_accrued + d_penalty, d_accrual = 0, d_penalty = 0
                WHERE d_accrual != 0 OR d_penalty != 0"""
         ).rowcount
-        return n
+        return n, pooled
 
     def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, which: str, accrued_acc: str,
-                      due_acc: str) -> None:
-        """Move accrued interest to interest due for the notes ``which`` selects (all on a settlement day, else
-        those maturing); a new rounding period starts for them (penalty too, on a settlement day)."""
+                      due_acc: str, penalty_acc: str, penalty_due_acc: str) -> None:
+        """For the notes ``which`` selects (all on a settlement day, else those maturing): accrued interest
+        becomes interest due and accrued penalty becomes a claim, each with per-note lines (out of the
+        product's accrued account, into the note's); a new rounding period starts for them (penalty too,
+        on a settlement day)."""
         c = self.conn
         st = self.state
         if txn_id is not None:
@@ -117,11 +113,17 @@ class DayEndQueries:
                 f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
                     SELECT :txn, :due, accrued, 0, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
                     UNION ALL
-                    SELECT :txn, :acc, 0, accrued, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})""",
-                {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "day": day},
+                    SELECT :txn, :acc || '.' || product, 0, accrued, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
+                    UNION ALL
+                    SELECT :txn, :pdue, penalty_accrued, 0, grant_id, note_id FROM {st} WHERE penalty_accrued > 0 AND ({which})
+                    UNION ALL
+                    SELECT :txn, :pacc || '.' || product, 0, penalty_accrued, grant_id, note_id FROM {st}
+                     WHERE penalty_accrued > 0 AND ({which})""",
+                {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "pdue": penalty_due_acc, "pacc": penalty_acc, "day": day},
             )
         c.execute(
-            f"""UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued > 0 AND ({which})""",
+            f"""UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0, penalty_accrued = 0
+                WHERE (accrued != 0 OR penalty_accrued != 0) AND ({which})""",
             {"day": day},
         )
         # a new rounding period starts after each settlement (and after maturity for the note)
@@ -130,6 +132,31 @@ class DayEndQueries:
                                    {", penalty_num = 0, penalty_posted = 0" if settlement_day else ""}
                 WHERE ({which}) AND (accrual_num != 0 OR accrual_posted != 0 OR penalty_num != 0 OR penalty_posted != 0)""",
             {"day": day},
+        )
+
+    def has_old_accrued(self, accrued_acc: str, grant_ids: list[int] | None = None) -> bool:
+        """Whether any note still holds accrued interest on the old per-note account (ledgers before issue 11)."""
+        return bool(self._scalar(
+            f"""SELECT EXISTS (SELECT l.note_id FROM journal_lines l WHERE l.account = ? AND l.note_id IS NOT NULL
+                 {_of_grants("l.grant_id", grant_ids)} GROUP BY l.note_id HAVING SUM(l.debit - l.credit) != 0)""",
+            (accrued_acc,),
+        ))
+
+    def dayend_reclass_accrued(self, txn_id: int | None, accrued_acc: str, grant_ids: list[int] | None = None) -> None:
+        """A ledger upgraded to compact books, on its first compact day: each note's accrued interest
+        still on the old per-note account moves to its product's account (one pair of lines per note)."""
+        if txn_id is None:
+            return
+        self.conn.execute(
+            f"""WITH old AS (SELECT l.note_id, l.grant_id, SUM(l.debit - l.credit) AS bal FROM journal_lines l
+                             WHERE l.account = :acc AND l.note_id IS NOT NULL {_of_grants("l.grant_id", grant_ids)}
+                             GROUP BY l.note_id HAVING bal != 0)
+                INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
+                SELECT :txn, :acc || '.' || g.product, MAX(bal, 0), MAX(-bal, 0), old.grant_id, old.note_id
+                  FROM old JOIN grants g ON g.id = old.grant_id
+                UNION ALL
+                SELECT :txn, :acc, MAX(-bal, 0), MAX(bal, 0), old.grant_id, old.note_id FROM old""",
+            {"txn": txn_id, "acc": accrued_acc},
         )
 
     def dayend_classify(self, day: str, overdue: str, class_case: str, *, record: bool = True, restate: bool = False) -> None:
@@ -165,6 +192,6 @@ class DayEndQueries:
     def dayend_has_postings(self, day: str, which: str) -> bool:
         return bool(self._scalar(
             f"""SELECT EXISTS (SELECT 1 FROM {self.state}
-                 WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which})))""",
+                 WHERE d_accrual > 0 OR d_penalty > 0 OR ((accrued > 0 OR penalty_accrued > 0) AND ({which})))""",
             {"day": day},
         ))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterable
 
-from credit_coop.store.common import _now, IS_CASH
+from credit_coop.store.common import _DAY_END_KINDS_SQL, _now, IS_CASH
 
 
 class JournalRecords:
@@ -74,17 +74,39 @@ class JournalRecords:
                   OR COALESCE(p.last_counter_date, '') != COALESCE(j.last_counter_date, '')"""
         )
 
-    def note_balances_for_grant(self, grant_id: int, accounts: Iterable[str]) -> dict[tuple[int, str], int]:
-        """{(note_id, account): balance} for every note on a line."""
-        accounts = list(accounts)
-        marks = ", ".join("?" for _ in accounts)
+    def note_receivables(self, grant_id: int, after: str, note_ids: Iterable[int] | None = None) -> dict[int, sqlite3.Row]:
+        """{note_id: principal, accrued, interest_due, penalty, penalty_accrued} for a line's notes (or only
+        ``note_ids``): the day-end state (``self.state``, as at ``after``) plus the counter's postings dated
+        after it. Reads the notes still owing or drawn since, and only their own postings: nothing here
+        grows with the line's age or the days it has lived (issue 11)."""
+        st = self.state
+        pick = "" if note_ids is None else f"AND n.id IN ({', '.join(str(int(i)) for i in note_ids)})"
         rows = self._all(
-            f"""SELECT note_id, account, SUM(debit - credit) FROM journal_lines
-                WHERE grant_id=? AND note_id IS NOT NULL AND account IN ({marks})
-                GROUP BY note_id, account""",
-            (grant_id, *accounts),
+            f"""WITH live AS (SELECT n.id FROM loan_notes n LEFT JOIN {st} s ON s.note_id = n.id
+                              WHERE n.grant_id = :g {pick}
+                                AND (n.drawn_on > :after OR s.principal + s.accrued + s.interest_due + s.penalty != 0)),
+                     m AS (SELECT l.note_id,
+                                  SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
+                                  SUM(CASE WHEN l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%'
+                                           THEN l.debit - l.credit ELSE 0 END) AS a,
+                                  SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+                                  SUM(CASE WHEN l.account = '1132.penalty' OR l.account LIKE '1132.penalty.accrued.%'
+                                           THEN l.debit - l.credit ELSE 0 END) AS q,
+                                  SUM(CASE WHEN l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS qa
+                           FROM journal_lines l JOIN txns t ON t.id = l.txn_id
+                           WHERE l.note_id IN (SELECT id FROM live) AND t.business_date > :after
+                             AND t.kind NOT IN {_DAY_END_KINDS_SQL}
+                           GROUP BY l.note_id)
+                SELECT live.id AS note_id,
+                       COALESCE(s.principal, 0) + COALESCE(m.p, 0) AS principal,
+                       COALESCE(s.accrued, 0) + COALESCE(m.a, 0) AS accrued,
+                       COALESCE(s.interest_due, 0) + COALESCE(m.i, 0) AS interest_due,
+                       COALESCE(s.penalty, 0) + COALESCE(m.q, 0) AS penalty,
+                       COALESCE(s.penalty_accrued, 0) + COALESCE(m.qa, 0) AS penalty_accrued
+                FROM live LEFT JOIN {st} s ON s.note_id = live.id LEFT JOIN m ON m.note_id = live.id""",
+            {"g": grant_id, "after": after},
         )
-        return {(r[0], r[1]): r[2] for r in rows}
+        return {r["note_id"]: r for r in rows}
 
     # -- loan notes -------------------------------------------------------
     def insert_note(self, row: dict) -> int:

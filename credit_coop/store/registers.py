@@ -39,9 +39,11 @@ class RegisterQueries:
                          WHERE n.drawn_on BETWEEN :f AND :t ORDER BY n.id""",
         "repayments": f"""SELECT t.id AS txn_id, t.business_date, g.card_no, g.borrower_id AS id_number,
                                 SUM(CASE WHEN {IS_CASH} THEN l.debit ELSE 0 END) AS amount,
-                                SUM(CASE WHEN l.account = '1132.penalty' THEN l.credit ELSE 0 END) AS penalty,
+                                SUM(CASE WHEN l.account = '1132.penalty' OR l.account LIKE '1132.penalty.accrued.%'
+                                         THEN l.credit ELSE 0 END) AS penalty,
                                 SUM(CASE WHEN l.account = '1132.due' THEN l.credit ELSE 0 END) AS interest_due,
-                                SUM(CASE WHEN l.account = '1132.accrued' THEN l.credit ELSE 0 END) AS interest_accrued,
+                                SUM(CASE WHEN l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%'
+                                         THEN l.credit ELSE 0 END) AS interest_accrued,
                                 SUM(CASE WHEN l.account LIKE '1303.%' THEN l.credit ELSE 0 END) AS principal,
                                 SUM(CASE WHEN l.account = '2241.riskfund' THEN l.credit ELSE 0 END) AS recovery,
                                 t.operator, EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id) AS reversed, g.department, g.branch

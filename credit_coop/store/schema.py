@@ -492,6 +492,24 @@ def m0009_organisation(db: Database) -> None:
     db.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
 
 
+@migrations()
+def m0010_compact_books(db: Database) -> None:
+    """Compact books (issue 11): the day-end posts its accruals summed per product, and a note's
+    interest and penalty become per-note lines only when they are a claim. Each note's state keeps
+    the penalty accrued since its last settlement (``penalty_accrued``, part of ``penalty``). A ledger
+    with closed days keeps its history as posted; the first day closed from now on moves each note's
+    accrued interest from the old per-note account to its product's (``compact_since``)."""
+    db.execute("ALTER TABLE note_state ADD COLUMN penalty_accrued INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX note_state_grant ON note_state(grant_id)")
+    closed = db.execute("SELECT value FROM meta WHERE key = 'closed_through'").fetchone()
+    if closed:
+        from datetime import date, timedelta
+
+        since = (date.fromisoformat(closed[0]) + timedelta(days=1)).isoformat()
+        db.execute("INSERT INTO meta(key, value) VALUES ('compact_since', ?)", [since])
+    db.execute("UPDATE meta SET value = '10' WHERE key = 'schema_version'")
+
+
 def migrate(path: str) -> list[str]:
     """Apply pending migrations to an existing ledger; returns their names."""
     db = Database(path)
