@@ -221,9 +221,12 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     settling = is_settlement_day(day, it)
     which = sql_falls_due(settling)
     # an upgraded ledger's first compact day: old per-note accrued interest moves to its product's account
-    reclass = store.get_meta("compact_since") == d and store.has_old_accrued(accounts.INTEREST_ACCRUED, grant_ids)
+    compact_since = store.get_meta("compact_since")
+    reclass = compact_since == d and store.has_old_accrued(accounts.INTEREST_ACCRUED, grant_ids)
+    # before compact books, penalty became a claim the day it accrued: a day from then, replayed, still does
+    penalty_which = "1" if compact_since and d < compact_since else which
     touched, txn_id = 0, None
-    if post and (reclass or store.dayend_has_postings(d, which)):
+    if post and (reclass or store.dayend_has_postings(d, which, penalty_which)):
         txn_id = store.insert_txn("day-end", d, ledger.operator, memo or f"day-end {d}", None)
     if reclass:
         store.dayend_reclass_accrued(txn_id, accounts.INTEREST_ACCRUED, grant_ids)
@@ -231,7 +234,7 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
         txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_ACCRUED, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
     )
     store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE,
-                        accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE)
+                        accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE, penalty_which)
     if txn_id is not None:
         seal_bulk(ledger, txn_id)  # the journal's balance check, as every posting
     store.dayend_classify(d, SQL_OVERDUE, _class_case(policy["classification"]["categories"]), record=post, restate=restate)

@@ -168,7 +168,7 @@ TERMS: dict[str, str] = {
     "credit": "贷方", "Credit": "贷方", "balance": "余额", "Balance": "余额",
     "penalty": "罚息复利", "Penalty": "罚息复利", "interest due": "应收利息", "Interest due": "应收利息",
     "accrued interest": "计提利息", "Accrued interest": "计提利息", "accrued": "计提利息", "due": "应收利息",
-    "interest": "利息", "penalty_accrued": "已计提罚息", "accrual_num": "计息积数", "accrual_posted": "已计提利息",
+    "interest": "利息", "interest_due": "应收利息", "penalty_accrued": "已计提罚息", "accrual_num": "计息积数", "accrual_posted": "已计提利息",
     "penalty_num": "罚息积数", "penalty_posted": "已计提罚息", "past_due_since": "逾期起日", "dpd": "逾期天数",
     "Recovery to fund": "赔偿收回",
     "Month": "月份", "month": "月份", "Role": "岗位", "role": "岗位", "Surveyed": "调查笔数", "surveyed": "调查笔数",
@@ -646,7 +646,7 @@ MESSAGES: dict[str, str] = {
     "loan note {0}: day-end state (principal {1}, interest due {2}, penalty claimed {3}) differs from the journal ({4}, {5}, {6})":
         "借据 {0}：日终状态（本金 {1}，应收利息 {2}，已转应收罚息 {3}）与账面不符（{4}，{5}，{6}）",
     "loan note {0}: day-end state {1} is {2}, but replaying its postings from the last settlement day gives {3}":
-        "借据 {0}：日终状态 {1} 为 {2}，但从上一结息日按其交易重算得 {3}",
+        "借据 {0}：日终状态{1!t}为 {2}，但从上一结息日按其交易重算得 {3}",
     "accrued {0} of product {1}: the notes hold {2} but the ledger's accrued account holds {3}":
         "产品 {1} 的已计提{0!t}：各借据合计 {2}，总账已计提科目为 {3}",
     "payroll {0}: recorded holdbacks or payables differ from the journal": "{0} 绩效工资：记录的扣留或应发与账面不符",

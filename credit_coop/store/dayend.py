@@ -101,11 +101,12 @@ class DayEndQueries:
         return n, pooled
 
     def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, which: str, accrued_acc: str,
-                      due_acc: str, penalty_acc: str, penalty_due_acc: str) -> None:
+                      due_acc: str, penalty_acc: str, penalty_due_acc: str, penalty_which: str | None = None) -> None:
         """For the notes ``which`` selects (all on a settlement day, else those maturing): accrued interest
-        becomes interest due and accrued penalty becomes a claim, each with per-note lines (out of the
-        product's accrued account, into the note's); a new rounding period starts for them (penalty too,
-        on a settlement day)."""
+        becomes interest due and accrued penalty becomes a claim (for the notes ``penalty_which`` selects,
+        by default the same), each with per-note lines (out of the product's accrued account, into the
+        note's); a new rounding period starts for them (penalty too, on a settlement day)."""
+        penalty_which = penalty_which or which
         c = self.conn
         st = self.state
         if txn_id is not None:
@@ -115,17 +116,15 @@ class DayEndQueries:
                     UNION ALL
                     SELECT :txn, :acc || '.' || product, 0, accrued, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
                     UNION ALL
-                    SELECT :txn, :pdue, penalty_accrued, 0, grant_id, note_id FROM {st} WHERE penalty_accrued > 0 AND ({which})
+                    SELECT :txn, :pdue, penalty_accrued, 0, grant_id, note_id FROM {st} WHERE penalty_accrued > 0 AND ({penalty_which})
                     UNION ALL
                     SELECT :txn, :pacc || '.' || product, 0, penalty_accrued, grant_id, note_id FROM {st}
-                     WHERE penalty_accrued > 0 AND ({which})""",
+                     WHERE penalty_accrued > 0 AND ({penalty_which})""",
                 {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "pdue": penalty_due_acc, "pacc": penalty_acc, "day": day},
             )
-        c.execute(
-            f"""UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0, penalty_accrued = 0
-                WHERE (accrued != 0 OR penalty_accrued != 0) AND ({which})""",
-            {"day": day},
-        )
+        c.execute(f"UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued != 0 AND ({which})",
+                  {"day": day})
+        c.execute(f"UPDATE {st} SET penalty_accrued = 0 WHERE penalty_accrued != 0 AND ({penalty_which})", {"day": day})
         # a new rounding period starts after each settlement (and after maturity for the note)
         c.execute(
             f"""UPDATE {st} SET accrual_num = 0, accrual_posted = 0
@@ -189,9 +188,10 @@ class DayEndQueries:
         self._insert("day_closes", {"business_date": day, "closed_at": _now(), "operator": operator, "notes": notes, "txn_id": txn_id})
         self.set_meta("closed_through", day)
 
-    def dayend_has_postings(self, day: str, which: str) -> bool:
+    def dayend_has_postings(self, day: str, which: str, penalty_which: str | None = None) -> bool:
         return bool(self._scalar(
             f"""SELECT EXISTS (SELECT 1 FROM {self.state}
-                 WHERE d_accrual > 0 OR d_penalty > 0 OR ((accrued > 0 OR penalty_accrued > 0) AND ({which})))""",
+                 WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which}))
+                    OR (penalty_accrued > 0 AND ({penalty_which or which})))""",
             {"day": day},
         ))
