@@ -68,6 +68,13 @@ def test_demo_runs_end_to_end(tmp_path):
         assert by[code]["drawn_fen"] == by[code]["source_drawn_fen"]
     assert by["hnd"]["households"] == 921 and by["hnd"]["granted_fen"] == 921 * 10_000_000
     assert out["compensation"]["cases"] >= 1 and out["overdue"]["notes"] >= 1   # the sample's defaulters show up
+    # issue 11: the year's books are events, not days (476,879 lines when the day-end wrote a line per note
+    # per day), and the outside peers accept them, balance for balance
+    from credit_coop.core.ledger import Ledger
+    from test_export import check_with_peers
+
+    with Ledger.open(str(db), "郑稽核") as auditor:
+        assert check_with_peers(auditor, tmp_path) <= 120_000
 
 
 def test_demo_builds_are_identical_and_never_replace_a_real_ledger(tmp_path):

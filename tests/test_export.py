@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from pathlib import Path
 from datetime import date
 
 import pytest
@@ -110,34 +111,31 @@ def _beancount_balances(path):
     return out
 
 
-def test_beancount_file_checks_and_matches_trial_balance(busy, tmp_path):
-    bean_check = peer_tool("bean-check")
-    coop = busy[0]
-    out = str(tmp_path / "coop.beancount")
-    export_plaintext(coop.as_("auditor"), out, "beancount")
-    r = subprocess.run([bean_check, out], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    balances = _beancount_balances(out)
+def check_with_peers(ledger, folder) -> int:
+    """Export ``ledger``'s journal for hledger and beancount, have each check it, and require their balances
+    to equal ``report trial-balance``; returns the number of postings exported."""
     from credit_coop.core.export import ledger_account_name
 
-    tb = trial_balance(coop.as_("auditor"), date(2030, 1, 1))
-    assert balances == {ledger_account_name(a["account"]): a["balance_fen"] for a in tb["accounts"] if a["balance_fen"]}
-
-
-def test_hledger_file_checks(busy, tmp_path):
-    hledger = peer_tool("hledger")
-    coop = busy[0]
-    out = str(tmp_path / "coop.journal")
-    export_plaintext(coop.as_("auditor"), out, "hledger")
-    r = subprocess.run([hledger, "-f", out, "check"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    r = subprocess.run([hledger, "-f", out, "bal", "--flat", "-O", "csv", "--no-total"], capture_output=True, text=True, check=True)
-    from credit_coop.core.export import ledger_account_name
-
-    got = {line.split(",")[0].strip('"'): line.split(",")[1].strip('"') for line in r.stdout.splitlines()[1:]}
-    tb = trial_balance(coop.as_("auditor"), date(2030, 1, 1))
+    tb = trial_balance(ledger, date(2030, 1, 1))
     want = {ledger_account_name(a["account"]): a["balance_fen"] for a in tb["accounts"] if a["balance_fen"]}
+    bean = str(Path(folder) / "coop.beancount")
+    export_plaintext(ledger, bean, "beancount")
+    r = subprocess.run([peer_tool("bean-check"), bean], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _beancount_balances(bean) == want
+    journal = str(Path(folder) / "coop.journal")
+    export_plaintext(ledger, journal, "hledger")
+    hledger = peer_tool("hledger")
+    r = subprocess.run([hledger, "-f", journal, "check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([hledger, "-f", journal, "bal", "--flat", "-O", "csv", "--no-total"], capture_output=True, text=True, check=True)
+    got = {line.split(",")[0].strip('"'): line.split(",")[1].strip('"') for line in r.stdout.splitlines()[1:]}
     assert {k: int(round(float(v.split()[0]) * 100)) for k, v in got.items()} == want
+    return sum(1 for line in open(journal, encoding="utf-8") if line.startswith("    "))
+
+
+def test_plain_text_journals_pass_hledger_and_bean_check_and_match_the_trial_balance(busy, tmp_path):
+    assert check_with_peers(busy[0].as_("auditor"), tmp_path) > 0
 
 
 def test_libreoffice_opens_the_workbook(busy, tmp_path):
