@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from credit_coop.core import interest, loans
+from credit_coop.core.errors import RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.verify import verify
 from credit_coop.store import SCHEMA_VERSION
@@ -70,7 +71,7 @@ def test_an_old_ledger_upgrades_with_its_history_as_posted_and_closes_compactly(
     assert _findings(old) == []
     db = sqlite3.connect(old)
     # from 04-26 on: the day's accruals per product, no note on them; per-note lines only on 04-26 (the old
-    # per-note accrued interest moved to the product's account) and on the settlement day
+    # per-note accrued interest moved to the product's account) and on the settlement day (claims)
     rows = db.execute("""SELECT t.business_date, l.account, l.note_id FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                          WHERE t.kind = 'day-end' AND t.business_date >= '2025-04-26'""").fetchall()
     assert {d for d, _, note in rows if note is not None} == {"2025-04-26", "2025-05-20"}
@@ -81,7 +82,8 @@ def test_an_old_ledger_upgrades_with_its_history_as_posted_and_closes_compactly(
     days = db.execute("SELECT COUNT(*) FROM txns WHERE kind = 'day-end' AND business_date >= '2025-04-26'").fetchone()[0]
     per_product = db.execute("""SELECT COUNT(*) FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                                 WHERE t.kind = 'day-end' AND t.business_date >= '2025-04-26' AND l.note_id IS NULL""").fetchone()[0]
-    assert days == 30 and per_product <= 4 * days    # interest and penalty, receivable and income: one product
+    assert days == 30 and per_product <= 4 * days + 2  # interest and penalty, receivable and income (one product),
+                                                       # and on the 20th what became claims
     db.close()
 
 
@@ -96,9 +98,12 @@ def test_an_upgraded_ledger_takes_repayments_and_a_correction_across_the_boundar
     assert _findings(old) == []
     with Ledger.open(old, STAFF["accountant"]) as acc:
         interest.day_end(acc, date(2025, 5, 22), today=LATER)
-        # a repayment kept in a drawer since 04-15, before the upgrade: the days from then are recomputed
-        r = loans.repay(acc, card=cards[1], amount="1000", on=date(2025, 4, 15), correction="receipt found in the drawer")
-        assert r["correction"]["days_recomputed"] == 38
+        # the days before the upgrade keep the form they were posted in: a correction reaches back to the upgrade
+        with pytest.raises(RuleViolation, match="before this ledger moved to compact books on 2025-04-26"):
+            loans.repay(acc, card=cards[1], amount="1000", on=date(2025, 4, 25), correction="receipt found in the drawer")
+        # a repayment kept in a drawer since the upgrade day: the days from then, across a settlement, recomputed
+        r = loans.repay(acc, card=cards[1], amount="1000", on=date(2025, 4, 26), correction="receipt found in the drawer")
+        assert r["correction"]["days_recomputed"] == 27
         assert r["correction"]["interest_after_fen"] < r["correction"]["interest_before_fen"]
     assert _findings(old) == []
 

@@ -79,6 +79,10 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
         raise RuleViolation(f"{d0} is not closed yet; post it normally, without --correction")
     if d0 < store.first_closed_day():
         raise RuleViolation(f"{d0} is before this ledger's first business day ({store.first_closed_day()})")
+    compact_since = store.get_meta("compact_since")
+    if compact_since and d0 < compact_since:  # days before the upgrade keep the form they were posted in
+        raise RuleViolation(f"{d0} is before this ledger moved to compact books on {compact_since}; "
+                            "a back-dated correction can reach back to that day at the earliest")
     # A payroll or year-end already run for that period is never rewritten: the next run carries the
     # difference (补发 / 扣回, pay.compute_adjustments; yearend.compute_adjustments).
     for batch, period in (("payroll", d0[:7]), ("year-end", d0[:4])):
@@ -142,49 +146,46 @@ def back_dated(ledger: Ledger, on: date, reason: str, grant_ids: Iterable[int], 
 
 def _replay(ledger: Ledger, grant_ids: list[int], on: date, closed: date) -> dict[str, dict]:
     """The day-end replayed for the lines' notes from ``on`` through ``closed`` as it ran (nothing posted):
-    per day, what it accrued per product — the part of the day-end's summed lines that was theirs."""
+    per day, their share of what it booked per product — accrued (``pooled``) and moved out of the
+    accrued accounts into the notes' claims (``settled``)."""
     out = {}
     day = on
     while day <= closed:
-        out[day.isoformat()] = run_day(ledger, day, post=False, grant_ids=grant_ids)["pooled"]
+        ran = run_day(ledger, day, post=False, grant_ids=grant_ids)
+        out[day.isoformat()] = {"pooled": ran["pooled"], "settled": ran["settled"]}
         day += ONE_DAY
     return out
 
 
-def _reopen(ledger: Ledger, grant_ids: list[int], d0: str, reason: str, pooled: dict[str, dict]) -> dict:
+def _reopen(ledger: Ledger, grant_ids: list[int], d0: str, reason: str, replayed: dict[str, dict]) -> dict:
     """Step 2: reverse, day by day, what the day-end posted on the lines' notes from ``d0`` on: their own
-    lines (settlements; before compact books, every day's accrual) from the journal, and their share of
-    the accruals summed per product from ``pooled`` (the replay, issue 11)."""
+    lines (interest and penalty that became claims) as the journal holds them, and their share of the
+    lines kept per product — accruals against income, claims out of the accrued accounts — from the
+    replay (issue 11). Each reversal must balance like any posting, so a replay that disagreed with
+    what was posted would be refused here."""
     store = ledger.store
-    compact_since = store.get_meta("compact_since") or ""
     by_day: dict[str, list] = defaultdict(list)
     for r in store.day_end_postings_from(grant_ids, d0):
         by_day[r["business_date"]].append(r)
     interest = penalty = 0
     txns = []
-    for day in sorted(set(by_day) | set(pooled)):
+    for day in sorted(set(by_day) | set(replayed)):
         lines = []
-        income: dict[tuple[str, str], int] = defaultdict(int)
         for r in by_day.get(day, []):
             net = r["net"]
             lines.append(Line(r["account"], debit=max(-net, 0), credit=max(net, 0), grant_id=r["grant_id"], note_id=r["note_id"]))
-            # accrued and due interest came from interest income; penalty from penalty income
-            income_acc = accounts.PENALTY_INCOME if r["account"].startswith(accounts.PENALTY_DUE) else accounts.INTEREST_INCOME
-            income[(income_acc, r["product"])] += net
-        if day >= compact_since:
-            for product, (accrued, penalties) in pooled.get(day, {}).items():
-                for receivable, income_acc, fen in ((accounts.accrued_account(product), accounts.INTEREST_INCOME, accrued),
-                                                    (accounts.penalty_accrued_account(product), accounts.PENALTY_INCOME, penalties)):
-                    if fen:
-                        lines.append(Line(receivable, credit=fen))
-                        income[(income_acc, product)] += fen
-        for (acc, product), net in sorted(income.items()):
-            if net:
-                lines.append(Line(f"{acc}.{product}", debit=max(net, 0), credit=max(-net, 0)))
-                if acc == accounts.PENALTY_INCOME:
-                    penalty += net
-                else:
-                    interest += net
+        ran = replayed.get(day, {"pooled": {}, "settled": {}})
+        for product, (accrued, penalties) in sorted(ran["pooled"].items()):
+            for receivable, income, fen in ((accounts.accrued_account(product), accounts.INTEREST_INCOME, accrued),
+                                            (accounts.penalty_accrued_account(product), accounts.PENALTY_INCOME, penalties)):
+                if fen:
+                    lines += [Line(receivable, credit=fen), Line(f"{income}.{product}", debit=fen)]
+            interest += accrued
+            penalty += penalties
+        for product, (due, claimed) in sorted(ran["settled"].items()):
+            for receivable, fen in ((accounts.accrued_account(product), due), (accounts.penalty_accrued_account(product), claimed)):
+                if fen:
+                    lines.append(Line(receivable, debit=fen))
         if not any(l.debit for l in lines):
             continue
         txns.append(post(ledger, "day-end-reversal", parse_date(day), lines,

@@ -233,8 +233,8 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     touched, pooled = store.dayend_post_accruals(
         txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_ACCRUED, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
     )
-    store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE,
-                        accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE, penalty_which)
+    settled = store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE,
+                                  accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE, penalty_which)
     if txn_id is not None:
         seal_bulk(ledger, txn_id)  # the journal's balance check, as every posting
     store.dayend_classify(d, SQL_OVERDUE, _class_case(policy["classification"]["categories"]), record=post, restate=restate)
@@ -243,7 +243,8 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     else:
         store.clear_compensated_state(d)
         compensated = []
-    return {"day": d, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated, "pooled": pooled}
+    return {"day": d, "accrued_notes": touched, "txn_id": txn_id, "compensated": compensated, "pooled": pooled,
+            "settled": settled}
 
 
 def close_day(ledger: Ledger, day: date) -> dict:

@@ -308,6 +308,8 @@ MESSAGES: dict[str, str] = {
     "{0} is not closed yet (day-end has run through {1})": "{0} 尚未日终（已结至 {1}）",
     "{0} is not closed yet (day-end has run through {1}); close the month first": "{0} 尚未日终（已结至 {1}）；请先结完该月",
     # corrections
+    "{0} is before this ledger moved to compact books on {1}; a back-dated correction can reach back to that day at the earliest":
+        "{0} 早于本账簿改用精简记账的日期 {1}；补记冲正最早只能追溯到该日",
     "cannot rebuild the day-end state of loan note id {0} as at {1}; nothing posted. Run `credit-coop verify` and report what it finds":
         "无法重建借据 {0} 在 {1} 的日终状态；未记账。请运行 `credit-coop verify` 并报告结果",
     "{0} may not post on a closed day; a back-dated correction needs: {1}": "{0} 不能在已日终的日期记账；补记更正需要：{1!t}",

@@ -101,27 +101,36 @@ class DayEndQueries:
         return n, pooled
 
     def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, which: str, accrued_acc: str,
-                      due_acc: str, penalty_acc: str, penalty_due_acc: str, penalty_which: str | None = None) -> None:
+                      due_acc: str, penalty_acc: str, penalty_due_acc: str,
+                      penalty_which: str | None = None) -> dict[str, tuple[int, int]]:
         """For the notes ``which`` selects (all on a settlement day, else those maturing): accrued interest
         becomes interest due and accrued penalty becomes a claim (for the notes ``penalty_which`` selects,
-        by default the same), each with per-note lines (out of the product's accrued account, into the
-        note's); a new rounding period starts for them (penalty too, on a settlement day)."""
+        by default the same): a line per note on its own account, out of the product's accrued account in
+        one line per product (issue 11). A new rounding period starts for them (penalty too, on a
+        settlement day). Returns {product: (interest, penalty)} moved."""
         penalty_which = penalty_which or which
         c = self.conn
         st = self.state
-        if txn_id is not None:
+        moved = {r[0]: (r[1], r[2]) for r in c.execute(
+            f"""SELECT product, SUM(CASE WHEN accrued > 0 AND ({which}) THEN accrued ELSE 0 END),
+                       SUM(CASE WHEN penalty_accrued > 0 AND ({penalty_which}) THEN penalty_accrued ELSE 0 END)
+                FROM {st} WHERE (accrued > 0 AND ({which})) OR (penalty_accrued > 0 AND ({penalty_which}))
+                GROUP BY product ORDER BY product""", {"day": day})}
+        if txn_id is not None and moved:
             c.execute(
                 f"""INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
                     SELECT :txn, :due, accrued, 0, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
                     UNION ALL
-                    SELECT :txn, :acc || '.' || product, 0, accrued, grant_id, note_id FROM {st} WHERE accrued > 0 AND ({which})
-                    UNION ALL
-                    SELECT :txn, :pdue, penalty_accrued, 0, grant_id, note_id FROM {st} WHERE penalty_accrued > 0 AND ({penalty_which})
-                    UNION ALL
-                    SELECT :txn, :pacc || '.' || product, 0, penalty_accrued, grant_id, note_id FROM {st}
-                     WHERE penalty_accrued > 0 AND ({penalty_which})""",
-                {"txn": txn_id, "due": due_acc, "acc": accrued_acc, "pdue": penalty_due_acc, "pacc": penalty_acc, "day": day},
+                    SELECT :txn, :pdue, penalty_accrued, 0, grant_id, note_id FROM {st} WHERE penalty_accrued > 0 AND ({penalty_which})""",
+                {"txn": txn_id, "due": due_acc, "pdue": penalty_due_acc, "day": day},
             )
+            rows = []
+            for product, (interest, penalty) in moved.items():
+                if interest:
+                    rows.append((txn_id, f"{accrued_acc}.{product}", 0, interest))
+                if penalty:
+                    rows.append((txn_id, f"{penalty_acc}.{product}", 0, penalty))
+            c.executemany("INSERT INTO journal_lines(txn_id, account, debit, credit) VALUES (?, ?, ?, ?)", rows)
         c.execute(f"UPDATE {st} SET interest_due = interest_due + accrued, accrued = 0 WHERE accrued != 0 AND ({which})",
                   {"day": day})
         c.execute(f"UPDATE {st} SET penalty_accrued = 0 WHERE penalty_accrued != 0 AND ({penalty_which})", {"day": day})
@@ -132,6 +141,7 @@ class DayEndQueries:
                 WHERE ({which}) AND (accrual_num != 0 OR accrual_posted != 0 OR penalty_num != 0 OR penalty_posted != 0)""",
             {"day": day},
         )
+        return moved
 
     def has_old_accrued(self, accrued_acc: str, grant_ids: list[int] | None = None) -> bool:
         """Whether any note still holds accrued interest on the old per-note account (ledgers before issue 11)."""
