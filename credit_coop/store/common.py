@@ -78,6 +78,15 @@ def _of_grants(column: str, grant_ids: Iterable[int] | None) -> str:
     return "" if grant_ids is None else f"AND {column} IN ({', '.join(str(int(g)) for g in grant_ids)})"
 
 
+# A note's journal lines summed per component (``l``: journal_lines): principal ``p``, accrued interest
+# ``a``, interest due ``i``, penalty ``q`` (claim and accrued) and of it still accrued ``qa``.
+COMPONENT_SUMS = """SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
+       SUM(CASE WHEN l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS a,
+       SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
+       SUM(CASE WHEN l.account = '1132.penalty' OR l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS q,
+       SUM(CASE WHEN l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS qa"""
+
+
 def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterable[int] | None = None) -> str:
     """Per loan note, the movements of its receivables on (``=``) or after (``>``) a business date:
     principal ``p``, accrued interest ``a``, interest due ``i``, penalty ``q`` (claim and accrued) and
@@ -86,12 +95,7 @@ def _note_components(date_op: str, counter_only: bool = False, grant_ids: Iterab
     what a note's own postings took out of (or, reversed, put back into) the pools (issue 11)."""
     only = f"AND t.kind NOT IN {_DAY_END_KINDS_SQL} " if counter_only else ""
     only += _of_grants("l.grant_id", grant_ids)
-    return f"""SELECT l.note_id,
-                      SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
-                      SUM(CASE WHEN l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS a,
-                      SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
-                      SUM(CASE WHEN l.account = '1132.penalty' OR l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS q,
-                      SUM(CASE WHEN l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS qa
+    return f"""SELECT l.note_id, {COMPONENT_SUMS}
                FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                WHERE t.business_date {date_op} ? AND l.note_id IS NOT NULL {only} GROUP BY l.note_id"""
 

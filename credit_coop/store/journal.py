@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterable
 
-from credit_coop.store.common import _DAY_END_KINDS_SQL, _now, IS_CASH
+from credit_coop.store.common import _DAY_END_KINDS_SQL, COMPONENT_SUMS, _now, IS_CASH
 
 
 class JournalRecords:
@@ -85,14 +85,7 @@ class JournalRecords:
             f"""WITH live AS (SELECT n.id FROM loan_notes n LEFT JOIN {st} s ON s.note_id = n.id
                               WHERE n.grant_id = :g {pick}
                                 AND (n.drawn_on > :after OR s.principal + s.accrued + s.interest_due + s.penalty != 0)),
-                     m AS (SELECT l.note_id,
-                                  SUM(CASE WHEN l.account LIKE '1303.%' THEN l.debit - l.credit ELSE 0 END) AS p,
-                                  SUM(CASE WHEN l.account = '1132.accrued' OR l.account LIKE '1132.accrued.%'
-                                           THEN l.debit - l.credit ELSE 0 END) AS a,
-                                  SUM(CASE WHEN l.account = '1132.due' THEN l.debit - l.credit ELSE 0 END) AS i,
-                                  SUM(CASE WHEN l.account = '1132.penalty' OR l.account LIKE '1132.penalty.accrued.%'
-                                           THEN l.debit - l.credit ELSE 0 END) AS q,
-                                  SUM(CASE WHEN l.account LIKE '1132.penalty.accrued.%' THEN l.debit - l.credit ELSE 0 END) AS qa
+                     m AS (SELECT l.note_id, {COMPONENT_SUMS}
                            FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                            WHERE l.note_id IN (SELECT id FROM live) AND t.business_date > :after
                              AND t.kind NOT IN {_DAY_END_KINDS_SQL}
