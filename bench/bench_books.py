@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import ADMIN, build_ledger  # noqa: E402
 
 from credit_coop.core.export import export_plaintext  # noqa: E402
-from credit_coop.core.interest import day_end  # noqa: E402
+from credit_coop.core.dayend import day_end  # noqa: E402
 from credit_coop.core.ledger import Ledger  # noqa: E402
 from credit_coop.core.verify import verify  # noqa: E402
 

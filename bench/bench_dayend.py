@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from common import build_ledger, peak_rss_mb  # noqa: E402
 
-from credit_coop.core.interest import day_end  # noqa: E402
+from credit_coop.core.dayend import day_end  # noqa: E402
 from credit_coop.core.ledger import Ledger  # noqa: E402
 from credit_coop.core.verify import verify  # noqa: E402
 

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import ADMIN, PASSPHRASE, build_ledger  # noqa: E402
 
 from credit_coop.core.imports import import_rows  # noqa: E402
-from credit_coop.core.interest import day_end  # noqa: E402
+from credit_coop.core.dayend import day_end  # noqa: E402
 from credit_coop.core.ledger import Ledger  # noqa: E402
 from credit_coop.core.loans import repay, show_line  # noqa: E402
 

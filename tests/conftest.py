@@ -55,7 +55,7 @@ class Coop:
     def close_before(self, on: date) -> None:
         """The accountant runs the day-end through the day before ``on``: a repayment
         or reversal is dated on the open business date (core/business_day.py)."""
-        from credit_coop.core.interest import day_end
+        from credit_coop.core.dayend import day_end
 
         day_end(self.as_("accountant"), on - timedelta(days=1), today=max(date.today(), on))
 

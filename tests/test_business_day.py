@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from credit_coop.core import dates, interest, journal, loans
+from credit_coop.core import dates, dayend, journal, loans
 from credit_coop.core.errors import InvalidInput, RuleViolation
 from credit_coop.core.verify import verify
 from conftest import D0
@@ -23,7 +23,7 @@ def draw(coop, line, amount, on=None, **kw):
 
 
 def close(coop, through):
-    return interest.day_end(coop.as_("accountant"), through, today=date(2030, 1, 1))
+    return dayend.day_end(coop.as_("accountant"), through, today=date(2030, 1, 1))
 
 
 def test_repayment_after_an_unclosed_settlement_day_is_refused(coop, line):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from credit_coop.core import interest, loans
+from credit_coop.core import dayend, loans
 from credit_coop.core.errors import RuleViolation
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.verify import verify
@@ -66,7 +66,7 @@ def test_an_old_ledger_upgrades_with_its_history_as_posted_and_closes_compactly(
     assert os.path.exists(old + ".schema9.bak")
     assert _findings(old) == []                      # the old part verifies under the new rules
     with Ledger.open(old, STAFF["accountant"]) as acc:
-        interest.day_end(acc, date(2025, 5, 25), today=LATER)  # across a settlement day (05-20)
+        dayend.day_end(acc, date(2025, 5, 25), today=LATER)  # across a settlement day (05-20)
     assert _lines(old, "2025-04-25") == before       # nothing posted before was rewritten
     assert _findings(old) == []
     db = sqlite3.connect(old)
@@ -89,7 +89,7 @@ def test_an_old_ledger_upgrades_with_its_history_as_posted_and_closes_compactly(
 
 def test_an_upgraded_ledger_takes_repayments_and_a_correction_across_the_boundary(old):
     with Ledger.open(old, STAFF["accountant"]) as acc:
-        interest.day_end(acc, date(2025, 5, 3), today=LATER)
+        dayend.day_end(acc, date(2025, 5, 3), today=LATER)
         cards = [r[0] for r in acc.store._all("SELECT card_no FROM grants ORDER BY id")]
     with Ledger.open(old, STAFF["teller"]) as teller:
         # the matured note: penalty first (the days before the upgrade as claims, since then still accrued)
@@ -97,7 +97,7 @@ def test_an_upgraded_ledger_takes_repayments_and_a_correction_across_the_boundar
         assert r["split"]["penalty_fen"] > 0
     assert _findings(old) == []
     with Ledger.open(old, STAFF["accountant"]) as acc:
-        interest.day_end(acc, date(2025, 5, 22), today=LATER)
+        dayend.day_end(acc, date(2025, 5, 22), today=LATER)
         # the days before the upgrade keep the form they were posted in: a correction reaches back to the upgrade
         with pytest.raises(RuleViolation, match="before this ledger moved to compact books on 2025-04-26"):
             loans.repay(acc, card=cards[1], amount="1000", on=date(2025, 4, 25), correction="receipt found in the drawer")
@@ -110,7 +110,7 @@ def test_an_upgraded_ledger_takes_repayments_and_a_correction_across_the_boundar
 
 def test_verify_names_a_note_whose_state_was_edited_by_hand(old):
     with Ledger.open(old, STAFF["accountant"]) as acc:
-        interest.day_end(acc, date(2025, 5, 10), today=LATER)
+        dayend.day_end(acc, date(2025, 5, 10), today=LATER)
         note = acc.store._scalar("SELECT n.note_no FROM loan_notes n JOIN note_state s ON s.note_id = n.id WHERE s.accrued > 0")
     assert _findings(old) == []
     for column, change in (("accrued", "accrued + 1"), ("accrual_num", "accrual_num + 7"), ("penalty_accrued", "penalty_accrued + 5")):

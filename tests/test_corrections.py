@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import pytest
 
-from credit_coop.core import interest, journal, loans, riskfund
+from credit_coop.core import dayend, journal, loans, riskfund
 from credit_coop.core.errors import InvalidInput, NotPermitted, RuleViolation
 from credit_coop.core.pay import run_payroll
 from credit_coop.core.reports import overdue_report
@@ -43,7 +43,7 @@ def coop(tmp_path):
 
 
 def close(coop, through):
-    return interest.day_end(coop.as_("accountant"), through, today=TODAY)
+    return dayend.day_end(coop.as_("accountant"), through, today=TODAY)
 
 
 def line(coop, amount="8万", product="hnd", surveyor="officer"):

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 
 from credit_coop.core import loans
-from credit_coop.core.interest import day_end
+from credit_coop.core.dayend import day_end
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.verify import verify
 from conftest import D0, PASSPHRASE

@@ -1,4 +1,4 @@
-"""The SQL day-end against its plain-Python reference (core/interest.py ``reference_days``), day by day,
+"""The SQL day-end against its plain-Python reference (core/dayend.py ``reference_days``), day by day,
 to the fen (issue 11): random notes, rates, draw dates, maturities and repayment histories; accrual,
 settlement, maturity, penalty, 复利, days past due and class all compared, on the note's day-end
 state and on its journal balances."""
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from credit_coop.core import accounts, interest, loans
+from credit_coop.core import accounts, dayend, loans
 from credit_coop.core.ledger import Ledger
 import conftest
 
@@ -18,7 +18,7 @@ PRODUCTS = {"hnd": ("6.5", 10_000_000), "sdt": ("7.2", 20_000_000), "gxd": ("5.8
 
 def _policy_without_compensation(tmp: Path) -> str:
     """The default policy, with compensation put off (the reference does not model it)."""
-    text = (Path(interest.__file__).parent / "default_policy.toml").read_text("utf-8")
+    text = (Path(dayend.__file__).parent / "default_policy.toml").read_text("utf-8")
     assert "compensation_grace_days = 0" in text
     path = tmp / "policy.toml"
     path.write_text(text.replace("compensation_grace_days = 0", "compensation_grace_days = 3650"), "utf-8")
@@ -46,7 +46,7 @@ def test_sql_day_end_equals_the_reference(tmp_path_factory, product, start, amou
         through = maturity + timedelta(days=extra)
         accountant = coop.as_("accountant")
         if drawn_on > START:
-            interest.day_end(accountant, drawn_on - timedelta(days=1), today=date(2027, 1, 1))
+            dayend.day_end(accountant, drawn_on - timedelta(days=1), today=date(2027, 1, 1))
         note = loans.draw(coop.as_("teller"), card=grant["card_no"], id_number=grant["borrower"], amount=f"{amount // 100}",
                           fingerprint_ok=True, on=drawn_on, maturity=maturity)
         policy = accountant.policy
@@ -63,8 +63,8 @@ def test_sql_day_end_equals_the_reference(tmp_path_factory, product, start, amou
                 if pay > 0:
                     loans.repay(coop.as_("teller"), card=grant["card_no"], amount=f"{pay // 100}.{pay % 100:02d}", on=day)
                     paid[day] = pay
-            interest.day_end(accountant, day, today=date(2027, 1, 1))
-            expected = interest.reference_days(drawn_on=drawn_on, amount=amount, maturity=maturity,
+            dayend.day_end(accountant, day, today=date(2027, 1, 1))
+            expected = dayend.reference_days(drawn_on=drawn_on, amount=amount, maturity=maturity,
                                                annual_rate_percent=rate, repayments=paid, through=day, policy=policy)[-1]
             s = store.note_state(note_id)
             got = {"principal": s["principal"], "accrued": s["accrued"], "interest_due": s["interest_due"],
@@ -86,7 +86,7 @@ def test_sql_day_end_equals_the_reference(tmp_path_factory, product, start, amou
         for line in store.note_lines(note_id):
             if line["kind"] == "day-end":
                 on = date.fromisoformat(line["business_date"])
-                assert interest.is_settlement_day(on, it) or on == maturity, line
+                assert dayend.is_settlement_day(on, it) or on == maturity, line
         store.close()
     finally:
         coop.close()
@@ -98,7 +98,7 @@ def test_reference_agrees_with_a_hand_computation():
     from credit_coop.core.policy import load_policy_file
 
     policy = load_policy_file(None)
-    days = interest.reference_days(drawn_on=date(2025, 3, 12), amount=3_000_000, maturity=date(2026, 3, 12),
+    days = dayend.reference_days(drawn_on=date(2025, 3, 12), amount=3_000_000, maturity=date(2026, 3, 12),
                                    annual_rate_percent="6.5", repayments={}, through=date(2025, 3, 22), policy=policy)
     by_day = {d["day"]: d for d in days}
     assert by_day[date(2025, 3, 19)]["accrued"] == round(3_000_000 * 0.065 / 360 * 8)

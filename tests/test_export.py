@@ -163,7 +163,7 @@ def test_every_cover_check_is_true_against_independent_sums(coop, tmp_path):
 
     from openpyxl import load_workbook
 
-    from credit_coop.core.interest import day_end
+    from credit_coop.core.dayend import day_end
     from credit_coop.core.pay import run_payroll
     from credit_coop.core.yearend import run_year_end
 

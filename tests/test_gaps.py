@@ -35,7 +35,7 @@ def test_no_one_acts_on_their_own_credit_anywhere(coop):
     with pytest.raises(NotPermitted, match="cannot unfreeze"):
         grants.unfreeze(coop.as_("主任自己"), line["grant_no"], on=D0)
     grants.unfreeze(coop.as_("dept-head"), line["grant_no"], on=D0)
-    from credit_coop.core.interest import day_end
+    from credit_coop.core.dayend import day_end
 
     day_end(coop.as_("accountant"), date(2025, 3, 5), today=date(2030, 1, 1))
     with pytest.raises(NotPermitted, match="cannot correct postings on their own line"):

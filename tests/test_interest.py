@@ -5,9 +5,9 @@ from fractions import Fraction
 
 import pytest
 
-from credit_coop.core import dates, interest, journal, loans
+from credit_coop.core import dates, dayend, journal, loans
 from credit_coop.core.errors import NotPermitted, RuleViolation
-from credit_coop.core.interest import classify
+from credit_coop.core.dayend import classify
 from credit_coop.core.policy import load_policy_file
 from credit_coop.core.reports import overdue_report
 from credit_coop.core.verify import verify
@@ -31,7 +31,7 @@ def close(coop, through, compensate=False):
     acct = coop.as_("accountant")
     if not compensate:
         acct.policy = Policy(dict(acct.policy.data, risk_fund=dict(acct.policy["risk_fund"], compensation_ceiling=0)))
-    return interest.day_end(acct, through, today=TODAY)
+    return dayend.day_end(acct, through, today=TODAY)
 
 
 def line_and_note(coop, amount="8万", on=date(2025, 3, 1), maturity=None, product="hnd", line="8万"):
@@ -167,9 +167,9 @@ def test_rerun_changes_nothing_and_future_refused(coop2):
     assert again["already_closed"] and again["days_closed"] == 0
     assert verify(coop2.as_("auditor"))["accounts"] == before
     with pytest.raises(RuleViolation, match="future"):
-        interest.day_end(coop2.as_("accountant"), date(2030, 1, 1))
+        dayend.day_end(coop2.as_("accountant"), date(2030, 1, 1))
     with pytest.raises(NotPermitted):
-        interest.day_end(coop2.as_("teller"), date(2025, 5, 1), today=TODAY)
+        dayend.day_end(coop2.as_("teller"), date(2025, 5, 1), today=TODAY)
 
 
 def test_posting_on_a_closed_day_is_refused(coop2):
@@ -204,7 +204,7 @@ def test_quarterly_settlement_switch(coop2):
     ln, n = line_and_note(coop2, amount="36,000.00")
     acct = coop2.as_("accountant")
     acct.policy = Policy(dict(acct.policy.data, interest=dict(acct.policy["interest"], settlement="quarterly")))
-    interest.day_end(acct, date(2025, 4, 20), today=TODAY)
+    dayend.day_end(acct, date(2025, 4, 20), today=TODAY)
     s = loans.show_note(coop2.as_("auditor"), n["note_no"])
     # settled on 3-20 (quarter month) only: 3-1..3-20 due, 3-21..4-20 still accrued
     assert s["interest_due_fen"] == 20 * 650 and s["interest_accrued_fen"] == 31 * 650

@@ -155,7 +155,7 @@ def test_repayment_refusals(coop, line):
 
 def test_a_past_due_line_stops_drawing(coop, line):
     """Issue 17: a 30,000 draw went through on a card whose notes were 次级 and 164 days past due."""
-    from credit_coop.core.interest import day_end
+    from credit_coop.core.dayend import day_end
     from credit_coop.core.policy import Policy
 
     draw(coop, line, "3万")

@@ -194,14 +194,14 @@ def test_an_older_ledger_upgrades_into_one_default_department_and_branch(tmp_pat
 def test_the_league_table_adds_up_to_the_union(union):
     """Per department and per branch: grants, lines, drawn and outstanding add up to the union's totals,
     which equal the overdue report's outstanding (the same journal)."""
-    from credit_coop.core import interest
+    from credit_coop.core import dayend
     from credit_coop.core.reports import overdue_report, unit_report
 
     idn1, l1 = _live(union, "王庄村")
     idn2, l2 = _live(union, "东关村", officer="经理二", approver="部长二")
     loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
     loans.draw(far_dates(union.as_("柜员二")), card=l2["card_no"], id_number=idn2, amount="5万", fingerprint_ok=True, on=ON)
-    interest.day_end(union.as_("accountant"), date(2025, 3, 10), today=date(2026, 1, 1))
+    dayend.day_end(union.as_("accountant"), date(2025, 3, 10), today=date(2026, 1, 1))
     auditor = union.as_("auditor")
     total = overdue_report(auditor, date(2025, 3, 10))["outstanding_fen"]
     for by in ("department", "branch"):
@@ -219,14 +219,14 @@ def test_the_league_table_adds_up_to_the_union(union):
 def test_reports_by_unit_add_up_to_the_union(union):
     """``--by department|branch`` on overdue, products, SLA and officers: the units' figures sum to the
     union's; ``--unit`` gives one unit's share."""
-    from credit_coop.core import interest
+    from credit_coop.core import dayend
     from credit_coop.core.reports import officers_by_unit, officers_report, overdue_report, product_report, products_by_unit, sla_report
 
     idn1, l1 = _live(union, "王庄村")
     idn2, l2 = _live(union, "东关村", officer="经理二", approver="部长二")
     loans.draw(far_dates(union.as_("王柜员")), card=l1["card_no"], id_number=idn1, amount="3万", fingerprint_ok=True, on=ON)
     loans.draw(far_dates(union.as_("柜员二")), card=l2["card_no"], id_number=idn2, amount="5万", fingerprint_ok=True, on=ON)
-    interest.day_end(union.as_("accountant"), date(2025, 3, 25), today=date(2026, 1, 1))  # March's interest unpaid: overdue
+    dayend.day_end(union.as_("accountant"), date(2025, 3, 25), today=date(2026, 1, 1))  # March's interest unpaid: overdue
     a, d = union.as_("auditor"), date(2025, 3, 25)
     for by in ("department", "branch"):
         whole = overdue_report(a, d)
@@ -253,7 +253,7 @@ def test_reports_by_unit_add_up_to_the_union(union):
 def test_cash_is_kept_per_branch_and_the_trial_balance_splits_by_unit(union):
     """Each branch's till is its own account (1001.<branch>); union-wide staff take cash into the head
     office's (1001.HO); split by unit, the trial balance adds up to the union's, which balances."""
-    from credit_coop.core import interest
+    from credit_coop.core import dayend
     from credit_coop.core.export import trial_balance
 
     idn1, l1 = _live(union, "王庄村")
@@ -263,7 +263,7 @@ def test_cash_is_kept_per_branch_and_the_trial_balance_splits_by_unit(union):
     teller2 = far_dates(union.as_("柜员二"))
     teller2.policy = Policy(dict(teller2.policy.data, organisation={"officer_any_department": False, "any_branch_service": True}))
     loans.repay(teller2, card=l1["card_no"], amount="1000", on=ON)   # 通存通兑: B2's till takes B1's card's money
-    interest.day_end(union.as_("accountant"), date(2025, 3, 25), today=date(2026, 1, 1))
+    dayend.day_end(union.as_("accountant"), date(2025, 3, 25), today=date(2026, 1, 1))
     tb = trial_balance(union.as_("auditor"), date(2025, 3, 25))
     cash = {a["account"]: a["balance_fen"] for a in tb["accounts"] if a["account"].startswith("1001")}
     assert cash == {"1001.B1": -3_000_000, "1001.B2": -5_000_000 + 100_000}

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from credit_coop.core import interest, journal, loans, riskfund
+from credit_coop.core import dayend, journal, loans, riskfund
 from credit_coop.core.errors import InvalidInput, NotPermitted, RuleViolation
 from credit_coop.core.pay import AlreadyRun, percent_of, run_payroll
 from credit_coop.core.verify import verify
@@ -22,7 +22,7 @@ def coop3(tmp_path):
 
 
 def close(coop, through):
-    return interest.day_end(coop.as_("accountant"), through, today=FAR)
+    return dayend.day_end(coop.as_("accountant"), through, today=FAR)
 
 
 def payroll(coop, month, on, **kw):

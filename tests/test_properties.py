@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from credit_coop.core import interest, journal, loans
+from credit_coop.core import dayend, journal, loans
 from credit_coop.core.errors import LedgerError
 from credit_coop.core.verify import verify
 from conftest import make_coop
@@ -61,7 +61,7 @@ def test_any_sequence_keeps_the_ledger_sound(tmp_path_factory, ops):
                     expected -= effect
                     counter_txns.pop()
                 else:
-                    interest.day_end(accountant, on, today=date(2030, 1, 1))
+                    dayend.day_end(accountant, on, today=date(2030, 1, 1))
                     expected = loans.show_line(auditor, line["card_no"], on)["outstanding_fen"]  # compensation may clear it
                     v = verify(auditor)
                     assert v["ok"], v["findings"]
@@ -72,7 +72,7 @@ def test_any_sequence_keeps_the_ledger_sound(tmp_path_factory, ops):
             assert shown["outstanding_fen"] == expected
             assert 0 <= shown["outstanding_fen"] <= 8_000_000
         event(f"refused some: {refused > 0}")
-        interest.day_end(accountant, open_business_date(auditor) + timedelta(days=40), today=date(2030, 1, 1))
+        dayend.day_end(accountant, open_business_date(auditor) + timedelta(days=40), today=date(2030, 1, 1))
         result = verify(auditor)
         assert result["ok"], result["findings"]
     finally:

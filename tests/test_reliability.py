@@ -46,7 +46,7 @@ def test_restore_says_what_is_lost_and_refuses_strangers(coop, tmp_path):
     import json
 
     from credit_coop.core.backup import restore_plan
-    from credit_coop.core.interest import day_end
+    from credit_coop.core.dayend import day_end
     from credit_coop.core.ledger import create_ledger
 
     line = coop.granted("hnd", line="8万")

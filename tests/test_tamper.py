@@ -9,7 +9,7 @@ import pytest
 
 from credit_coop.core import loans
 from credit_coop.core.errors import InvalidInput
-from credit_coop.core.interest import day_end
+from credit_coop.core.dayend import day_end
 from credit_coop.core.ledger import Ledger
 from credit_coop.core.verify import verify
 from credit_coop.store.sqlite import GENESIS, LINE_COLUMNS, TXN_COLUMNS, chain_hash

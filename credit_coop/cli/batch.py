@@ -23,7 +23,7 @@ def day_end(
 
     Example: credit-coop batch day-end --through 2025-12-31
     """
-    from credit_coop.core.interest import day_end as core_day_end
+    from credit_coop.core.dayend import day_end as core_day_end
 
     with open_ledger() as ledger:
         result = core_day_end(ledger, through, progress=progress_bar("day-end"))

@@ -35,7 +35,7 @@ ONE_DAY = timedelta(days=1)
 
 def open_business_date(ledger: Ledger) -> date:
     """The first day the day-end has not closed."""
-    from credit_coop.core.interest import next_day_to_close
+    from credit_coop.core.dayend import next_day_to_close
 
     return next_day_to_close(ledger)
 

@@ -44,7 +44,7 @@ from typing import Callable, Iterable
 from credit_coop.core import accounts
 from credit_coop.core.dates import parse_date
 from credit_coop.core.errors import NotPermitted, RuleViolation
-from credit_coop.core.interest import is_settlement_day, run_day, state_row
+from credit_coop.core.dayend import is_settlement_day, run_day, state_row
 from credit_coop.core.journal import Line, mirror, post
 from credit_coop.core.ledger import Ledger, require_text
 from credit_coop.core.operators import PERMISSIONS, require

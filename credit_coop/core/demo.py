@@ -15,7 +15,7 @@ from credit_coop.core.auth import hash_passphrase
 from credit_coop.core.errors import Conflict, LedgerUnavailable, RuleViolation
 from credit_coop.core.export import export_workbook
 from credit_coop.core.imports import import_rows, read_csv
-from credit_coop.core.interest import day_end, next_day_to_close
+from credit_coop.core.dayend import day_end, next_day_to_close
 from credit_coop.core.ledger import Ledger, create_ledger
 from credit_coop.core.money import format_yuan
 from credit_coop.core.pay import run_payroll
@@ -65,7 +65,7 @@ def _replaceable(path: str) -> None:
 
 def _settlement_cuts(first: date, through: date, interest_policy: dict) -> list[date]:
     """Every settlement day from ``first`` up to ``through``, then ``through`` itself."""
-    from credit_coop.core.interest import is_settlement_day
+    from credit_coop.core.dayend import is_settlement_day
 
     cuts, day = [], first
     while day < through:

@@ -1,4 +1,4 @@
-"""The day-end, set-based over every note (the rules come from core/interest.py)."""
+"""The day-end, set-based over every note (the rules come from core/dayend.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from credit_coop.store.common import _note_components, _now, _of_grants
 class DayEndQueries:
     """Mixed into :class:`credit_coop.store.sqlite.Store` (``self.conn``, ``self._all`` … come from it)."""
 
-    # -- day-end (see core/interest.py for the rules) ---------------------
+    # -- day-end (see core/dayend.py for the rules) ---------------------
     # The day-end works on ``self.state``: the ``note_state`` table, or during a
     # back-dated correction a temporary copy for the corrected line's notes.
     state = "note_state"
@@ -59,7 +59,7 @@ class DayEndQueries:
             (day,),
         )
 
-    # The rules come from core/interest.py as SQL expressions over a state row (``regular``, ``pen``,
+    # The rules come from core/dayend.py as SQL expressions over a state row (``regular``, ``pen``,
     # ``which``, ``overdue``); the store only applies them to every note at once.
     def dayend_accrue(self, day: str, den: int, regular: str, pen: str) -> None:
         """Today's interest and penalty, as the change in each note's rounded running total."""
@@ -168,12 +168,12 @@ class DayEndQueries:
             {"txn": txn_id, "acc": accrued_acc},
         )
 
-    def dayend_classify(self, day: str, overdue: str, class_case: str, *, record: bool = True, restate: bool = False) -> None:
-        """Past-due date, days past due and class at the end of ``day``; record every change
-        (``restate``: record every note's class, changed or not; ``record=False``: record nothing)."""
+    def dayend_classify(self, day: str, pds: str, dpd: str, class_case: str, *, record: bool = True,
+                        restate: bool = False) -> None:
+        """Past-due date (``pds``), days past due (``dpd``) and class at the end of ``day`` (the rules'
+        SQL comes from core/dayend.py); record every change (``restate``: record every note's class,
+        changed or not; ``record=False``: record nothing)."""
         st = self.state
-        pds = f"(CASE WHEN {overdue} THEN COALESCE(past_due_since, date(:day, '+1 day')) ELSE NULL END)"
-        dpd = f"(CASE WHEN {pds} <= :day THEN CAST(julianday(:day) - julianday({pds}) AS INTEGER) + 1 ELSE 0 END)"
         cls = class_case.replace("{dpd}", dpd)
         c = self.conn
         c.execute(

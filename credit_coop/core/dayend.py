@@ -21,7 +21,7 @@ For each business day not yet closed, in order, one SQLite transaction:
    day until everything past due is paid; the policy table maps DPD to
    正常/关注/次级/可疑/损失 ("超过" excludes the figure: day 90 is 关注, 91 次级).
 
-Each rule is written once here in plain Python (``regular_interest_num``, ``penalty_num``, ``falls_due``,
+Each rule is written once here in plain Python (``regular_interest_num``, ``penalty_num``, ``falls_due``, ``past_due_since``, ``days_past_due``,
 ``is_overdue``, ``classify``) beside the SQL expression the set-based day-end applies to every note at
 once (``SQL_*``; the store only runs them); ``reference_days`` replays one note with the Python rules,
 and a property test holds the SQL day-end to it, day by day, to the fen (tests/test_dayend_oracle.py).
@@ -138,6 +138,22 @@ def is_overdue(principal: int, interest_due: int, penalty: int, day: date, matur
     return (principal > 0 and maturity <= day) or interest_due > 0 or penalty > 0
 
 
+def past_due_since(overdue: bool, since: date | None, day: date) -> date | None:
+    """SPEC §6: past due from the day after something fell due unpaid; the date stays (a part payment
+    does not move it) until nothing is past due."""
+    return (since or day + timedelta(days=1)) if overdue else None
+
+
+def days_past_due(since: date | None, day: date) -> int:
+    """SPEC §6: days past due at the end of ``day``, counting the first past-due day as 1."""
+    return (day - since).days + 1 if since is not None and since <= day else 0
+
+
+# The same two rules as SQL over a state row (``{overdue}`` is :data:`SQL_OVERDUE`; ``{pds}`` the first).
+SQL_PAST_DUE_SINCE = "(CASE WHEN {overdue} THEN COALESCE(past_due_since, date(:day, '+1 day')) ELSE NULL END)"
+SQL_DAYS_PAST_DUE = "(CASE WHEN {pds} <= :day THEN CAST(julianday(:day) - julianday({pds}) AS INTEGER) + 1 ELSE 0 END)"
+
+
 def reference_days(*, drawn_on: date, amount: int, maturity: date, annual_rate_percent: str, repayments: dict,
                    through: date, policy) -> list[dict]:
     """The reference day-end of one loan note, day by day from ``drawn_on`` through ``through``.
@@ -184,8 +200,8 @@ def reference_days(*, drawn_on: date, amount: int, maturity: date, annual_rate_p
             if settling:
                 pnum = pposted = 0
         if sum(s.values()) > 0 or since is not None or dpd:
-            since = (since or day + timedelta(days=1)) if is_overdue(s["principal"], s["interest_due"], s["penalty"], day, maturity) else None
-            dpd = (day - since).days + 1 if since is not None and since <= day else 0
+            since = past_due_since(is_overdue(s["principal"], s["interest_due"], s["penalty"], day, maturity), since, day)
+            dpd = days_past_due(since, day)
             cls = classify(dpd, categories)
         out.append({"day": day, **s, "dpd": dpd, "class": cls})
         day += timedelta(days=1)
@@ -237,7 +253,9 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
                                   accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE, penalty_which)
     if txn_id is not None:
         seal_bulk(ledger, txn_id)  # the journal's balance check, as every posting
-    store.dayend_classify(d, SQL_OVERDUE, _class_case(policy["classification"]["categories"]), record=post, restate=restate)
+    pds = SQL_PAST_DUE_SINCE.format(overdue=SQL_OVERDUE)
+    store.dayend_classify(d, pds, SQL_DAYS_PAST_DUE.format(pds=pds), _class_case(policy["classification"]["categories"]),
+                          record=post, restate=restate)
     if post:
         compensated = compensate_matured(ledger, day)
     else:
