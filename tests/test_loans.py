@@ -172,3 +172,22 @@ def test_a_past_due_line_stops_drawing(coop, line):
     n = loans.show_line(coop.as_("auditor"), line["card_no"])["notes"][0]
     loans.repay(coop.as_("teller"), card=line["card_no"], amount=n["interest_due_fen"] + n["penalty_fen"], on=date(2025, 3, 23))
     assert draw(coop, line, "1万", on=date(2025, 3, 23))["amount_fen"] == 1_000_000
+
+
+def test_a_reversed_repayment_of_a_closed_day_revives_the_note_at_the_counter(coop, line):
+    """The counter reads a note from its day-end state plus its postings since (issue 11): a note the
+    day-end saw paid off owes again at once when that repayment is reversed on an open day."""
+    from credit_coop.core import journal
+
+    draw(coop, line, "1万")
+    coop.close_before(date(2025, 3, 10))
+    owed = sum(n["owed_fen"] for n in loans.show_line(coop.as_("teller"), line["card_no"])["notes"])
+    paid = repay(coop, line, owed, on=date(2025, 3, 10))
+    coop.close_before(date(2025, 3, 12))
+    assert [n["status"] for n in loans.show_line(coop.as_("teller"), line["card_no"])["notes"]] == ["repaid"]
+    journal.reverse(coop.as_("accountant"), paid["txn_id"], reason="the transfer bounced", on=date(2025, 3, 12))
+    notes = loans.show_line(coop.as_("teller"), line["card_no"])["notes"]
+    assert [(n["status"], n["owed_fen"]) for n in notes] == [("outstanding", owed)]
+    again = repay(coop, line, owed, on=date(2025, 3, 12))
+    assert again["outstanding_after_fen"] == 0
+    assert verify(coop.as_("auditor"))["ok"]

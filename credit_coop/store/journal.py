@@ -77,14 +77,18 @@ class JournalRecords:
     def note_receivables(self, grant_id: int, after: str, note_ids: Iterable[int] | None = None) -> dict[int, sqlite3.Row]:
         """{note_id: principal, accrued, interest_due, penalty, penalty_accrued} for a line's notes (or only
         ``note_ids``): the day-end state (``self.state``, as at ``after``) plus the counter's postings dated
-        after it. Reads the notes still owing or drawn since, and only their own postings: nothing here
-        grows with the line's age or the days it has lived (issue 11)."""
+        after it. Reads the notes still owing, drawn since or touched by a reversal since, and only their own
+        postings: nothing here grows with the line's age or the days it has lived (issue 11)."""
         st = self.state
         pick = "" if note_ids is None else f"AND n.id IN ({', '.join(str(int(i)) for i in note_ids)})"
         rows = self._all(
             f"""WITH live AS (SELECT n.id FROM loan_notes n LEFT JOIN {st} s ON s.note_id = n.id
                               WHERE n.grant_id = :g {pick}
-                                AND (n.drawn_on > :after OR s.principal + s.accrued + s.interest_due + s.penalty != 0)),
+                                AND (n.drawn_on > :after OR s.principal + s.accrued + s.interest_due + s.penalty != 0
+                                     -- a note paid off by then comes back to life only by a reversal since
+                                     OR n.id IN (SELECT l.note_id FROM txns r JOIN journal_lines l ON l.txn_id = r.id
+                                                 WHERE r.reverses IS NOT NULL AND r.business_date > :after
+                                                   AND l.grant_id = :g))),
                      m AS (SELECT l.note_id, {COMPONENT_SUMS}
                            FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                            WHERE l.note_id IN (SELECT id FROM live) AND t.business_date > :after

@@ -501,6 +501,8 @@ def m0010_compact_books(db: Database) -> None:
     accrued interest from the old per-note account to its product's (``compact_since``)."""
     db.execute("ALTER TABLE note_state ADD COLUMN penalty_accrued INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE INDEX note_state_grant ON note_state(grant_id)")
+    # the counter's read of a line since the last close looks for reversals dated since (store.note_receivables)
+    db.execute("CREATE INDEX txns_reversals ON txns(business_date) WHERE reverses IS NOT NULL")
     closed = db.execute("SELECT value FROM meta WHERE key = 'closed_through'").fetchone()
     if closed:
         from datetime import date, timedelta
