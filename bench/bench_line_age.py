@@ -1,5 +1,6 @@
 """A drawdown as a whole process on a line with 1, 100 and 1,000 past loan notes and a year of day-ends
-(issue 11: the counter must stay flat in the line's age). Prints the median of 11 draws per size beside
+(issue 11: the counter must stay flat in the line's age). Prints the median of 11 draws (and 11 repayments,
+which read every live note on the line) per size beside
 F1 (python + import typer + one committed insert), and the ledger's journal lines and bytes.
 
     python bench/bench_line_age.py [--sizes 1,100,1000]
@@ -67,7 +68,8 @@ def run(notes: int, script: str) -> tuple[float, int, int]:
         on = through.isoformat()
         ms = median_ms([[script, "draw", "--card", card, "--id-number", idn, "--amount", "1", "--fingerprint-ok", "--on", on]
                         for _ in range(11)], env)
-        return ms, lines, size
+        repay_ms = median_ms([[script, "repay", "--card", card, "--amount", "0.01", "--on", on] for _ in range(11)], env)
+        return ms, repay_ms, lines, size
 
 
 def main() -> None:
@@ -79,10 +81,10 @@ def main() -> None:
         db = os.path.join(d, "f.db")
         insert = f"import typer,sqlite3;c=sqlite3.connect({db!r});c.execute('create table if not exists f(x)');c.execute('insert into f values(1)');c.commit()"
         f1 = median_ms([[sys.executable, "-c", insert] for _ in range(11)])
-    print("| notes on the line | journal lines | ledger bytes | draw | F1 | ratio |\n|---|---|---|---|---|---|")
+    print("| notes on the line | journal lines | ledger bytes | draw | repay | F1 | draw / F1 |\n|---|---|---|---|---|---|---|")
     for n in (int(x) for x in args.sizes.split(",")):
-        ms, lines, size = run(n, script)
-        print(f"| {n:,} | {lines:,} | {size:,} | {ms:.0f} ms | {f1:.0f} ms | {ms / f1:.2f}× |", flush=True)
+        ms, repay_ms, lines, size = run(n, script)
+        print(f"| {n:,} | {lines:,} | {size:,} | {ms:.0f} ms | {repay_ms:.0f} ms | {f1:.0f} ms | {ms / f1:.2f}× |", flush=True)
     sqlite3.connect(":memory:").close()
 
 

@@ -175,7 +175,7 @@ class BatchQueries:
             """SELECT COUNT(*) FROM (SELECT l.note_id FROM journal_lines l JOIN loan_notes n ON n.id = l.note_id
                                      JOIN grants g ON g.id = n.grant_id
                                      WHERE g.surveyed_by = ? AND l.account LIKE ? || '%'
-                                     GROUP BY l.note_id HAVING SUM(l.debit - l.credit) > 0)""",
+                                     GROUP BY l.note_id HAVING SUM(l.debit - l.credit) > 0) live""",
             (officer, loans_prefix),
         )
         open_cases = self._scalar(
@@ -228,6 +228,6 @@ class BatchQueries:
         return self._all(
             """SELECT officer, account, SUM(debit - credit) AS balance FROM journal_lines
                WHERE officer IS NOT NULL AND account IN (?, ?) GROUP BY officer, account
-               HAVING (account = ? AND balance > 0) OR (account = ? AND balance < 0)""",
+               HAVING (account = ? AND SUM(debit - credit) > 0) OR (account = ? AND SUM(debit - credit) < 0)""",
             (fund, debt, fund, debt),
         )

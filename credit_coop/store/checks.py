@@ -17,7 +17,8 @@ class CheckQueries:
             """SELECT t.id, COALESCE(SUM(l.debit), 0) AS total_debit, COALESCE(SUM(l.credit), 0) AS total_credit,
                       COUNT(l.id) AS n
                FROM txns t LEFT JOIN journal_lines l ON l.txn_id = t.id
-               GROUP BY t.id HAVING total_debit != total_credit OR n < 2 OR total_debit = 0"""
+               GROUP BY t.id
+               HAVING COALESCE(SUM(l.debit), 0) != COALESCE(SUM(l.credit), 0) OR COUNT(l.id) < 2 OR COALESCE(SUM(l.debit), 0) = 0"""
         )
 
     def orphan_lines(self) -> list[sqlite3.Row]:
@@ -54,7 +55,7 @@ class CheckQueries:
         clauses = " OR ".join("account LIKE ? || '%'" if a.endswith(".") else "account = ?" for a in accounts_prefixes)
         return self._all(
             f"""SELECT note_id, account, SUM(debit - credit) AS balance FROM journal_lines
-                WHERE note_id IS NOT NULL AND ({clauses}) GROUP BY note_id, account HAVING balance < 0""",
+                WHERE note_id IS NOT NULL AND ({clauses}) GROUP BY note_id, account HAVING SUM(debit - credit) < 0""",
             tuple(accounts_prefixes),
         )
 

@@ -76,7 +76,7 @@ class CorrectionQueries:
                 FROM journal_lines l JOIN txns t ON t.id = l.txn_id JOIN grants g ON g.id = l.grant_id
                 WHERE l.grant_id IN ({marks}) AND l.note_id IS NOT NULL AND t.business_date >= ?
                   AND t.kind IN ('day-end', 'day-end-reversal')
-                GROUP BY t.business_date, l.note_id, l.account HAVING net != 0
+                GROUP BY t.business_date, l.note_id, l.grant_id, g.product, l.account HAVING SUM(l.debit - l.credit) != 0
                 ORDER BY t.business_date, l.note_id, l.account""",
             (*grant_ids, day),
         )

@@ -159,12 +159,14 @@ class DayEndQueries:
         self.conn.execute(
             f"""WITH old AS (SELECT l.note_id, l.grant_id, SUM(l.debit - l.credit) AS bal FROM journal_lines l
                              WHERE l.account = :acc AND l.note_id IS NOT NULL {_of_grants("l.grant_id", grant_ids)}
-                             GROUP BY l.note_id HAVING bal != 0)
+                             GROUP BY l.note_id, l.grant_id HAVING SUM(l.debit - l.credit) != 0)
                 INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id)
-                SELECT :txn, :acc || '.' || g.product, MAX(bal, 0), MAX(-bal, 0), old.grant_id, old.note_id
+                SELECT :txn, :acc || '.' || g.product, CASE WHEN bal > 0 THEN bal ELSE 0 END, CASE WHEN bal < 0 THEN -bal ELSE 0 END,
+                       old.grant_id, old.note_id
                   FROM old JOIN grants g ON g.id = old.grant_id
                 UNION ALL
-                SELECT :txn, :acc, MAX(-bal, 0), MAX(bal, 0), old.grant_id, old.note_id FROM old""",
+                SELECT :txn, :acc, CASE WHEN bal < 0 THEN -bal ELSE 0 END, CASE WHEN bal > 0 THEN bal ELSE 0 END, old.grant_id, old.note_id
+                  FROM old""",
             {"txn": txn_id, "acc": accrued_acc},
         )
 
@@ -178,7 +180,7 @@ class DayEndQueries:
         c = self.conn
         c.execute(
             f"""UPDATE {st} SET
-                  changed = ({cls}) != class OR {pds} IS NOT past_due_since,
+                  changed = CASE WHEN ({cls}) != class OR {pds} IS NOT past_due_since THEN 1 ELSE 0 END,
                   past_due_since = {pds}, dpd = {dpd}, class = {cls}
                 WHERE principal + accrued + interest_due + penalty > 0 OR past_due_since IS NOT NULL OR dpd != 0""",
             {"day": day},
@@ -186,10 +188,10 @@ class DayEndQueries:
         if record:
             c.execute(
                 f"""INSERT INTO note_classes(note_id, on_date, class, past_due_since, dpd)
-                   SELECT note_id, ?, class, past_due_since, dpd FROM {st} WHERE changed OR ? ORDER BY note_id""",
+                   SELECT note_id, ?, class, past_due_since, dpd FROM {st} WHERE changed != 0 OR ? ORDER BY note_id""",
                 (day, restate),
             )
-        c.execute(f"UPDATE {st} SET changed = 0 WHERE changed")
+        c.execute(f"UPDATE {st} SET changed = 0 WHERE changed != 0")
 
     def count_active_notes(self) -> int:
         return self._scalar(f"SELECT COUNT(*) FROM {self.state} WHERE principal + accrued + interest_due + penalty > 0")
