@@ -200,7 +200,7 @@ def _finish(outcome: str) -> None:
                 if rows:
                     os.remove(spool)
             except Exception as e:  # a busy or unwritable ledger: the row waits in the spool
-                from credit_coop.store.sqlite import as_ledger_error
+                from credit_coop.store import as_ledger_error
 
                 if not isinstance(e, LedgerError) and as_ledger_error(e) is None:
                     raise
@@ -263,7 +263,7 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
                 except typer.Exit:
                     raise
                 except Exception as e:  # the store says which database errors a person can act on
-                    from credit_coop.store.sqlite import as_ledger_error
+                    from credit_coop.store import as_ledger_error
 
                     known = as_ledger_error(e)
                     if known is None:

@@ -124,7 +124,7 @@ def sql_penalty_num(compound: bool) -> str:
 
 
 def sql_falls_due(settlement_day: bool) -> str:
-    return "1" if settlement_day else "maturity = :day"
+    return "1 = 1" if settlement_day else "maturity = :day"
 
 
 def falls_due(day: date, maturity: date, settlement_day: bool) -> bool:
@@ -240,7 +240,7 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     compact_since = store.get_meta("compact_since")
     reclass = compact_since == d and store.has_old_accrued(accounts.INTEREST_ACCRUED, grant_ids)
     # before compact books, penalty became a claim the day it accrued: a day from then, replayed, still does
-    penalty_which = "1" if compact_since and d < compact_since else which
+    penalty_which = "1 = 1" if compact_since and d < compact_since else which
     touched, txn_id = 0, None
     if post and (reclass or store.dayend_has_postings(d, which, penalty_which)):
         txn_id = store.insert_txn("day-end", d, ledger.operator, memo or f"day-end {d}", None)

@@ -10,7 +10,7 @@ from functools import cached_property
 
 from credit_coop.core.errors import InvalidInput
 from credit_coop.core.policy import Policy
-from credit_coop.store import Store
+from credit_coop.store import Store, create_store, open_store, remove_store
 
 
 def default_db_path() -> str:
@@ -33,7 +33,7 @@ class Ledger:
 
     @classmethod
     def open(cls, path: str | None = None, operator: str | None = None) -> "Ledger":
-        return cls(Store.open(path or default_db_path()), operator)
+        return cls(open_store(path or default_db_path()), operator)
 
     @cached_property
     def policy(self) -> Policy:
@@ -73,7 +73,7 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
     on = on or date.today()
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))) and path == default_db_path():
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    store = Store.create(path)
+    store = create_store(path)
     try:
         with store.write():
             store.set_meta("policy", policy.to_json())
@@ -87,7 +87,7 @@ def create_ledger(path: str | None, *, operator: str | None, policy_file: str | 
             recovery = new_recovery_code(Ledger(store, admin))
     except BaseException:
         store.close()
-        Store.remove(path)  # a ledger that was never finished is not left behind
+        remove_store(path)  # a ledger that was never finished is not left behind
         raise
     store.close()
     return {"db": path, "admin": admin, "cooperative": policy["cooperative"]["name"], "products": list(policy.products),

@@ -128,7 +128,7 @@ class BatchQueries:
         """Per officer: what the payroll runs of these months withheld (adjustments they carried included)."""
         rows = self._all(
             """SELECT officer, SUM(h) FROM (SELECT officer, holdback AS h FROM payroll_lines WHERE month BETWEEN ? AND ?
-                                            UNION ALL SELECT officer, holdback FROM pay_adjustments WHERE month BETWEEN ? AND ?)
+                                            UNION ALL SELECT officer, holdback FROM pay_adjustments WHERE month BETWEEN ? AND ?) held
                GROUP BY officer""", (first, last, first, last)
         )
         return {r[0]: r[1] for r in rows}

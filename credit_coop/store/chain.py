@@ -16,7 +16,7 @@ class ChainRecords:
         """Why a transaction's lines would not stand as posted (unbalanced, a line with two or no sides), or None."""
         row = self._one(
             """SELECT COUNT(*) AS n, COALESCE(SUM(debit), 0) AS d, COALESCE(SUM(credit), 0) AS c,
-                      SUM((debit < 0) OR (credit < 0) OR ((debit = 0) = (credit = 0))) AS bad
+                      SUM(CASE WHEN debit < 0 OR credit < 0 OR (debit = 0 AND credit = 0) OR (debit != 0 AND credit != 0) THEN 1 ELSE 0 END) AS bad
                FROM journal_lines WHERE txn_id = ?""",
             (txn_id,),
         )
@@ -142,13 +142,14 @@ class ChainRecords:
     def grant_line_mismatches(self) -> list[sqlite3.Row]:
         """Approved lines whose amount, card or status the grant's own recorded events do not bear out."""
         return self._all(
-            """SELECT g.grant_no, g.line_amount, g.card_no, g.status,
-                      (SELECT json_extract(e.detail, '$.line_fen') FROM grant_events e
-                        WHERE e.grant_id = g.id AND e.action = 'survey' ORDER BY e.id DESC LIMIT 1) AS surveyed_line,
-                      (SELECT json_extract(e.detail, '$.card_no') FROM grant_events e
-                        WHERE e.grant_id = g.id AND e.action = 'approve' ORDER BY e.id DESC LIMIT 1) AS approved_card
-               FROM grants g WHERE g.status IN ('approved', 'frozen', 'closed')
-                 AND (surveyed_line IS NOT g.line_amount OR approved_card IS NOT g.card_no)"""
+            """SELECT * FROM (
+                 SELECT g.grant_no, g.line_amount, g.card_no, g.status,
+                        (SELECT CAST(json_extract(e.detail, '$.line_fen') AS INTEGER) FROM grant_events e
+                          WHERE e.grant_id = g.id AND e.action = 'survey' ORDER BY e.id DESC LIMIT 1) AS surveyed_line,
+                        (SELECT json_extract(e.detail, '$.card_no') FROM grant_events e
+                          WHERE e.grant_id = g.id AND e.action = 'approve' ORDER BY e.id DESC LIMIT 1) AS approved_card
+                 FROM grants g WHERE g.status IN ('approved', 'frozen', 'closed')) approved
+               WHERE surveyed_line IS NOT line_amount OR approved_card IS NOT card_no"""
         )
 
     def audit_entries(self, first: str | None = None, operator: str | None = None) -> list[sqlite3.Row]:

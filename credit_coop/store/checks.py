@@ -68,9 +68,9 @@ class CheckQueries:
                     m AS (SELECT r.id AS rid, l.account, l.grant_id, l.note_id, SUM(l.credit) AS d, SUM(l.debit) AS c
                           FROM txns r JOIN journal_lines l ON l.txn_id = r.id WHERE r.reverses IS NOT NULL
                           GROUP BY r.id, l.account, l.grant_id, l.note_id)
-               SELECT rid FROM (SELECT * FROM o EXCEPT SELECT * FROM m)
+               SELECT rid FROM (SELECT * FROM o EXCEPT SELECT * FROM m) missing
                UNION
-               SELECT rid FROM (SELECT * FROM m EXCEPT SELECT * FROM o)"""
+               SELECT rid FROM (SELECT * FROM m EXCEPT SELECT * FROM o) extra"""
         )
 
     def missing_guards(self) -> list[str]:

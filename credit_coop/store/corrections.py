@@ -188,8 +188,8 @@ class CorrectionQueries:
         """Notes whose kept day-end state differs from the replayed one (``temp.replay_state``): the note and the
         first column that differs, with both values."""
         cases = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN '{c}'" for c in self.STATE_COLUMNS)
-        kept = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN s.{c}" for c in self.STATE_COLUMNS)
-        replayed = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN r.{c}" for c in self.STATE_COLUMNS)
+        kept = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN CAST(s.{c} AS TEXT)" for c in self.STATE_COLUMNS)
+        replayed = " ".join(f"WHEN s.{c} IS NOT r.{c} THEN CAST(r.{c} AS TEXT)" for c in self.STATE_COLUMNS)
         return self._all(
             f"""SELECT n.note_no, k.note_id, CASE {cases} END AS field, CASE {kept} END AS kept,
                        CASE {replayed} END AS replayed

@@ -188,8 +188,8 @@ class DayEndQueries:
         if record:
             c.execute(
                 f"""INSERT INTO note_classes(note_id, on_date, class, past_due_since, dpd)
-                   SELECT note_id, ?, class, past_due_since, dpd FROM {st} WHERE changed != 0 OR ? ORDER BY note_id""",
-                (day, restate),
+                   SELECT note_id, ?, class, past_due_since, dpd FROM {st} WHERE changed != 0 OR ? = 1 ORDER BY note_id""",
+                (day, int(restate)),
             )
         c.execute(f"UPDATE {st} SET changed = 0 WHERE changed != 0")
 

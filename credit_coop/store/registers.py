@@ -14,7 +14,7 @@ class RegisterQueries:
     # -- exports (see core/export.py) -----------------------------------------
     REGISTER_SQL = {
         "borrowers": """SELECT b.id_number, b.name, (SELECT group_concat(kind, '|') FROM (SELECT kind FROM borrower_kinds k
-                            WHERE k.id_number = b.id_number ORDER BY kind)) AS kinds, b.village, b.settlement_account,
+                            WHERE k.id_number = b.id_number ORDER BY kind) kinds) AS kinds, b.village, b.settlement_account,
                             b.registered_on, b.registered_by
                         FROM borrowers b WHERE b.registered_on <= :t ORDER BY b.registered_on, b.id_number""",
         "grants": """SELECT g.grant_no, g.borrower_id AS id_number, b.name, g.product, g.status, g.applied_amount, g.applied_on,

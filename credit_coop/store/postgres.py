@@ -1,0 +1,464 @@
+"""PostgreSQL store (issue 12): one ledger on a database server, shared by many branch counters.
+
+The same query modules as the SQLite store (people, journal, chain, checks, dayend, corrections,
+batches, registers) run here: their SQL is written once, in the dialect both understand, and the
+few SQLite spellings left are translated as each statement is first run (:func:`translate`):
+``?`` and ``:name`` placeholders, ``IS NOT`` between values, ``group_concat``, ``temp.`` tables,
+``CROSS JOIN … ON``.
+The schema is the SQLite schema's tables and indexes with PostgreSQL types (:func:`schema_ddl`),
+text compared byte-wise (``COLLATE "C"``, as SQLite does), two SQL functions SQLite has built in
+(``julianday``, ``date(d, '+N day')``) and the guards as trigger functions.
+
+The concurrency contract: every write transaction first takes one transaction-scoped advisory lock
+on the ledger (``pg_advisory_xact_lock``), the server's equivalent of SQLite's ``BEGIN IMMEDIATE``:
+the availability check and the insert, MAX+1 numbers, the request-id check and insert and the hash
+chain's tail are each read and written by one writer at a time, whichever counter it comes from.
+A lock not granted within ``lock_timeout`` is "busy, retry" (exit 8); a client killed mid-command
+leaves nothing (the server rolls its transaction back).
+
+The driver (psycopg 3) comes with ``pip install 'credit-coop[postgres]'`` and is imported only here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from typing import Iterable, Iterator
+
+from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
+from credit_coop.store.common import SCHEMA_VERSION, _Abandon, _now
+from credit_coop.store.sqlite import BUSY_TIMEOUT_MS, Store
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+LEDGER_LOCK = 0x6372656469  # the advisory lock every write takes ("credi")
+
+
+def is_url(path: str | None) -> bool:
+    return isinstance(path, str) and path.startswith(URL_PREFIXES)
+
+
+def shown(url: str) -> str:
+    """A URL as it may be printed: never its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _driver():
+    try:
+        import psycopg
+    except ImportError:
+        raise LedgerUnavailable(
+            "a postgresql:// ledger needs the PostgreSQL driver: pip install 'credit-coop[postgres]'"
+        ) from None
+    return psycopg
+
+
+# -- SQL: the SQLite spelling, translated once per statement ---------------------------------------
+_LITERAL = re.compile(r"('(?:[^']|'')*')")
+_cache: dict[str, str] = {}
+
+
+def translate(sql: str) -> str:
+    """A statement written for SQLite, as PostgreSQL (psycopg) takes it."""
+    out = _cache.get(sql)
+    if out is not None:
+        return out
+    parts = _LITERAL.split(sql)
+    for i, part in enumerate(parts):
+        part = part.replace("%", "%%")
+        if i % 2 == 0:  # outside string literals
+            part = part.replace("?", "%s")
+            part = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", part)
+            part = re.sub(r"\bIS NOT (?!NULL\b|DISTINCT\b)", "IS DISTINCT FROM ", part)
+            part = re.sub(r"\bgroup_concat\(", "string_agg(", part)
+            part = re.sub(r"\btemp\.", "pg_temp.", part)
+            part = re.sub(r"\bCROSS JOIN (\w+ \w+ ON)\b", r"JOIN \1", part)  # SQLite's way to fix the join order
+        parts[i] = part
+    out = _cache[sql] = "".join(parts)
+    return out
+
+
+def _param(v):
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    return v
+
+
+def _params(params):
+    if isinstance(params, dict):
+        return {k: _param(v) for k, v in params.items()}
+    return tuple(_param(v) for v in params)
+
+
+def _value(v):
+    if isinstance(v, Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+class Row:
+    """A result row read like ``sqlite3.Row``: by column name or position, ``keys()``, iteration."""
+
+    __slots__ = ("_values", "_index")
+
+    def __init__(self, values: tuple, index: dict[str, int]):
+        self._values = values
+        self._index = index
+
+    def __getitem__(self, key):
+        return self._values[self._index[key]] if isinstance(key, str) else self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._index, self._values))})"
+
+
+def _rows(cursor):
+    names = [c.name for c in cursor.description or ()]
+    index = {n: i for i, n in enumerate(names)}
+
+    def make(values):
+        return Row(tuple(_value(v) for v in values), index)
+
+    return make
+
+
+class Cursor:
+    def __init__(self, cur):
+        self._cur = cur
+
+    def fetchone(self):
+        return self._cur.fetchone() if self._cur.description else None
+
+    def fetchall(self):
+        return self._cur.fetchall() if self._cur.description else []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+
+class Connection:
+    """The part of ``sqlite3.Connection`` the query modules use, over a psycopg connection."""
+
+    def __init__(self, conn):
+        self.raw = conn
+
+    def execute(self, sql: str, params: Iterable | dict = ()) -> Cursor:
+        cur = self.raw.cursor(row_factory=_rows)
+        cur.execute(translate(sql), _params(params))
+        return Cursor(cur)
+
+    def executemany(self, sql: str, rows) -> Cursor:
+        cur = self.raw.cursor(row_factory=_rows)
+        rows = [_params(r) for r in rows]
+        if rows:
+            cur.executemany(translate(sql), rows)
+        return Cursor(cur)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+# -- schema ----------------------------------------------------------------------------------------
+_FUNCTIONS = [
+    # SQLite's own date arithmetic, which the day-end's SQL uses
+    """CREATE FUNCTION julianday(d text) RETURNS double precision IMMUTABLE LANGUAGE sql
+       AS $$ SELECT (CAST(d AS date) - DATE '2000-01-01') + 2451544.5 $$""",
+    """CREATE FUNCTION date(d text, modifier text) RETURNS text IMMUTABLE LANGUAGE sql
+       AS $$ SELECT to_char(CAST(d AS date) + CAST(regexp_replace(modifier, '[^0-9-]', '', 'g') AS integer), 'YYYY-MM-DD') $$""",
+    """CREATE FUNCTION json_extract(d text, path text) RETURNS text IMMUTABLE LANGUAGE sql
+       AS $$ SELECT (d::jsonb) #>> string_to_array(substr(path, 3), '.') $$""",
+    """CREATE FUNCTION credit_coop_posted() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION '% rows are posted and never changed; post a reversal', TG_TABLE_NAME; END $$""",
+    """CREATE FUNCTION credit_coop_line_position() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.grant_id IS NOT NULL AND NEW.account LIKE '1303.%' THEN
+           INSERT INTO line_positions(grant_id, principal) VALUES (NEW.grant_id, NEW.debit - NEW.credit)
+           ON CONFLICT(grant_id) DO UPDATE SET principal = line_positions.principal + NEW.debit - NEW.credit;
+         END IF;
+         IF NEW.grant_id IS NOT NULL AND (NEW.account = '1001' OR NEW.account LIKE '1001.%') THEN
+           INSERT INTO line_positions(grant_id, last_counter_date)
+             VALUES (NEW.grant_id, (SELECT business_date FROM txns WHERE id = NEW.txn_id))
+           ON CONFLICT(grant_id) DO UPDATE SET last_counter_date =
+             GREATEST(COALESCE(line_positions.last_counter_date, ''), (SELECT business_date FROM txns WHERE id = NEW.txn_id));
+         END IF;
+         RETURN NULL;
+       END $$""",
+    """CREATE TRIGGER line_positions AFTER INSERT ON journal_lines FOR EACH ROW EXECUTE FUNCTION credit_coop_line_position()""",
+]
+
+
+def guard_name(table: str, verb: str) -> str:
+    return f"{table}_no_{verb.lower()}"
+
+
+def _guards(tables: Iterable[str]) -> list[str]:
+    return [f"CREATE TRIGGER {guard_name(t, v)} BEFORE {v} ON {t} FOR EACH ROW EXECUTE FUNCTION credit_coop_posted()"
+            for t in tables for v in ("UPDATE", "DELETE")]
+
+
+def _column_types(ddl: str) -> str:
+    ddl = re.sub(r"\bINTEGER PRIMARY KEY\b(?!\s*REFERENCES)", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", ddl)
+    ddl = re.sub(r"\bINTEGER\b", "BIGINT", ddl)
+    ddl = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', ddl)
+    return ddl
+
+
+def schema_ddl() -> tuple[list[str], list[tuple[str, list[str], list]]]:
+    """The current schema as PostgreSQL statements, taken from a new SQLite ledger's tables and indexes
+    (one definition of the schema: ``schema.py``), and the rows a new ledger starts with (schema version,
+    the default department and branch) per table."""
+    import sqlite3
+    import tempfile
+
+    from credit_coop.store import schema
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "schema.db")
+        schema.create(path)
+        db = sqlite3.connect(path)
+        try:
+            objects = db.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL AND type IN ('table', 'index') "
+                "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid").fetchall()
+            seed = [(name, [c[1] for c in db.execute(f"PRAGMA table_info({name})")],
+                     db.execute(f"SELECT * FROM {name}" + (" WHERE key != 'ledger_id'" if name == "meta" else "")).fetchall())
+                    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '%sqlite%'")]
+        finally:
+            db.close()
+    # (sqlite-utils keeps its migrations in a table of its own, left out here)
+    tables = {name: sql for kind, name, _, sql in objects if kind == "table" and not name.startswith(("sqlite_", "_sqlite"))}
+    ordered: list[str] = []
+
+    def place(name: str) -> None:  # a table after the tables it references (columns added later included)
+        if name in ordered or name not in tables:
+            return
+        ordered.append(name)  # placeholder against cycles
+        ordered.remove(name)
+        for ref in re.findall(r"REFERENCES\s+\"?(\w+)", tables[name]):
+            if ref != name:
+                place(ref)
+        if name not in ordered:
+            ordered.append(name)
+
+    for name in tables:
+        place(name)
+    statements = [_column_types(tables[name]) for name in ordered]
+    statements += [sql for kind, _, table, sql in objects if kind == "index" and table in tables]
+    return statements, [(t, cols, rows) for t, cols, rows in seed if rows]
+
+
+class PgStore(Store):
+    """A ledger in a PostgreSQL database (see the module docstring)."""
+
+    def __init__(self, conn: Connection, url: str):
+        super().__init__(conn, shown(url))
+        self.url = url
+        self._with_id: set[str] | None = None  # tables keyed by an ``id`` column (their inserts return it)
+
+    # -- opening ----------------------------------------------------------
+    @classmethod
+    def _connect(cls, url: str):
+        psycopg = _driver()
+        try:
+            raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as e:
+            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise LedgerUnavailable(f"cannot reach the ledger at {shown(url)}: {first}") from None
+        raw.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS}")
+        return Connection(raw)
+
+    @classmethod
+    def create(cls, url: str) -> "PgStore":
+        """Create the schema in an existing, empty database (the DBA creates database and role)."""
+        import uuid
+
+        conn = cls._connect(url)
+        try:
+            used = conn.execute(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()").fetchone()[0]
+            if used:
+                raise Conflict(f"the database at {shown(url)} is not empty ({used} tables); "
+                               "a ledger is created only in an empty database")
+            from credit_coop.store.common import APPEND_ONLY
+
+            statements, seed = schema_ddl()
+            raw = conn.raw
+            with raw.transaction():
+                for stmt in statements + _FUNCTIONS:
+                    raw.execute(stmt)
+                for table, cols, rows in seed:
+                    marks = ", ".join("%s" for _ in cols)
+                    raw.cursor().executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+                for stmt in _guards(APPEND_ONLY):
+                    raw.execute(stmt)
+                raw.execute("INSERT INTO meta(key, value) VALUES ('ledger_id', %s) ON CONFLICT (key) DO NOTHING",
+                            (uuid.uuid4().hex,))
+        except BaseException:
+            conn.close()
+            raise
+        conn.close()
+        return cls.open(url)
+
+    @staticmethod
+    def remove(url: str) -> None:
+        """A ledger that was never finished: its tables go (the database stays, the DBA's)."""
+        try:
+            conn = PgStore._connect(url)
+        except LedgerUnavailable:
+            return
+        try:
+            conn.raw.execute("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.raw.execute("CREATE SCHEMA public")
+        finally:
+            conn.close()
+
+    @classmethod
+    def open(cls, url: str) -> "PgStore":
+        conn = cls._connect(url)
+        psycopg = _driver()
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except psycopg.Error:
+            conn.close()
+            raise LedgerUnavailable(f"the database at {shown(url)} holds no credit-coop ledger; "
+                                    "create one with `credit-coop init`") from None
+        if row is None:
+            conn.close()
+            raise LedgerUnavailable(f"the database at {shown(url)} is not a credit-coop ledger (no schema version)")
+        version = int(row[0])
+        if version != SCHEMA_VERSION:
+            conn.close()
+            newer = version > SCHEMA_VERSION
+            raise LedgerUnavailable(
+                f"the ledger at {shown(url)} is schema {version}; this credit-coop knows {SCHEMA_VERSION}"
+                + ("; upgrade credit-coop" if newer else "; upgrading a server ledger is not built yet")
+            )
+        return cls(conn, url)
+
+    # -- transactions -----------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator["PgStore"]:
+        """One write transaction, holding the ledger's advisory lock; nested calls join the outer one."""
+        psycopg = _driver()
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        raw = self.conn.raw
+        raw.execute("BEGIN")
+        try:
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+        except psycopg.errors.LockNotAvailable:
+            raw.execute("ROLLBACK")
+            notice = self.maintenance_notice()
+            raise LedgerBusy(f"the ledger is busy: {notice}; please retry after it" if notice
+                             else "the ledger is busy with another posting; please retry") from None
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        self._depth = 1
+        try:
+            yield self
+        except _Abandon:
+            self._depth = 0
+            raw.execute("ROLLBACK")
+            return
+        except BaseException:
+            self._depth = 0
+            if not raw.closed:
+                raw.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        try:
+            if self.pending_audit is not None:
+                self._insert_audit({"at": _now(), **self.pending_audit, "result": "ok"})
+                self.pending_audit, self.audit_written = None, True
+            raw.execute("COMMIT")
+        except BaseException:
+            if not raw.closed:
+                raw.execute("ROLLBACK")
+            raise
+
+    def _insert(self, table: str, row: dict) -> int:
+        cols = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        if self._with_id is None:
+            self._with_id = {r[0] for r in self._all(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'id'")}
+        returning = " RETURNING id" if table in self._with_id else ""
+        r = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}){returning}", tuple(row.values())).fetchone()
+        return r[0] if r is not None else 0
+
+    # -- what differs from SQLite beyond the SQL ------------------------------------------------
+    @contextmanager
+    def replay_state(self) -> Iterator["PgStore"]:
+        self.conn.execute("DROP TABLE IF EXISTS pg_temp.replay_state")
+        self.conn.execute("CREATE TEMP TABLE replay_state (LIKE note_state INCLUDING DEFAULTS)")
+        self.state = "replay_state"
+        try:
+            yield self
+        finally:
+            del self.state
+            self.conn.execute("DROP TABLE IF EXISTS pg_temp.replay_state")
+
+    def missing_guards(self) -> list[str]:
+        from credit_coop.store.common import APPEND_ONLY
+
+        have = {r[0]: r[1] for r in self._all(
+            """SELECT t.tgname, p.proname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+               WHERE NOT t.tgisinternal AND t.tgenabled != 'D'""")}
+        return [name if name not in have else f"{name} (its definition was replaced)"
+                for t in APPEND_ONLY for name in (guard_name(t, "UPDATE"), guard_name(t, "DELETE"))
+                if have.get(name) != "credit_coop_posted"]
+
+    def audit(self, operator, action, detail, result, *, at=None, wait_ms=None) -> None:
+        return super().audit(operator, action, detail, result, at=at, wait_ms=None)
+
+    def copy_to(self, dest_path: str) -> None:
+        raise LedgerUnavailable("a backup of a server ledger is the DBA's pg_dump for now; `copy` is not built yet")
+
+
+def as_ledger_error(err: BaseException):
+    """A server error a person can act on, as the domain error that says so."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    if isinstance(err, (psycopg.errors.IntegrityError, psycopg.errors.RaiseException)):
+        return Conflict(f"the ledger refused the change as a conflict ({str(err).splitlines()[0]}); nothing was posted")
+    if isinstance(err, psycopg.errors.LockNotAvailable):
+        return LedgerBusy("the ledger is busy with another posting; please retry")
+    if isinstance(err, psycopg.OperationalError):
+        return LedgerUnavailable(f"the ledger server could not be used: {str(err).strip().splitlines()[-1]}")
+    return None
