@@ -131,11 +131,55 @@ def make_coop(path: str, on: date = D0, *, passphrases: bool = True, policy_file
     return Coop(path)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                     help="run the ledger tests on a SQLite file (default) or on PostgreSQL: a fresh database per test "
+                          "on the server named by CREDIT_COOP_TEST_PG (postgresql://USER@HOST:PORT/DB, a role that may "
+                          "create databases)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): the test is about the SQLite file itself; not run on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--backend") != "postgresql":
+        return
+    import os
+
+    if not os.environ.get("CREDIT_COOP_TEST_PG"):
+        raise pytest.UsageError("--backend postgresql needs CREDIT_COOP_TEST_PG (a server URL); .ci/run starts one")
+    for item in items:
+        mark = item.get_closest_marker("sqlite_only")
+        if mark is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {mark.kwargs.get('reason') or mark.args[0]}"))
+
+
 @pytest.fixture
-def ledger_path(tmp_path) -> str:
-    path = str(tmp_path / "coop.db")
-    make_coop(path)
-    return path
+def ledger_location(request, tmp_path):
+    """Where a test's ledger lives: a file under ``tmp_path``, or with ``--backend postgresql`` a fresh
+    database on the test server (dropped afterwards)."""
+    if request.config.getoption("--backend") != "postgresql":
+        yield str(tmp_path / "coop.db")
+        return
+    import os
+    import uuid
+
+    import psycopg
+
+    server = os.environ["CREDIT_COOP_TEST_PG"]
+    name = f"cc_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield server.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def ledger_path(ledger_location) -> str:
+    make_coop(ledger_location)
+    return ledger_location
 
 
 def far_dates(ledger: Ledger) -> Ledger:

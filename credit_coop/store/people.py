@@ -179,15 +179,13 @@ class PeopleRecords:
             self._insert_audit(row)
             return
         if wait_ms is not None:
-            self.conn.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+            self.wait_for_writers(wait_ms)
         try:
             with self.write():
                 self._insert_audit(row)
         finally:
             if wait_ms is not None:
-                from credit_coop.store import sqlite as connection  # the setting lives with the connection
-
-                self.conn.execute(f"PRAGMA busy_timeout={connection.BUSY_TIMEOUT_MS}")
+                self.wait_for_writers()
 
     def _insert_audit(self, row: dict) -> None:
         audit_id = self._insert("audit_log", row)

@@ -442,8 +442,8 @@ class PgStore(Store):
                 for t in APPEND_ONLY for name in (guard_name(t, "UPDATE"), guard_name(t, "DELETE"))
                 if have.get(name) != "credit_coop_posted"]
 
-    def audit(self, operator, action, detail, result, *, at=None, wait_ms=None) -> None:
-        return super().audit(operator, action, detail, result, at=at, wait_ms=None)
+    def wait_for_writers(self, ms: int | None = None) -> None:
+        self.conn.raw.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS if ms is None else ms)}")
 
     def copy_to(self, dest_path: str) -> None:
         raise LedgerUnavailable("a backup of a server ledger is the DBA's pg_dump for now; `copy` is not built yet")

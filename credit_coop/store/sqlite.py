@@ -201,6 +201,10 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
 
+    def wait_for_writers(self, ms: int | None = None) -> None:
+        """How long a write waits for another writer before it is busy (default: ``BUSY_TIMEOUT_MS``)."""
+        self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS if ms is None else ms)}")
+
     @contextmanager
     def savepoint(self, name: str = "row") -> Iterator["Store"]:
         """A nested unit inside a write transaction: undone alone if it fails."""
