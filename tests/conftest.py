@@ -207,3 +207,72 @@ def english_screens(monkeypatch):
 
     monkeypatch.setenv("CREDIT_COOP_LANG", "en")
     monkeypatch.setattr(labels, "_current", None)
+
+
+class RawLedger:
+    """Direct SQL on a test ledger's database, either backend, as someone holding the file or a DBA's login
+    would use it (tests of the guards and of what ``verify`` finds). Statements are written as for SQLite."""
+
+    def __init__(self, location: str):
+        self.pg = location.startswith("postgresql://")
+        if self.pg:
+            import psycopg
+
+            self.db = psycopg.connect(location)
+            self.IntegrityError = (psycopg.errors.RaiseException, psycopg.IntegrityError)
+        else:
+            import sqlite3
+
+            self.db = sqlite3.connect(location)
+            self.IntegrityError = sqlite3.IntegrityError
+
+    def execute(self, sql: str, params=()):
+        if self.pg:
+            from credit_coop.store.postgres import translate
+
+            return self.db.execute(translate(sql), params)
+        return self.db.execute(sql, params)
+
+    def unguard(self, table: str, verb: str = "update") -> None:
+        """Drop an append-only guard, as a forger would."""
+        self.execute(f"DROP TRIGGER {table}_no_{verb}" + (f" ON {table}" if self.pg else ""))
+
+    def rows(self, table: str) -> list:
+        return self.execute(f"SELECT * FROM {table} ORDER BY {'ctid' if self.pg else 'rowid'}").fetchall()
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def rollback(self) -> None:
+        self.db.rollback()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def writes_held(location: str):
+    """Another writer holding the ledger (a long posting elsewhere), for as long as the block runs."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def held():
+        if location.startswith("postgresql://"):
+            import psycopg
+
+            from credit_coop.store.postgres import LEDGER_LOCK
+
+            conn = psycopg.connect(location, autocommit=True)
+            conn.execute("BEGIN")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+        else:
+            import sqlite3
+
+            conn = sqlite3.connect(location, isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+
+    return held()

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from credit_coop.core import borrowers, loans
 from credit_coop.core.errors import InvalidInput, NotPermitted
 from credit_coop.core.export import REGISTERS, export_plaintext, export_workbook, trial_balance
-from conftest import D0, new_id, peer_tool
+from conftest import D0, RawLedger, new_id, peer_tool
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def test_every_cover_check_is_true_against_independent_sums(coop, tmp_path):
         day_end(coop.as_("accountant"), nxt - timedelta(days=1), today=far)
         run_payroll(coop.as_("李主任"), f"2025-{m:02d}", on=nxt)
     run_year_end(coop.as_("李主任"), 2025, on=date(2026, 1, 1), today=far)
-    db = sqlite3.connect(coop.path)
+    db = RawLedger(coop.path)
 
     def one(sql, f, t):
         return db.execute(sql, {"f": f, "t": t}).fetchone()[0] or 0

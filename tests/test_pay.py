@@ -154,10 +154,10 @@ def test_compensation_shortfall_pay_in_recovery_and_year_end(coop3):
         run_year_end(coop3.as_("李主任"), 2025, on=date(2026, 1, 6), today=FAR)
     assert verify(coop3.as_("auditor"))["ok"]
     # verify recomputes the records against the journal: a doctored compensation record is found
-    import sqlite3
+    from conftest import RawLedger
 
-    db = sqlite3.connect(coop3.path)
-    db.execute("DROP TRIGGER compensations_no_update")
+    db = RawLedger(coop3.path)
+    db.unguard("compensations")
     db.execute("UPDATE compensations SET from_fund = from_fund + 1, shortfall = shortfall - 1")
     db.commit()
     db.close()

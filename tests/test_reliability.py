@@ -164,7 +164,9 @@ def test_older_ledger_is_upgraded_with_a_backup(tmp_path):
 
 
 def test_newer_ledger_is_refused(tmp_path, coop):
-    db = sqlite3.connect(coop.path)
+    from conftest import RawLedger
+
+    db = RawLedger(coop.path)
     db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     db.commit()
     db.close()
@@ -179,16 +181,15 @@ def test_locked_ledger_says_busy_retry(coop, monkeypatch):
 
     line = coop.granted("hnd", line="8万")
     monkeypatch.setattr(sq, "BUSY_TIMEOUT_MS", 200)
+    from conftest import writes_held
+
     teller = Ledger.open(coop.path, "王柜员")
-    other = sqlite3.connect(coop.path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
     try:
-        with pytest.raises(LedgerBusy, match="busy with another posting; please retry") as e:
-            loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+        with writes_held(coop.path):
+            with pytest.raises(LedgerBusy, match="busy with another posting; please retry") as e:
+                loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=D0)
         assert e.value.exit_code == 8
     finally:
-        other.execute("ROLLBACK")
-        other.close()
         teller.close()
     assert loans.show_line(coop.as_("auditor"), line["card_no"], D0)["outstanding_fen"] == 0
 

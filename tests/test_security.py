@@ -272,12 +272,14 @@ BAD_CARDS = st.one_of(st.from_regex(r"\A[0-9]{15}\Z"), st.text(max_size=20), st.
 
 
 def _snapshot(path: str) -> str:
-    con = sqlite3.connect(path)
+    from conftest import RawLedger
+
+    con = RawLedger(path)
     h = hashlib.sha256()
     for table in ("txns", "journal_lines", "loan_notes", "grants", "grant_events", "borrowers", "requests", "operators",
                   "org_units", "townships", "villages", "org_assignments"):
-        for row in con.execute(f"SELECT * FROM {table} ORDER BY rowid"):
-            h.update(repr(row).encode())
+        for row in con.rows(table):
+            h.update(repr(tuple(row)).encode())
     con.close()
     return h.hexdigest()
 
@@ -334,9 +336,8 @@ def test_fuzzed_options_refused_cleanly(fuzz_ledger, data):
 def test_the_audit_log_tells_the_real_outcome(coop, tmp_path, monkeypatch):
     """Issue 16 §6: a refused import and a failing verify were logged "ok"; a busy refusal not at all;
     a kill between a draw's commit and its audit row lost the row."""
-    import sqlite3 as sq
-
     from credit_coop.cli import base
+    from conftest import RawLedger, writes_held
 
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     bad = tmp_path / "bad.csv"
@@ -353,16 +354,13 @@ def test_the_audit_log_tells_the_real_outcome(coop, tmp_path, monkeypatch):
     base.CURRENT.opened.clear()
     monkeypatch.setattr(base, "_finish", real_finish)
     # a busy ledger: the refusal waits in this user's spool and reaches the log with the next command
-    holder = sq.connect(coop.path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    r = cli(coop.path, "王柜员", "draw", "--card", line["card_no"], "--id-number", line["borrower"], "--amount", "100",
-            "--fingerprint-ok", "--on", "2025-03-01", env=env)
+    with writes_held(coop.path):
+        r = cli(coop.path, "王柜员", "draw", "--card", line["card_no"], "--id-number", line["borrower"], "--amount", "100",
+                "--fingerprint-ok", "--on", "2025-03-01", env=env)
     assert r.exit_code == 8
-    holder.execute("ROLLBACK")
-    holder.close()
     # a verify that finds problems
-    db = sq.connect(coop.path)
-    db.execute("DROP TRIGGER journal_lines_no_update")
+    db = RawLedger(coop.path)
+    db.unguard("journal_lines")
     db.commit()
     db.close()
     assert cli(coop.path, "郑稽核", "verify", env=env).exit_code == 1

@@ -33,6 +33,7 @@ LAZY = {
     "verify": ("ledger", "校验 Recompute every balance from the journal and check every invariant."),
     "backup": ("ledger", "备份 Copy the ledger into a verified backup file (safe while tellers work)."),
     "restore": ("ledger", "恢复 Replace the ledger with a backup after checking it verifies."),
+    "copy": ("ledger", "复制 Copy the whole ledger to a new file or an empty PostgreSQL database, verified."),
     "login": ("ledger", "签到 Start a shift: check the passphrase once for the following commands."),
     "logout": ("ledger", "签退 End the shift."),
     "recover": ("ledger", "恢复管理员 Unlock an admin with the recovery code printed at init."),

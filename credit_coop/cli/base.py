@@ -218,12 +218,17 @@ def _finish(outcome: str) -> None:
             ledger.close()
 
 
+def _one_line(text: str) -> str:
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in str(text))
+
+
 def fail(code: int, message: str, result: Optional[dict] = None) -> None:
     """One line on stderr and the exit code; under --json, exactly one JSON document on stdout
     (``result``, when the refusal carries one, with ``ok: false`` and the error)."""
     from credit_coop.core.labels import language, translate
 
-    shown = translate(message)
+    message = _one_line(message)  # what a person typed (a name, a unit) may hold line breaks: shown escaped
+    shown = _one_line(translate(message))
     print(f"错误：{shown}" if language() == "zh" else f"error: {message}", file=sys.stderr)
     CURRENT.error = message
     if CURRENT.json:  # programs read the English message; ``message`` is what the person saw

@@ -333,6 +333,23 @@ def backup(out: Annotated[str, typer.Option("--out", metavar="FILE", help="The b
     emit(result, lambda r: say(f"backed up {r['transactions']} transactions to {r['out']} ({r['bytes']:,} bytes); the copy verifies"))
 
 
+def copy(to: Annotated[str, typer.Option("--to", metavar="LOCATION",
+                                          help="A new SQLite file, or an empty PostgreSQL database: postgresql://USER@HOST:PORT/DB.")]) -> None:
+    """Copy the whole ledger into a new one (admin): a file onto a database server, or a server ledger into a file.
+
+    Every table, both hash chains and the audit log; the copy is verified before it is kept. Credentials
+    follow libpq (the URL, PGPASSWORD, ~/.pgpass); a password is never printed.
+
+    Example: credit-coop copy --to postgresql://coop@db.lianshe.local:5432/coop
+    """
+    from credit_coop.core.backup import copy as core_copy
+
+    with open_ledger() as ledger:
+        result = core_copy(ledger, to)
+    emit(result, lambda r: say(f"copied {r['transactions']} transactions ({r['rows']:,} rows in {r['tables']} tables) "
+                               f"to {r['to']}; the copy verifies"))
+
+
 def restore(
     file: Annotated[str, typer.Argument(help="A backup made by `credit-coop backup`.")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: replace the ledger (for scripts; a terminal asks).")] = False,
@@ -390,6 +407,6 @@ def _print_restore_plan(p: dict) -> None:
     say(f"  {p['lost_audit_rows']} audit-log row(s) (kept in the replaced file)")
 
 
-COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "restore": restore,
+COMMANDS = {"init": init, "verify": verify, "reverse": reverse, "backup": backup, "copy": copy, "restore": restore,
             "login": login, "logout": logout, "audit-log": audit_log, "recover": recover}
 GROUPS = {"policy": policy_app, "operator": operator_app}

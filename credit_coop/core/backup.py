@@ -21,6 +21,7 @@ from credit_coop.core.faults import fault
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerUnavailable, RuleViolation
 from credit_coop.core.ledger import Ledger, default_db_path
 from credit_coop.core.operators import require
+from credit_coop.store import create_store, is_url, remove_store, shown
 from credit_coop.store.sqlite import copy_file
 
 
@@ -60,6 +61,49 @@ def backup(ledger: Ledger, out: str) -> dict:
     return {"out": out, "bytes": os.path.getsize(out), **checked}
 
 
+def copy(ledger: Ledger, to: str) -> dict:
+    """``credit-coop copy --to LOCATION`` (issue 12): the whole ledger — every table, both hash chains, the
+    audit log — into a new one: a SQLite file into an empty PostgreSQL database (``postgresql://…``), or a
+    server ledger into a new SQLite file (its portable backup). The copy is verified, and its hash chain
+    must be this ledger's, before it is kept; a target that already holds anything is refused."""
+    from credit_coop.store.copying import copy_ledger
+
+    require(ledger, "copy")
+    if not is_url(to):
+        to = os.path.abspath(to)
+        if os.path.exists(to):
+            raise Conflict(f"{to} already exists; a ledger is copied only into a new file")
+    if is_url(to) == is_url(ledger.store.path) and os.path.abspath(str(ledger.store.path)) == to:
+        raise InvalidInput("the copy must go somewhere else than the ledger itself")
+    dest = create_store(to)  # refuses a database that is not empty
+    try:
+        try:
+            copied = copy_ledger(ledger.store, dest)
+        finally:
+            dest.close()
+        checked = _check(to)
+        with Ledger.open(to) as c:
+            state = _state(c)
+        if state["txns"] and ledger.store.chain_link(state["txns"]) != state["head"]:
+            raise RuleViolation("the copy's hash chain differs from this ledger's; nothing kept")
+    except BaseException:
+        remove_store(to)
+        raise
+    ledger.store.audit(ledger.operator, "copy", shown(to))
+    return {"to": shown(to), "tables": len(copied), "rows": sum(copied.values()), **checked}
+
+
+def _exists(path: str) -> bool:
+    """Whether a ledger is there: a file, or a server database that holds one."""
+    if not is_url(path):
+        return os.path.exists(path)
+    try:
+        Ledger.open(path).close()
+    except LedgerUnavailable:
+        return False
+    return True
+
+
 def _identity(ledger: Ledger) -> tuple:
     """What makes a ledger itself: its id (ledgers made before ids existed: who created it, and when)."""
     store = ledger.store
@@ -81,16 +125,17 @@ def restore_plan(path: str | None, backup_file: str, operator: str | None, force
     transaction). Anything else (another cooperative's ledger, a doctored copy) is refused
     unless ``force`` states why.
     """
-    path = os.path.abspath(path or default_db_path())
+    path = path or default_db_path()
+    path = path if is_url(path) else os.path.abspath(path)
     if not os.path.isfile(backup_file):
         raise InvalidInput(f"no backup file at {backup_file}")
     checked = _check(backup_file)
     with Ledger.open(backup_file) as old:
         before, old_id = _state(old), _identity(old)
-    plan = {"db": path, "from": os.path.abspath(backup_file), "backup": before, **checked,
+    plan = {"db": shown(path), "from": os.path.abspath(backup_file), "backup": before, **checked,
             "current": None, "lost": {}, "lost_transactions": 0, "lost_days": None, "lost_audit_rows": 0,
             "forced": force, "problems": []}
-    if not os.path.exists(path):
+    if not _exists(path):
         return plan
     try:
         current = Ledger.open(path, operator)
@@ -133,19 +178,39 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     if force is not None:
         force = require_text(force, "reason for forcing the restore")
     plan = restore_plan(path, backup_file, operator, force)
-    path = plan["db"]
+    path = path or default_db_path()
+    path = path if is_url(path) else os.path.abspath(path)
     try:
-        with Ledger.open(path if os.path.exists(path) else backup_file, operator) as who:
+        with Ledger.open(path if _exists(path) else backup_file, operator) as who:
             require(who, "restore")
     except LedgerUnavailable:
         with Ledger.open(backup_file, operator) as who:  # the current file is not a readable ledger
             require(who, "restore")
     kept = None
-    if os.path.exists(path):
-        kept = f"{path}.replaced-{datetime.now().strftime('%Y%m%dT%H%M%S')}"
-        copy_file(path, kept)  # a consistent copy, even of a ledger in WAL mode
-        os.chmod(kept, 0o600)
-    copy_file(backup_file, path, live=True, step=lambda: fault("restore"))
+    stamp = datetime.now().strftime('%Y%m%dT%H%M%S')
+    if is_url(path):  # a server ledger: the replaced one is kept as a file beside the backup, then rebuilt from it
+        from credit_coop.store import open_store
+        from credit_coop.store.copying import copy_ledger
+
+        if _exists(path):
+            kept = os.path.join(os.path.dirname(os.path.abspath(backup_file)), f"{path.rsplit('/', 1)[-1]}.replaced-{stamp}.db")
+            with Ledger.open(path) as current:
+                current.store.copy_to(kept)
+            os.chmod(kept, 0o600)
+        remove_store(path)
+        dest, src = create_store(path), open_store(backup_file)
+        try:
+            fault("restore")
+            copy_ledger(src, dest)
+        finally:
+            dest.close()
+            src.close()
+    else:
+        if os.path.exists(path):
+            kept = f"{path}.replaced-{stamp}"
+            copy_file(path, kept)  # a consistent copy, even of a ledger in WAL mode
+            os.chmod(kept, 0o600)
+        copy_file(backup_file, path, live=True, step=lambda: fault("restore"))
     detail = json.dumps({"from": plan["from"], "replaced_kept_as": kept, "lost_transactions": plan["lost_transactions"],
                          "lost_days": plan["lost_days"], "reason": reason, "forced": force,
                          "problems": plan["problems"]}, ensure_ascii=False)

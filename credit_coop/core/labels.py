@@ -310,6 +310,25 @@ MESSAGES: dict[str, str] = {
     # corrections
     "{0} is before this ledger moved to compact books on {1}; a back-dated correction can reach back to that day at the earliest":
         "{0} 早于本账簿改用精简记账的日期 {1}；补记冲正最早只能追溯到该日",
+    "a postgresql:// ledger needs the PostgreSQL driver: pip install 'credit-coop[postgres]'":
+        "postgresql:// 账簿需要 PostgreSQL 驱动：pip install 'credit-coop[postgres]'",
+    "cannot reach the ledger at {0}: {1}": "无法连接账簿 {0}：{1}",
+    "the database at {0} is not empty ({1} tables); a ledger is created only in an empty database":
+        "数据库 {0} 不是空的（已有 {1} 张表）；账簿只能建在空数据库中",
+    "the database at {0} holds no credit-coop ledger; create one with `credit-coop init`":
+        "数据库 {0} 中没有 credit-coop 账簿；请用 `credit-coop init` 新建",
+    "the database at {0} is not a credit-coop ledger (no schema version)": "数据库 {0} 不是 credit-coop 账簿（没有结构版本）",
+    "the ledger at {0} was written by a newer credit-coop (schema {1}, this one knows {2}); upgrade credit-coop":
+        "账簿 {0} 由更新版本的 credit-coop 写入（结构版本 {1}，本程序只认识 {2}）；请升级 credit-coop",
+    "the ledger at {0} is schema {1}, this credit-coop knows {2}: copy it to a file, open the file to upgrade it, and copy it back":
+        "账簿 {0} 的结构版本为 {1}，本程序为 {2}：请先复制为文件，打开该文件完成升级，再复制回去",
+    "{0} already exists; a ledger is copied only into a new file": "{0} 已存在；账簿只能复制到新文件",
+    "the copy must go somewhere else than the ledger itself": "复制目标不能是账簿本身",
+    "the copy's hash chain differs from this ledger's; nothing kept": "副本的哈希链与本账簿不同；未保留副本",
+    "copied {0} transactions ({1} rows in {2} tables) to {3}; the copy verifies": "已复制 {0} 笔交易（{2} 张表共 {1} 行）到 {3}；副本校验通过",
+    "the copy's destination already holds postings; a ledger is copied only into a new one":
+        "复制目标已有交易；账簿只能复制到新建的账簿中",
+    "the ledger server could not be used: {0}": "账簿服务器无法使用：{0}",
     "cannot rebuild the day-end state of loan note id {0} as at {1}; nothing posted. Run `credit-coop verify` and report what it finds":
         "无法重建借据 {0} 在 {1} 的日终状态；未记账。请运行 `credit-coop verify` 并报告结果",
     "{0} may not post on a closed day; a back-dated correction needs: {1}": "{0} 不能在已日终的日期记账；补记更正需要：{1!t}",

@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "day-end": ("accountant", "admin"),
     "backup": ("accountant", "admin"),
     "restore": ("admin",),
+    "copy": ("admin",),  # the whole ledger to another place (issue 12)
     "loan.reassign": ("dept-head", "admin"),
     "payroll": ("admin",),
     "year-end": ("admin",),
@@ -122,6 +123,7 @@ COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "verify": EVERYONE,
     "backup": PERMISSIONS["backup"],
     "restore": PERMISSIONS["restore"],
+    "copy": PERMISSIONS["copy"],
     "import": PERMISSIONS["import"],
     "audit-log": ("auditor", "admin"),
     **{f"export {name}": EXPORTERS for name in (

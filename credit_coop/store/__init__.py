@@ -11,10 +11,22 @@ import sys
 from credit_coop.store.sqlite import SCHEMA_VERSION, Store
 
 
+def is_url(path) -> bool:
+    """A server ledger's location (``postgresql://…``), not a file."""
+    return isinstance(path, str) and path.startswith(("postgresql://", "postgres://"))
+
+
+def shown(path: str) -> str:
+    """A ledger location as it may be printed: a URL's password never is."""
+    import re
+
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", path) if is_url(path) else path
+
+
 def _kind(path: str):
     """The store for a ledger location: a ``postgresql://`` URL is a server ledger (issue 12), anything
     else a SQLite file. The PostgreSQL module (and its driver) is imported only for a URL."""
-    if isinstance(path, str) and path.startswith(("postgresql://", "postgres://")):
+    if is_url(path):
         from credit_coop.store.postgres import PgStore
 
         return PgStore
@@ -45,4 +57,4 @@ def as_ledger_error(err: BaseException):
     return known
 
 
-__all__ = ["SCHEMA_VERSION", "Store", "open_store", "create_store", "remove_store", "as_ledger_error"]
+__all__ = ["SCHEMA_VERSION", "Store", "open_store", "create_store", "remove_store", "as_ledger_error", "is_url", "shown"]

@@ -30,19 +30,14 @@ from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 from credit_coop.store.common import SCHEMA_VERSION, _Abandon, _now
-from credit_coop.store.sqlite import BUSY_TIMEOUT_MS, Store
+from credit_coop.store import sqlite as _sqlite
+from credit_coop.store.sqlite import Store
 
 URL_PREFIXES = ("postgresql://", "postgres://")
 LEDGER_LOCK = 0x6372656469  # the advisory lock every write takes ("credi")
 
 
-def is_url(path: str | None) -> bool:
-    return isinstance(path, str) and path.startswith(URL_PREFIXES)
-
-
-def shown(url: str) -> str:
-    """A URL as it may be printed: never its password."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+from credit_coop.store import is_url, shown  # noqa: E402,F401  (one definition, re-exported)
 
 
 def _driver():
@@ -60,12 +55,47 @@ _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _cache: dict[str, str] = {}
 
 
+_NOT_ALIAS = {"WHERE", "GROUP", "ORDER", "UNION", "EXCEPT", "INTERSECT", "LIMIT", "JOIN", "LEFT", "INNER", "CROSS", "ON",
+              "HAVING", "WINDOW", "OFFSET", ""}
+
+
+def _alias_derived_tables(sql: str) -> str:
+    """SQLite lets a subquery in FROM go without a name; PostgreSQL 15 does not: give each one."""
+    out, stack, n, i = [], [], 0, 0
+    while i < len(sql):
+        ch = sql[i]
+        if ch == "'":
+            j = sql.index("'", i + 1)
+            while j + 1 < len(sql) and sql[j + 1] == "'":
+                j = sql.index("'", j + 2)
+            out.append(sql[i:j + 1])
+            i = j + 1
+            continue
+        if ch == "(":
+            before = "".join(out).rstrip().upper()
+            stack.append(before.endswith(("FROM", "JOIN")))
+        elif ch == ")" and stack:
+            derived = stack.pop()
+            out.append(ch)
+            i += 1
+            if derived:
+                rest = sql[i:].lstrip()
+                word = re.match(r"[A-Za-z_]*", rest).group(0).upper()
+                if word in _NOT_ALIAS:
+                    n += 1
+                    out.append(f" AS derived_{n}")
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def translate(sql: str) -> str:
     """A statement written for SQLite, as PostgreSQL (psycopg) takes it."""
     out = _cache.get(sql)
     if out is not None:
         return out
-    parts = _LITERAL.split(sql)
+    parts = _LITERAL.split(_alias_derived_tables(sql) if "(" in sql else sql)
     for i, part in enumerate(parts):
         part = part.replace("%", "%%")
         if i % 2 == 0:  # outside string literals
@@ -158,6 +188,10 @@ class Cursor:
         if row is None:
             raise StopIteration
         return row
+
+    @property
+    def description(self):
+        return [(c.name,) for c in self._cur.description or ()]
 
     @property
     def rowcount(self) -> int:
@@ -292,7 +326,7 @@ class PgStore(Store):
         except psycopg.OperationalError as e:
             first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise LedgerUnavailable(f"cannot reach the ledger at {shown(url)}: {first}") from None
-        raw.execute(f"SET lock_timeout = {BUSY_TIMEOUT_MS}")
+        raw.execute(f"SET lock_timeout = {_sqlite.BUSY_TIMEOUT_MS}")
         return Connection(raw)
 
     @classmethod
@@ -356,11 +390,11 @@ class PgStore(Store):
         version = int(row[0])
         if version != SCHEMA_VERSION:
             conn.close()
-            newer = version > SCHEMA_VERSION
-            raise LedgerUnavailable(
-                f"the ledger at {shown(url)} is schema {version}; this credit-coop knows {SCHEMA_VERSION}"
-                + ("; upgrade credit-coop" if newer else "; upgrading a server ledger is not built yet")
-            )
+            if version > SCHEMA_VERSION:
+                raise LedgerUnavailable(f"the ledger at {shown(url)} was written by a newer credit-coop (schema {version}, "
+                                        f"this one knows {SCHEMA_VERSION}); upgrade credit-coop")
+            raise LedgerUnavailable(f"the ledger at {shown(url)} is schema {version}, this credit-coop knows {SCHEMA_VERSION}: "
+                                    "copy it to a file, open the file to upgrade it, and copy it back")
         return cls(conn, url)
 
     # -- transactions -----------------------------------------------------
@@ -442,11 +476,40 @@ class PgStore(Store):
                 for t in APPEND_ONLY for name in (guard_name(t, "UPDATE"), guard_name(t, "DELETE"))
                 if have.get(name) != "credit_coop_posted"]
 
+    @contextmanager
+    def reading(self) -> Iterator["PgStore"]:
+        raw = self.conn.raw
+        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            yield self
+        finally:
+            raw.execute("COMMIT")
+
+    def after_copy(self, tables: list[str]) -> None:
+        """Rows came in with their keys: each generated key carries on after the highest copied."""
+        for table, column in self._all(
+                """SELECT table_name, column_name FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND is_identity = 'YES'"""):
+            self.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                              f"COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)")
+
     def wait_for_writers(self, ms: int | None = None) -> None:
-        self.conn.raw.execute(f"SET lock_timeout = {int(BUSY_TIMEOUT_MS if ms is None else ms)}")
+        self.conn.raw.execute(f"SET lock_timeout = {int(_sqlite.BUSY_TIMEOUT_MS if ms is None else ms)}")
 
     def copy_to(self, dest_path: str) -> None:
-        raise LedgerUnavailable("a backup of a server ledger is the DBA's pg_dump for now; `copy` is not built yet")
+        """The whole ledger as one self-contained SQLite file (a backup; ``dest_path`` may exist, empty)."""
+        from credit_coop.store.copying import copy_ledger
+
+        if os.path.exists(dest_path) and os.path.getsize(dest_path) == 0:
+            os.remove(dest_path)
+        dest = Store.create(dest_path)
+        try:
+            copy_ledger(self, dest)
+        finally:
+            dest.close()
+
+    def count_transactions(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM txns")
 
 
 def as_ledger_error(err: BaseException):

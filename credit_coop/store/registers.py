@@ -49,7 +49,8 @@ class RegisterQueries:
                                 t.operator, EXISTS (SELECT 1 FROM txns r WHERE r.reverses = t.id) AS reversed, g.department, g.branch
                          FROM txns t JOIN journal_lines l ON l.txn_id = t.id JOIN grants g ON g.id = l.grant_id
                          WHERE t.kind = 'repayment' AND t.business_date BETWEEN :f AND :t
-                         GROUP BY t.id ORDER BY t.id""",
+                         GROUP BY t.id, t.business_date, g.card_no, g.borrower_id, t.operator, g.department, g.branch
+                         ORDER BY t.id""",
         "journal": """SELECT t.id AS txn_id, t.business_date, t.kind, t.operator, t.memo, t.reverses, l.id AS line_id, l.account,
                              l.debit, l.credit, n.note_no, g.card_no, l.officer
                       FROM journal_lines l JOIN txns t ON t.id = l.txn_id
@@ -65,7 +66,7 @@ class RegisterQueries:
                     SELECT a.month, a.officer, COALESCE(o.role, ''), 0, 0, 0, 0, a.interest_collected, a.interest_pay_delta,
                            a.interest_pay_delta, a.holdback, a.payable, r.txn_id, r.run_on, a.for_month
                     FROM pay_adjustments a JOIN payroll_runs r ON r.month = a.month LEFT JOIN operators o ON o.name = a.officer
-                    WHERE r.run_on BETWEEN :f AND :t)
+                    WHERE r.run_on BETWEEN :f AND :t) runs
                   ORDER BY run_on, month, officer, adjusts""",
         "risk_fund": """SELECT t.business_date, t.id AS txn_id, l.officer, t.kind, l.account, l.credit AS fund_in, l.debit AS fund_out,
                                n.note_no
@@ -78,7 +79,7 @@ class RegisterQueries:
                          UNION ALL
                          SELECT a.year, a.officer, 0, 1, 'adjustment for ' || a.for_year || ': ' || COALESCE(a.reason, ''),
                                 a.refund_delta, 0, r.txn_id, r.run_on
-                         FROM year_end_adjustments a JOIN year_end_runs r ON r.year = a.year WHERE r.run_on BETWEEN :f AND :t)
+                         FROM year_end_adjustments a JOIN year_end_runs r ON r.year = a.year WHERE r.run_on BETWEEN :f AND :t) runs
                        ORDER BY run_on, year, officer""",
         "compensation": """SELECT c.on_date, n.note_no, g.card_no, g.borrower_id AS id_number, c.officer, c.amount, c.from_fund,
                                   c.shortfall, c.txn_id, r.id AS reversed_by, g.department, g.branch

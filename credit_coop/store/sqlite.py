@@ -201,6 +201,18 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
 
+    @contextmanager
+    def reading(self) -> Iterator["Store"]:
+        """One read transaction: every query inside sees the same state of the ledger (a copy in progress)."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self.conn.execute("COMMIT")
+
+    def after_copy(self, tables: list[str]) -> None:
+        """After rows were copied in with their keys (store/copying.py): nothing to do for SQLite."""
+
     def wait_for_writers(self, ms: int | None = None) -> None:
         """How long a write waits for another writer before it is busy (default: ``BUSY_TIMEOUT_MS``)."""
         self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_MS if ms is None else ms)}")
