@@ -238,7 +238,7 @@ class RawLedger:
         self.execute(f"DROP TRIGGER {table}_no_{verb}" + (f" ON {table}" if self.pg else ""))
 
     def rows(self, table: str) -> list:
-        return self.execute(f"SELECT * FROM {table} ORDER BY {'ctid' if self.pg else 'rowid'}").fetchall()
+        return self.execute(f"SELECT * FROM {table} ORDER BY {'1' if self.pg else 'rowid'}").fetchall()  # (the key)
 
     def commit(self) -> None:
         self.db.commit()

@@ -363,13 +363,12 @@ def restore(
 
     Example: credit-coop restore /backups/coop-2025-12-31.db --reason "disk fault on 01-03" --yes
     """
-    import os
     import sys
 
-    from credit_coop.core.backup import restore as core_restore, restore_plan
+    from credit_coop.core.backup import ledger_exists, restore as core_restore, restore_plan
     from credit_coop.core.ledger import default_db_path
 
-    if os.path.exists(CURRENT.db or default_db_path()):
+    if ledger_exists(CURRENT.db or default_db_path()):
         with open_ledger():  # the restoring admin proves who they are on the current ledger
             pass
     plan = restore_plan(CURRENT.db, file, CURRENT.operator, force)

@@ -93,7 +93,7 @@ def copy(ledger: Ledger, to: str) -> dict:
     return {"to": shown(to), "tables": len(copied), "rows": sum(copied.values()), **checked}
 
 
-def _exists(path: str) -> bool:
+def ledger_exists(path: str) -> bool:
     """Whether a ledger is there: a file, or a server database that holds one."""
     if not is_url(path):
         return os.path.exists(path)
@@ -135,7 +135,7 @@ def restore_plan(path: str | None, backup_file: str, operator: str | None, force
     plan = {"db": shown(path), "from": os.path.abspath(backup_file), "backup": before, **checked,
             "current": None, "lost": {}, "lost_transactions": 0, "lost_days": None, "lost_audit_rows": 0,
             "forced": force, "problems": []}
-    if not _exists(path):
+    if not ledger_exists(path):
         return plan
     try:
         current = Ledger.open(path, operator)
@@ -181,7 +181,7 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     path = path or default_db_path()
     path = path if is_url(path) else os.path.abspath(path)
     try:
-        with Ledger.open(path if _exists(path) else backup_file, operator) as who:
+        with Ledger.open(path if ledger_exists(path) else backup_file, operator) as who:
             require(who, "restore")
     except LedgerUnavailable:
         with Ledger.open(backup_file, operator) as who:  # the current file is not a readable ledger
@@ -190,20 +190,18 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     stamp = datetime.now().strftime('%Y%m%dT%H%M%S')
     if is_url(path):  # a server ledger: the replaced one is kept as a file beside the backup, then rebuilt from it
         from credit_coop.store import open_store
-        from credit_coop.store.copying import copy_ledger
 
-        if _exists(path):
+        from credit_coop.store.postgres import PgStore
+
+        if ledger_exists(path):
             kept = os.path.join(os.path.dirname(os.path.abspath(backup_file)), f"{path.rsplit('/', 1)[-1]}.replaced-{stamp}.db")
             with Ledger.open(path) as current:
                 current.store.copy_to(kept)
             os.chmod(kept, 0o600)
-        remove_store(path)
-        dest, src = create_store(path), open_store(backup_file)
+        src = open_store(backup_file)
         try:
-            fault("restore")
-            copy_ledger(src, dest)
+            PgStore.replace(path, src, step=lambda: fault("restore"))  # one transaction: killed half-way, nothing changes
         finally:
-            dest.close()
             src.close()
     else:
         if os.path.exists(path):

@@ -32,9 +32,9 @@ def columns(store, table: str) -> list[str]:
     return [d[0] for d in cur.description]
 
 
-def copy_ledger(src, dest) -> dict:
+def copy_ledger(src, dest, step=None) -> dict:
     """Copy every row of ``src`` (an open store) into ``dest`` (a store just created, empty but for its seeds).
-    Returns rows copied per table."""
+    Returns rows copied per table. ``step``: called after each batch of rows (the copy is one transaction)."""
     if dest.count_transactions():
         raise Conflict("the copy's destination already holds postings; a ledger is copied only into a new one")
     copied = {}
@@ -54,6 +54,8 @@ def copy_ledger(src, dest) -> dict:
                     break
                 dest.conn.executemany(insert, chunk)
                 n += len(chunk)
+                if step is not None:
+                    step()
             copied[table] = n
         dest.after_copy(tables)
     return copied

@@ -309,6 +309,20 @@ def schema_ddl() -> tuple[list[str], list[tuple[str, list[str], list]]]:
     return statements, [(t, cols, rows) for t, cols, rows in seed if rows]
 
 
+def _install_schema(raw) -> None:
+    """Tables, indexes, functions, the rows a new ledger starts with, and the guards (inside the caller's transaction)."""
+    from credit_coop.store.common import APPEND_ONLY
+
+    statements, seed = schema_ddl()
+    for stmt in statements + _FUNCTIONS:
+        raw.execute(stmt)
+    for table, cols, rows in seed:
+        marks = ", ".join("%s" for _ in cols)
+        raw.cursor().executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
+    for stmt in _guards(APPEND_ONLY):
+        raw.execute(stmt)
+
+
 class PgStore(Store):
     """A ledger in a PostgreSQL database (see the module docstring)."""
 
@@ -341,18 +355,9 @@ class PgStore(Store):
             if used:
                 raise Conflict(f"the database at {shown(url)} is not empty ({used} tables); "
                                "a ledger is created only in an empty database")
-            from credit_coop.store.common import APPEND_ONLY
-
-            statements, seed = schema_ddl()
             raw = conn.raw
             with raw.transaction():
-                for stmt in statements + _FUNCTIONS:
-                    raw.execute(stmt)
-                for table, cols, rows in seed:
-                    marks = ", ".join("%s" for _ in cols)
-                    raw.cursor().executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows)
-                for stmt in _guards(APPEND_ONLY):
-                    raw.execute(stmt)
+                _install_schema(raw)
                 raw.execute("INSERT INTO meta(key, value) VALUES ('ledger_id', %s) ON CONFLICT (key) DO NOTHING",
                             (uuid.uuid4().hex,))
         except BaseException:
@@ -360,6 +365,22 @@ class PgStore(Store):
             raise
         conn.close()
         return cls.open(url)
+
+    @classmethod
+    def replace(cls, url: str, src: Store, step=None) -> dict:
+        """The server ledger at ``url`` becomes a copy of ``src`` (a restore), in one transaction: whatever was
+        there is dropped, the schema made again and every row copied, or nothing changes at all."""
+        from credit_coop.store.copying import copy_ledger
+
+        store = cls(cls._connect(url), url)
+        try:
+            with store.write():
+                store.conn.raw.execute("DROP SCHEMA IF EXISTS public CASCADE")
+                store.conn.raw.execute("CREATE SCHEMA public")
+                _install_schema(store.conn.raw)
+                return copy_ledger(src, store, step)
+        finally:
+            store.close()
 
     @staticmethod
     def remove(url: str) -> None:
@@ -410,12 +431,16 @@ class PgStore(Store):
                 self._depth -= 1
             return
         raw = self.conn.raw
+        notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once instead of waiting
         raw.execute("BEGIN")
         try:
-            raw.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+            if notice:
+                if not raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (LEDGER_LOCK,)).fetchone()[0]:
+                    raise psycopg.errors.LockNotAvailable()
+            else:
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
         except psycopg.errors.LockNotAvailable:
             raw.execute("ROLLBACK")
-            notice = self.maintenance_notice()
             raise LedgerBusy(f"the ledger is busy: {notice}; please retry after it" if notice
                              else "the ledger is busy with another posting; please retry") from None
         except BaseException:
