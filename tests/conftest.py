@@ -155,6 +155,43 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"SQLite only: {mark.kwargs.get('reason') or mark.args[0]}"))
 
 
+def _new_database(server: str) -> str:
+    import uuid
+
+    import psycopg
+
+    name = f"cc_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_database(url: str) -> None:
+    import os
+
+    import psycopg
+
+    with psycopg.connect(os.environ["CREDIT_COOP_TEST_PG"], autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[-1]} WITH (FORCE)")
+
+
+@pytest.fixture
+def server_database():
+    """A fresh, empty database on the test server (CREDIT_COOP_TEST_PG), for the tests of the server itself.
+    Without a server the test skips on a developer's machine and fails under CI (.ci/run starts one)."""
+    import os
+
+    server = os.environ.get("CREDIT_COOP_TEST_PG")
+    if not server:
+        message = "no PostgreSQL server (CREDIT_COOP_TEST_PG) for this test"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must start one: see .ci/run)")
+        pytest.skip(message)
+    url = _new_database(server)
+    yield url
+    _drop_database(url)
+
+
 @pytest.fixture
 def ledger_location(request, tmp_path):
     """Where a test's ledger lives: a file under ``tmp_path``, or with ``--backend postgresql`` a fresh
@@ -163,17 +200,10 @@ def ledger_location(request, tmp_path):
         yield str(tmp_path / "coop.db")
         return
     import os
-    import uuid
 
-    import psycopg
-
-    server = os.environ["CREDIT_COOP_TEST_PG"]
-    name = f"cc_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield server.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    url = _new_database(os.environ["CREDIT_COOP_TEST_PG"])
+    yield url
+    _drop_database(url)
 
 
 @pytest.fixture

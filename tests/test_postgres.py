@@ -1,0 +1,108 @@
+"""The ledger on a PostgreSQL server (issue 12): what is particular to the server — copying a file ledger
+onto it and back, its guards, its URL and its errors. (The whole suite also runs on the server:
+``pytest --backend postgresql``, as .ci/run does.)"""
+
+import sys
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from credit_coop.cli import app
+from credit_coop.core import backup, dayend, loans
+from credit_coop.core.errors import Conflict, LedgerUnavailable
+from credit_coop.core.ledger import Ledger
+from credit_coop.core.verify import verify
+from conftest import D0, RawLedger, make_coop
+
+
+@pytest.fixture
+def busy_file(tmp_path):
+    """A file ledger with a grant, draws, a closed month with its settlement, a repayment and a correction."""
+    path = str(tmp_path / "coop.db")
+    coop = make_coop(path, passphrases=False)
+    line = coop.granted("hnd", line="8万")
+    for amount in ("3万", "2万"):
+        loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount=amount, fingerprint_ok=True, on=D0)
+    dayend.day_end(coop.as_("accountant"), date(2025, 3, 31), today=date(2030, 1, 1))
+    loans.repay(coop.as_("accountant"), card=line["card_no"], amount="500", on=date(2025, 3, 25), correction="found in the drawer")
+    loans.repay(coop.as_("teller"), card=line["card_no"], amount="1万", on=date(2025, 4, 1))
+    coop.close()
+    return path, line
+
+
+def test_a_file_ledger_moves_onto_the_server_whole_and_comes_back(busy_file, server_database, tmp_path):
+    path, line = busy_file
+    with Ledger.open(path, "李主任") as admin:
+        head = admin.store.head()
+        moved = backup.copy(admin, server_database)
+    assert moved["transactions"] > 0 and moved["rows"] > 100
+    with Ledger.open(server_database, "郑稽核") as auditor:
+        assert auditor.store.head() == head  # both hash chains, as they were
+        assert verify(auditor)["ok"]
+        assert loans.show_line(auditor, line["card_no"])["outstanding_fen"] > 0
+    with Ledger.open(server_database, "王柜员") as teller:  # the server ledger posts on from there
+        loans.repay(teller, card=line["card_no"], amount="100", on=date(2025, 4, 1))
+    back = str(tmp_path / "back.db")
+    with Ledger.open(server_database, "李主任") as admin:
+        server_head = admin.store.head()
+        backup.copy(admin, back)
+        with pytest.raises(Conflict, match="already exists"):
+            backup.copy(admin, back)
+    with Ledger.open(back, "郑稽核") as auditor:
+        assert auditor.store.head() == server_head and verify(auditor)["ok"]
+    with Ledger.open(path, "李主任") as admin:  # a database that already holds a ledger is not a target
+        with pytest.raises(Conflict, match="not empty"):
+            backup.copy(admin, server_database)
+
+
+def test_the_server_guards_posted_rows_and_verify_checks_the_guards(busy_file, server_database):
+    path, _ = busy_file
+    with Ledger.open(path, "李主任") as admin:
+        backup.copy(admin, server_database)
+    db = RawLedger(server_database)
+    for sql in ("UPDATE journal_lines SET debit = debit + 1", "DELETE FROM txns", "DELETE FROM record_chain"):
+        with pytest.raises(db.IntegrityError, match="never changed"):
+            db.execute(sql)
+        db.rollback()
+    db.unguard("journal_lines")
+    db.commit()
+    db.close()
+    with Ledger.open(server_database, "郑稽核") as auditor:
+        found = verify(auditor)["findings"]
+    assert [f["check"] for f in found] == ["guards"] and "journal_lines_no_update" in found[0]["message"]
+
+
+def test_a_password_in_the_url_is_never_shown(busy_file, server_database):
+    path, _ = busy_file
+    secret_url = server_database.replace("://postgres@", "://postgres:s3cret-pw@")
+    with Ledger.open(path, "李主任") as admin:
+        moved = backup.copy(admin, secret_url)  # trust authentication here: the password is not needed
+        assert "s3cret-pw" not in moved["to"] and ":***@" in moved["to"]
+        assert not [e for e in admin.store.audit_entries() if "s3cret-pw" in (e["detail"] or "")]
+    r = CliRunner().invoke(app, ["--db", secret_url.replace("/cc_", "/no_such_db_"), "--operator", "李主任", "verify"],
+                           env={"CREDIT_COOP_PASSWORD": None})
+    assert r.exit_code == 9 and "s3cret-pw" not in r.output and r.stderr.count("\n") == 1, r.output
+
+
+def test_an_unreachable_server_is_one_line_exit_9():
+    r = CliRunner().invoke(app, ["--db", "postgresql://coop@127.0.0.1:9/coop", "--operator", "王柜员", "verify"])
+    assert r.exit_code == 9 and r.stderr.startswith("error: cannot reach the ledger at postgresql://coop@127.0.0.1:9/coop")
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.output
+
+
+def test_without_the_driver_a_url_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the extra were not installed
+    with pytest.raises(LedgerUnavailable, match=r"pip install 'credit-coop\[postgres\]'"):
+        Ledger.open("postgresql://coop@127.0.0.1:5432/coop")
+
+
+def test_the_counter_path_never_imports_the_driver(tmp_path):
+    import subprocess
+
+    path = str(tmp_path / "c.db")
+    make_coop(path, passphrases=False)
+    code = ("import sys; from credit_coop.core.ledger import Ledger; Ledger.open(sys.argv[1], '王柜员').close(); "
+            "print('psycopg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
