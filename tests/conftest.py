@@ -118,9 +118,20 @@ def peer_tool(*names: str) -> str:
     pytest.skip(message)
 
 
-def make_coop(path: str, on: date = D0, *, passphrases: bool = True, policy_file: str | None = None) -> Coop:
+BACKEND = {"name": "sqlite", "databases": []}  # set from --backend (pytest_configure)
+
+
+def make_coop(path: str, on: date = D0, *, passphrases: bool = True, policy_file: str | None = None,
+              on_file: bool = False) -> Coop:
     """The one factory for a test ledger: created on ``on`` by 李主任 (admin) with the whole ``STAFF``,
-    each with ``PASSPHRASE`` (cheap scrypt) unless ``passphrases`` is False."""
+    each with ``PASSPHRASE`` (cheap scrypt) unless ``passphrases`` is False. With ``--backend postgresql``
+    a file path stands for a fresh database on the test server (``coop.path`` is its URL), unless
+    ``on_file`` (a test about the file itself)."""
+    import os
+
+    if BACKEND["name"] == "postgresql" and not on_file and not _empty_database(path):
+        path = _new_database(os.environ["CREDIT_COOP_TEST_PG"])
+        BACKEND["databases"].append(path)
     create_ledger(path, operator="李主任", on=on, policy_file=policy_file)
     with Ledger.open(path, "李主任") as admin:
         if passphrases:
@@ -138,7 +149,16 @@ def pytest_addoption(parser):
                           "create databases)")
 
 
+def pytest_sessionfinish(session):
+    for url in BACKEND["databases"]:
+        try:
+            _drop_database(url)
+        except Exception:
+            pass
+
+
 def pytest_configure(config):
+    BACKEND["name"] = config.getoption("--backend")
     config.addinivalue_line("markers", "sqlite_only(reason): the test is about the SQLite file itself; not run on PostgreSQL")
 
 
@@ -164,6 +184,16 @@ def _new_database(server: str) -> str:
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _empty_database(location: str) -> bool:
+    """A server database that holds nothing yet (a fixture's fresh one)."""
+    if not location.startswith("postgresql://"):
+        return False
+    import psycopg
+
+    with psycopg.connect(location) as db:
+        return not db.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'").fetchone()[0]
 
 
 def _drop_database(url: str) -> None:

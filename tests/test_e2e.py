@@ -111,7 +111,7 @@ def test_draw_loads_no_heavy_module(tmp_path):
     from conftest import make_coop
 
     path = str(tmp_path / "c.db")
-    coop = make_coop(path)
+    coop = make_coop(path, on_file=True)  # the SQLite counter path (a server ledger loads its driver, by design)
     line = coop.granted("hnd")
     coop.close()
     code = (

@@ -20,7 +20,7 @@ from conftest import D0, RawLedger, make_coop
 def busy_file(tmp_path):
     """A file ledger with a grant, draws, a closed month with its settlement, a repayment and a correction."""
     path = str(tmp_path / "coop.db")
-    coop = make_coop(path, passphrases=False)
+    coop = make_coop(path, passphrases=False, on_file=True)
     line = coop.granted("hnd", line="8万")
     for amount in ("3万", "2万"):
         loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount=amount, fingerprint_ok=True, on=D0)
@@ -101,7 +101,7 @@ def test_the_counter_path_never_imports_the_driver(tmp_path):
     import subprocess
 
     path = str(tmp_path / "c.db")
-    make_coop(path, passphrases=False)
+    make_coop(path, passphrases=False, on_file=True)
     code = ("import sys; from credit_coop.core.ledger import Ledger; Ledger.open(sys.argv[1], '王柜员').close(); "
             "print('psycopg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True).stdout

@@ -194,7 +194,11 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
         from credit_coop.store.postgres import PgStore
 
         if ledger_exists(path):
-            kept = os.path.join(os.path.dirname(os.path.abspath(backup_file)), f"{path.rsplit('/', 1)[-1]}.replaced-{stamp}.db")
+            base = os.path.join(os.path.dirname(os.path.abspath(backup_file)), f"{path.rsplit('/', 1)[-1]}.replaced-{stamp}")
+            kept, n = f"{base}.db", 1
+            while os.path.exists(kept):  # a restore retried within the second
+                n += 1
+                kept = f"{base}-{n}.db"
             with Ledger.open(path) as current:
                 current.store.copy_to(kept)
             os.chmod(kept, 0o600)
