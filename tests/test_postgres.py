@@ -106,3 +106,14 @@ def test_the_counter_path_never_imports_the_driver(tmp_path):
             "print('psycopg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_database_of_another_application_is_not_taken_for_a_ledger(server_database):
+    import psycopg
+
+    with psycopg.connect(server_database, autocommit=True) as db:
+        db.execute("CREATE TABLE invoices (id integer PRIMARY KEY, amount numeric)")
+    r = CliRunner().invoke(app, ["--db", server_database, "--operator", "李主任", "verify"])
+    assert r.exit_code == 9 and "holds no credit-coop ledger" in r.stderr and r.stderr.count("\n") == 1
+    r = CliRunner().invoke(app, ["--db", server_database, "--operator", "李主任", "init"], env={"CREDIT_COOP_PASSWORD": "pass-1234"})
+    assert r.exit_code == 7 and "not empty" in r.stderr, r.output
