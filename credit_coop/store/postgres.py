@@ -29,15 +29,12 @@ from decimal import Decimal
 from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
-from credit_coop.store.common import SCHEMA_VERSION, _Abandon, _now
+from credit_coop.store import shown
 from credit_coop.store import sqlite as _sqlite
+from credit_coop.store.common import SCHEMA_VERSION
 from credit_coop.store.sqlite import Store
 
-URL_PREFIXES = ("postgresql://", "postgres://")
 LEDGER_LOCK = 0x6372656469  # the advisory lock every write takes ("credi")
-
-
-from credit_coop.store import is_url, shown  # noqa: E402,F401  (one definition, re-exported)
 
 
 def _driver():
@@ -419,17 +416,9 @@ class PgStore(Store):
         return cls(conn, url)
 
     # -- transactions -----------------------------------------------------
-    @contextmanager
-    def write(self) -> Iterator["PgStore"]:
-        """One write transaction, holding the ledger's advisory lock; nested calls join the outer one."""
+    def _begin(self) -> None:
+        """BEGIN, then the ledger's advisory lock (see the module docstring)."""
         psycopg = _driver()
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self
-            finally:
-                self._depth -= 1
-            return
         raw = self.conn.raw
         notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once instead of waiting
         raw.execute("BEGIN")
@@ -446,28 +435,10 @@ class PgStore(Store):
         except BaseException:
             raw.execute("ROLLBACK")
             raise
-        self._depth = 1
-        try:
-            yield self
-        except _Abandon:
-            self._depth = 0
-            raw.execute("ROLLBACK")
-            return
-        except BaseException:
-            self._depth = 0
-            if not raw.closed:
-                raw.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        try:
-            if self.pending_audit is not None:
-                self._insert_audit({"at": _now(), **self.pending_audit, "result": "ok"})
-                self.pending_audit, self.audit_written = None, True
-            raw.execute("COMMIT")
-        except BaseException:
-            if not raw.closed:
-                raw.execute("ROLLBACK")
-            raise
+
+    def _rollback(self) -> None:
+        if not self.conn.raw.closed:
+            self.conn.raw.execute("ROLLBACK")
 
     def _insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)

@@ -162,6 +162,32 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             finally:
                 self._depth -= 1
             return
+        self._begin()
+        self._depth = 1
+        try:
+            yield self
+        except _Abandon:
+            self._depth = 0
+            self._rollback()
+            return
+        except BaseException:
+            self._depth = 0
+            self._rollback()
+            raise
+        self._depth = 0
+        try:
+            if self.pending_audit is not None:
+                self._insert_audit({"at": _now(), **self.pending_audit, "result": "ok"})
+                self.pending_audit, self.audit_written = None, True
+            self.conn.execute("COMMIT")
+        except BaseException as e:
+            self._rollback()
+            if isinstance(e, sqlite3.OperationalError) and is_busy(e):
+                raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+            raise
+
+    def _begin(self) -> None:
+        """Take the write lock up front (SQLite's one writer), or say why the ledger cannot be written."""
         if self.read_only:
             raise LedgerUnavailable(f"the ledger file {self.path} is read-only: reading, verify and reports work; "
                                     "nothing can be posted")
@@ -178,28 +204,10 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         finally:
             if notice:
                 self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self._depth = 1
-        try:
-            yield self
-        except _Abandon:
-            self._depth = 0
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
-            return
-        except BaseException:
-            self._depth = 0
-            self.conn.execute("ROLLBACK")
-            raise
-        self._depth = 0
-        try:
-            if self.pending_audit is not None:
-                self._insert_audit({"at": _now(), **self.pending_audit, "result": "ok"})
-                self.pending_audit, self.audit_written = None, True
-            self.conn.execute("COMMIT")
-        except sqlite3.OperationalError as e:
-            self.conn.execute("ROLLBACK")
-            if is_busy(e):
-                raise LedgerBusy("the ledger is busy with another posting; please retry") from None
-            raise
 
     @contextmanager
     def reading(self) -> Iterator["Store"]:
