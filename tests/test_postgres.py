@@ -117,3 +117,41 @@ def test_a_database_of_another_application_is_not_taken_for_a_ledger(server_data
     assert r.exit_code == 9 and "holds no credit-coop ledger" in r.stderr and r.stderr.count("\n") == 1
     r = CliRunner().invoke(app, ["--db", server_database, "--operator", "李主任", "init"], env={"CREDIT_COOP_PASSWORD": "pass-1234"})
     assert r.exit_code == 7 and "not empty" in r.stderr, r.output
+
+
+def test_tellers_on_different_lines_do_not_wait_for_each_other(server_database, monkeypatch):
+    """A teller half-way through a posting on line A (its line held, not yet at the hash chain): a drawdown
+    on line B goes through at once; one on line A waits and is told busy; the day-end, which needs the
+    whole ledger, waits too."""
+    import psycopg
+
+    import credit_coop.store.sqlite as sq
+    from credit_coop.core.errors import LedgerBusy
+    from credit_coop.store.postgres import LEDGER_LOCK, PgStore
+
+    coop = make_coop(server_database, passphrases=False)
+    a, b = coop.granted("hnd", line="8万"), coop.granted("hnd", line="8万")
+    with Ledger.open(server_database) as led:
+        a_id = led.store.get_grant_by_card(a["card_no"])["id"]
+    monkeypatch.setattr(sq, "BUSY_TIMEOUT_MS", 300)
+    other = psycopg.connect(server_database, autocommit=True)
+    other.execute("BEGIN")
+    other.execute("SELECT pg_advisory_xact_lock_shared(%s)", (LEDGER_LOCK,))
+    other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (PgStore._LOCKS["line"], str(a_id)))
+    try:
+        with Ledger.open(server_database, "王柜员") as teller:
+            note = loans.draw(teller, card=b["card_no"], id_number=b["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+            assert note["available_after_fen"] == 7_000_000
+            with pytest.raises(LedgerBusy):
+                loans.draw(teller, card=a["card_no"], id_number=a["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+        with Ledger.open(server_database, "赵会计") as accountant:
+            with pytest.raises(LedgerBusy):
+                dayend.day_end(accountant, D0, today=date(2030, 1, 1))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Ledger.open(server_database, "王柜员") as teller:  # line A's teller finished: A posts again
+        loans.draw(teller, card=a["card_no"], id_number=a["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+    with Ledger.open(server_database, "郑稽核") as auditor:
+        assert verify(auditor)["ok"]
+    coop.close()

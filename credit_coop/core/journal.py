@@ -91,6 +91,7 @@ def once(ledger: Ledger, request_id: str | None, command: str, content: dict, ac
 
     request_id = require_text(request_id, "request id", max_len=128)
     fingerprint = hashlib.sha256(json.dumps({"command": command, **content}, sort_keys=True).encode()).hexdigest()
+    ledger.store.lock("request", request_id)  # retries of one request, racing each other, post once
     prior = ledger.store.get_request(request_id)
     if prior is not None:
         if prior["command"] != command or prior["fingerprint"] != fingerprint:

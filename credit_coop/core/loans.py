@@ -125,6 +125,7 @@ def draw(
         if policy["drawdown"]["fingerprint_required"] and not fingerprint_ok:
             raise RuleViolation("no verified fingerprint, no loan: check the fingerprint and pass --fingerprint-ok")
         g = _line_by_card(ledger, card)
+        store.lock("line", g["id"])  # this line's postings one at a time (other lines' go on beside it)
         if g["borrower_id"] != id_number:
             raise RuleViolation(f"loan card {card} does not belong to ID {mask_id_number(id_number)}; check both cards")
         not_own(op, g["borrower_id"], "draw on this line")
@@ -187,7 +188,7 @@ def draw(
             "txn_id": txn_id,
         }
 
-    with store.write():
+    with store.write(counter=correction is None):
         if on is None:
             on = open_business_date(ledger)
         return once(ledger, request_id, "draw", _content(content, correction), _corrected(ledger, on, card, correction, act))
@@ -267,6 +268,7 @@ def repay(
 
     def act() -> dict:
         g = _line_by_card(ledger, card)
+        store.lock("line", g["id"])
         check_branch(ledger, op, g, on)
         if correction is None:
             check_open(ledger, on)
@@ -317,6 +319,7 @@ def repay(
                 continue
             # the part booked as the officer's debt was the cooperative's money: repaid first (issue 18)
             if c["officer"] not in debts:
+                store.lock("officer", c["officer"])  # the officer's debt, read and repaid by one line at a time
                 debts[c["officer"]] = store.officer_balance(c["officer"], accounts.OFFICER_DEBT, sign=1)
             to_debt = max(0, min(take, c["shortfall"] - c["recovered_to_debt"], debts[c["officer"]]))
             debts[c["officer"]] -= to_debt
@@ -345,7 +348,7 @@ def repay(
             "txn_id": txn_id,
         }
 
-    with store.write():
+    with store.write(counter=correction is None):
         if on is None:
             on = open_business_date(ledger)
         return once(ledger, request_id, "repay", _content(content, correction), _corrected(ledger, on, card, correction, act))

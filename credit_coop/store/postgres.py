@@ -9,12 +9,17 @@ The schema is the SQLite schema's tables and indexes with PostgreSQL types (:fun
 text compared byte-wise (``COLLATE "C"``, as SQLite does), two SQL functions SQLite has built in
 (``julianday``, ``date(d, '+N day')``) and the guards as trigger functions.
 
-The concurrency contract: every write transaction first takes one transaction-scoped advisory lock
-on the ledger (``pg_advisory_xact_lock``), the server's equivalent of SQLite's ``BEGIN IMMEDIATE``:
-the availability check and the insert, MAX+1 numbers, the request-id check and insert and the hash
-chain's tail are each read and written by one writer at a time, whichever counter it comes from.
-A lock not granted within ``lock_timeout`` is "busy, retry" (exit 8); a client killed mid-command
-leaves nothing (the server rolls its transaction back).
+The concurrency contract (transaction-scoped advisory locks, released at commit or rollback):
+- every write first takes the ledger lock: **exclusive** for everything but the counter (the day-end,
+  batches, grants, corrections, imports, operators — SQLite's ``BEGIN IMMEDIATE``), **shared** for a
+  drawdown or repayment, so tellers on different lines post side by side;
+- a counter posting then holds its **line** (availability check and insert, the note's balances, the
+  line's order of business dates), its **request id** (a retry racing itself posts once), an
+  **officer** whose debt a recovery repays, and from the moment it numbers a note or opens its
+  transaction until it commits, the **chain** (transaction ids, note numbers and both hash chains are
+  taken and linked in one order: the short critical section every writer passes through);
+- a lock not granted within ``lock_timeout`` is "busy, retry" (exit 8); a client killed mid-command
+  leaves nothing (the server rolls its transaction back).
 
 The driver (psycopg 3) comes with ``pip install 'credit-coop[postgres]'`` and is imported only here.
 """
@@ -416,18 +421,20 @@ class PgStore(Store):
         return cls(conn, url)
 
     # -- transactions -----------------------------------------------------
-    def _begin(self) -> None:
-        """BEGIN, then the ledger's advisory lock (see the module docstring)."""
+    def _begin(self, counter: bool = False) -> None:
+        """BEGIN, then the ledger's advisory lock: shared for a counter posting, else exclusive (see the
+        module docstring)."""
         psycopg = _driver()
         raw = self.conn.raw
         notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once instead of waiting
+        shared = "_shared" if counter else ""
         raw.execute("BEGIN")
         try:
             if notice:
-                if not raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (LEDGER_LOCK,)).fetchone()[0]:
+                if not raw.execute(f"SELECT pg_try_advisory_xact_lock{shared}(%s)", (LEDGER_LOCK,)).fetchone()[0]:
                     raise psycopg.errors.LockNotAvailable()
             else:
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_LOCK,))
+                raw.execute(f"SELECT pg_advisory_xact_lock{shared}(%s)", (LEDGER_LOCK,))
         except psycopg.errors.LockNotAvailable:
             raw.execute("ROLLBACK")
             raise LedgerBusy(f"the ledger is busy: {notice}; please retry after it" if notice
@@ -439,6 +446,31 @@ class PgStore(Store):
     def _rollback(self) -> None:
         if not self.conn.raw.closed:
             self.conn.raw.execute("ROLLBACK")
+
+    _LOCKS = {"line": 1, "request": 2, "chain": 3, "officer": 4}
+
+    def lock(self, what: str, key) -> None:
+        """Hold ``what`` until the transaction ends (an advisory lock in its own key space). Counter postings
+        share the ledger lock, so each takes these for what it reads and writes."""
+        psycopg = _driver()
+        try:
+            self.conn.raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
+        except psycopg.errors.LockNotAvailable:
+            raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+
+    # The hash chains are appended in the order of their keys: a transaction's id, a note's number and a
+    # record's place are taken, and its link written, by one writer at a time, until it commits.
+    def insert_txn(self, *args, **kw) -> int:
+        self.lock("chain", 0)
+        return super().insert_txn(*args, **kw)
+
+    def chain_record(self, *args, **kw) -> None:
+        self.lock("chain", 0)
+        return super().chain_record(*args, **kw)
+
+    def next_id(self, table: str) -> int:
+        self.lock("chain", 0)
+        return super().next_id(table)
 
     def _insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)

@@ -153,8 +153,10 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
 
     # -- transactions -----------------------------------------------------
     @contextmanager
-    def write(self) -> Iterator["Store"]:
-        """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+    def write(self, counter: bool = False) -> Iterator["Store"]:
+        """One write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one. ``counter``: a
+        drawdown or repayment, which says which line it works on (:meth:`lock`) — on a server it then
+        runs beside the other lines' (store/postgres.py); a file has one writer at a time anyway."""
         if self._depth:
             self._depth += 1
             try:
@@ -162,7 +164,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             finally:
                 self._depth -= 1
             return
-        self._begin()
+        self._begin(counter)
         self._depth = 1
         try:
             yield self
@@ -186,7 +188,11 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
 
-    def _begin(self) -> None:
+    def lock(self, what: str, key) -> None:
+        """Hold ``what`` (a ``line``, a ``request`` id, an ``officer``) until the transaction ends. A file's
+        writer already holds everything (``BEGIN IMMEDIATE``): nothing to do here."""
+
+    def _begin(self, counter: bool = False) -> None:
         """Take the write lock up front (SQLite's one writer), or say why the ledger cannot be written."""
         if self.read_only:
             raise LedgerUnavailable(f"the ledger file {self.path} is read-only: reading, verify and reports work; "
