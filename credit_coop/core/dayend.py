@@ -233,7 +233,8 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     if fresh:
         store.insert_note_states([state_row(n, it) for n in fresh])
     store.dayend_apply_postings(d, grant_ids)
-    store.dayend_accrue(d, den, SQL_REGULAR_NUM, sql_penalty_num(it["compound_unpaid_interest"]))
+    regular, pen = SQL_REGULAR_NUM, sql_penalty_num(it["compound_unpaid_interest"])
+    touched, pooled = store.dayend_accruals(d, den, regular, pen)
     settling = is_settlement_day(day, it)
     which = sql_falls_due(settling)
     # an upgraded ledger's first compact day: old per-note accrued interest moves to its product's account
@@ -241,14 +242,13 @@ def run_day(ledger: Ledger, day: date, *, post: bool = True, grant_ids: list[int
     reclass = compact_since == d and store.has_old_accrued(accounts.INTEREST_ACCRUED, grant_ids)
     # before compact books, penalty became a claim the day it accrued: a day from then, replayed, still does
     penalty_which = "1 = 1" if compact_since and d < compact_since else which
-    touched, txn_id = 0, None
-    if post and (reclass or store.dayend_has_postings(d, which, penalty_which)):
+    txn_id = None
+    if post and (reclass or pooled or store.dayend_has_settlements(d, which, penalty_which)):
         txn_id = store.insert_txn("day-end", d, ledger.operator, memo or f"day-end {d}", None)
     if reclass:
         store.dayend_reclass_accrued(txn_id, accounts.INTEREST_ACCRUED, grant_ids)
-    touched, pooled = store.dayend_post_accruals(
-        txn_id, accounts.INTEREST_ACCRUED, accounts.PENALTY_ACCRUED, accounts.INTEREST_INCOME, accounts.PENALTY_INCOME
-    )
+    store.dayend_post_accruals(txn_id, pooled, d, den, regular, pen, accounts.INTEREST_ACCRUED, accounts.PENALTY_ACCRUED,
+                               accounts.INTEREST_INCOME, accounts.PENALTY_INCOME)
     settled = store.dayend_settle(txn_id, d, settling, which, accounts.INTEREST_ACCRUED, accounts.INTEREST_DUE,
                                   accounts.PENALTY_ACCRUED, accounts.PENALTY_DUE, penalty_which)
     if txn_id is not None:

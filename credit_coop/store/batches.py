@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date, timedelta
 
 from credit_coop.store.common import _now, _RECOVERED, _RECOVERED_TO_DEBT, LIVE_COMPENSATIONS
 
@@ -76,9 +77,9 @@ class BatchQueries:
                       n.amount, n.note_no, g.surveyed_by AS officer
                FROM {self.state} s JOIN loan_notes n ON n.id = s.note_id JOIN grants g ON g.id = s.grant_id
                LEFT JOIN {LIVE_COMPENSATIONS} c ON c.note_id = s.note_id
-               WHERE s.principal > 0 AND date(s.maturity, '+' || ? || ' day') <= ? AND c.note_id IS NULL
+               WHERE s.principal > 0 AND s.maturity <= ? AND c.note_id IS NULL
                ORDER BY s.note_id""",
-            (grace_days, day),
+            ((date.fromisoformat(day) - timedelta(days=int(grace_days))).isoformat(),),
         )
 
     def insert_compensation(self, row: dict) -> None:

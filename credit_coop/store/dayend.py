@@ -61,29 +61,30 @@ class DayEndQueries:
 
     # The rules come from core/dayend.py as SQL expressions over a state row (``regular``, ``pen``,
     # ``which``, ``overdue``); the store only applies them to every note at once.
-    def dayend_accrue(self, day: str, den: int, regular: str, pen: str) -> None:
-        """Today's interest and penalty, as the change in each note's rounded running total."""
-        self.conn.execute(
-            f"""UPDATE {self.state} SET
-                  d_accrual = (2 * (accrual_num + {regular}) + :den) / (2 * :den) - accrual_posted,
-                  accrual_num = accrual_num + {regular},
-                  d_penalty = (2 * (penalty_num + {pen}) + :den) / (2 * :den) - penalty_posted,
-                  penalty_num = penalty_num + {pen}
-                WHERE principal > 0 OR interest_due > 0""",
+    @staticmethod
+    def _accrual_deltas(regular: str, pen: str) -> tuple[str, str]:
+        """Today's interest and penalty of a note: the change in its rounded running total for the period."""
+        return (f"((2 * (accrual_num + {regular}) + :den) / (2 * :den) - accrual_posted)",
+                f"((2 * (penalty_num + {pen}) + :den) / (2 * :den) - penalty_posted)")
+
+    def dayend_accruals(self, day: str, den: int, regular: str, pen: str) -> tuple[int, dict[str, tuple[int, int]]]:
+        """Today's accruals, nothing written: the notes whose interest or penalty moves, and
+        {product: (interest, penalty)} summed."""
+        a, p = self._accrual_deltas(regular, pen)
+        rows = self._all(
+            f"""SELECT product, SUM({a}), SUM({p}), SUM(CASE WHEN {a} != 0 OR {p} != 0 THEN 1 ELSE 0 END)
+                FROM {self.state} WHERE principal > 0 OR interest_due > 0 GROUP BY product ORDER BY product""",
             {"day": day, "den": den},
         )
+        return sum(r[3] for r in rows), {r[0]: (r[1], r[2]) for r in rows if r[1] or r[2]}
 
-    def dayend_post_accruals(self, txn_id: int | None, accrued_acc: str, penalty_acc: str, income_acc: str,
-                             penalty_income_acc: str) -> tuple[int, dict[str, tuple[int, int]]]:
-        """Today's accruals into each note's state, and into the journal summed per product (issue 11):
-        receivable ``accrued_acc.<product>`` / ``penalty_acc.<product>`` against the product's income.
-        Returns the notes touched and {product: (interest, penalty)}; with no ``txn_id`` (a replay of
-        closed days) only the state moves."""
+    def dayend_post_accruals(self, txn_id: int | None, pooled: dict[str, tuple[int, int]], day: str, den: int,
+                             regular: str, pen: str, accrued_acc: str, penalty_acc: str, income_acc: str,
+                             penalty_income_acc: str) -> None:
+        """Today's accruals into each note's state (one pass), and into the journal summed per product
+        (issue 11): receivable ``accrued_acc.<product>`` / ``penalty_acc.<product>`` against the product's
+        income. With no ``txn_id`` (a replay of closed days) only the state moves."""
         c = self.conn
-        st = self.state
-        pooled = {r[0]: (r[1], r[2]) for r in c.execute(
-            f"""SELECT product, SUM(d_accrual), SUM(d_penalty) FROM {st} WHERE d_accrual != 0 OR d_penalty != 0
-                GROUP BY product ORDER BY product""")}
         if txn_id is not None:
             rows = []
             for product, (interest, penalty) in pooled.items():
@@ -92,13 +93,16 @@ class DayEndQueries:
                 if penalty:
                     rows += [(txn_id, f"{penalty_acc}.{product}", penalty, 0), (txn_id, f"{penalty_income_acc}.{product}", 0, penalty)]
             c.executemany("INSERT INTO journal_lines(txn_id, account, debit, credit) VALUES (?, ?, ?, ?)", rows)
-        n = c.execute(
-            f"""UPDATE {st} SET accrual_posted = accrual_posted + d_accrual, accrued = accrued + d_accrual,
-                                     penalty_posted = penalty_posted + d_penalty, penalty = penalty + d_penalty,
-                                     penalty_accrued = penalty_accrued + d_penalty, d_accrual = 0, d_penalty = 0
-               WHERE d_accrual != 0 OR d_penalty != 0"""
-        ).rowcount
-        return n, pooled
+        a, p = self._accrual_deltas(regular, pen)
+        # every right-hand side reads the row as it was before this statement
+        c.execute(
+            f"""UPDATE {self.state} SET
+                  accrued = accrued + {a}, accrual_posted = accrual_posted + {a}, accrual_num = accrual_num + {regular},
+                  penalty = penalty + {p}, penalty_accrued = penalty_accrued + {p}, penalty_posted = penalty_posted + {p},
+                  penalty_num = penalty_num + {pen}
+                WHERE principal > 0 OR interest_due > 0""",
+            {"day": day, "den": den},
+        )
 
     def dayend_settle(self, txn_id: int | None, day: str, settlement_day: bool, which: str, accrued_acc: str,
                       due_acc: str, penalty_acc: str, penalty_due_acc: str,
@@ -177,12 +181,16 @@ class DayEndQueries:
         changed or not; ``record=False``: record nothing)."""
         st = self.state
         cls = class_case.replace("{dpd}", dpd)
+        current = class_case.replace("{dpd}", "0")  # the class of a note not past due
         c = self.conn
+        # a note not past due, and current already, stays as it is: not rewritten (a server rewrites every
+        # row an UPDATE touches, changed or not)
         c.execute(
             f"""UPDATE {st} SET
                   changed = CASE WHEN ({cls}) != class OR {pds} IS NOT past_due_since THEN 1 ELSE 0 END,
                   past_due_since = {pds}, dpd = {dpd}, class = {cls}
-                WHERE principal + accrued + interest_due + penalty > 0 OR past_due_since IS NOT NULL OR dpd != 0""",
+                WHERE (principal + accrued + interest_due + penalty > 0 OR past_due_since IS NOT NULL OR dpd != 0)
+                  AND NOT ({pds} IS NULL AND past_due_since IS NULL AND dpd = 0 AND class = {current})""",
             {"day": day},
         )
         if record:
@@ -200,10 +208,11 @@ class DayEndQueries:
         self._insert("day_closes", {"business_date": day, "closed_at": _now(), "operator": operator, "notes": notes, "txn_id": txn_id})
         self.set_meta("closed_through", day)
 
-    def dayend_has_postings(self, day: str, which: str, penalty_which: str | None = None) -> bool:
+    def dayend_has_settlements(self, day: str, which: str, penalty_which: str | None = None) -> bool:
+        """Whether any note's accrued interest or penalty becomes a claim today (before today's accrual:
+        a day with none accrues nothing new)."""
         return bool(self._scalar(
             f"""SELECT EXISTS (SELECT 1 FROM {self.state}
-                 WHERE d_accrual > 0 OR d_penalty > 0 OR (accrued > 0 AND ({which}))
-                    OR (penalty_accrued > 0 AND ({penalty_which or which})))""",
+                 WHERE (accrued > 0 AND ({which})) OR (penalty_accrued > 0 AND ({penalty_which or which})))""",
             {"day": day},
         ))
