@@ -21,7 +21,7 @@ from credit_coop.core.faults import fault
 from credit_coop.core.errors import Conflict, InvalidInput, LedgerUnavailable, RuleViolation
 from credit_coop.core.ledger import Ledger, default_db_path
 from credit_coop.core.operators import require
-from credit_coop.store import create_store, is_url, remove_store, shown
+from credit_coop.store import create_store, is_url, open_store, remove_store, shown
 from credit_coop.store.sqlite import copy_file
 
 
@@ -73,8 +73,6 @@ def copy(ledger: Ledger, to: str) -> dict:
         to = os.path.abspath(to)
         if os.path.exists(to):
             raise Conflict(f"{to} already exists; a ledger is copied only into a new file")
-    if is_url(to) == is_url(ledger.store.path) and os.path.abspath(str(ledger.store.path)) == to:
-        raise InvalidInput("the copy must go somewhere else than the ledger itself")
     dest = create_store(to)  # refuses a database that is not empty
     try:
         try:
@@ -91,6 +89,12 @@ def copy(ledger: Ledger, to: str) -> dict:
         raise
     ledger.store.audit(ledger.operator, "copy", shown(to))
     return {"to": shown(to), "tables": len(copied), "rows": sum(copied.values()), **checked}
+
+
+def _location(path: str | None) -> str:
+    """The ledger's location as given (or the default): a server URL as it is, a file as an absolute path."""
+    path = path or default_db_path()
+    return path if is_url(path) else os.path.abspath(path)
 
 
 def ledger_exists(path: str) -> bool:
@@ -125,8 +129,7 @@ def restore_plan(path: str | None, backup_file: str, operator: str | None, force
     transaction). Anything else (another cooperative's ledger, a doctored copy) is refused
     unless ``force`` states why.
     """
-    path = path or default_db_path()
-    path = path if is_url(path) else os.path.abspath(path)
+    path = _location(path)
     if not os.path.isfile(backup_file):
         raise InvalidInput(f"no backup file at {backup_file}")
     checked = _check(backup_file)
@@ -178,10 +181,10 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     if force is not None:
         force = require_text(force, "reason for forcing the restore")
     plan = restore_plan(path, backup_file, operator, force)
-    path = path or default_db_path()
-    path = path if is_url(path) else os.path.abspath(path)
+    path = _location(path)  # (the plan shows a server's URL without its password)
+    exists = ledger_exists(path)
     try:
-        with Ledger.open(path if ledger_exists(path) else backup_file, operator) as who:
+        with Ledger.open(path if exists else backup_file, operator) as who:
             require(who, "restore")
     except LedgerUnavailable:
         with Ledger.open(backup_file, operator) as who:  # the current file is not a readable ledger
@@ -189,11 +192,9 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
     kept = None
     stamp = datetime.now().strftime('%Y%m%dT%H%M%S')
     if is_url(path):  # a server ledger: the replaced one is kept as a file beside the backup, then rebuilt from it
-        from credit_coop.store import open_store
-
         from credit_coop.store.postgres import PgStore
 
-        if ledger_exists(path):
+        if exists:
             base = os.path.join(os.path.dirname(os.path.abspath(backup_file)), f"{path.rsplit('/', 1)[-1]}.replaced-{stamp}")
             kept, n = f"{base}.db", 1
             while os.path.exists(kept):  # a restore retried within the second
@@ -208,7 +209,7 @@ def restore(path: str | None, backup_file: str, operator: str | None, *, force: 
         finally:
             src.close()
     else:
-        if os.path.exists(path):
+        if exists:
             kept = f"{path}.replaced-{stamp}"
             copy_file(path, kept)  # a consistent copy, even of a ledger in WAL mode
             os.chmod(kept, 0o600)

@@ -323,7 +323,6 @@ MESSAGES: dict[str, str] = {
     "the ledger at {0} is schema {1}, this credit-coop knows {2}: copy it to a file, open the file to upgrade it, and copy it back":
         "账簿 {0} 的结构版本为 {1}，本程序为 {2}：请先复制为文件，打开该文件完成升级，再复制回去",
     "{0} already exists; a ledger is copied only into a new file": "{0} 已存在；账簿只能复制到新文件",
-    "the copy must go somewhere else than the ledger itself": "复制目标不能是账簿本身",
     "the copy's hash chain differs from this ledger's; nothing kept": "副本的哈希链与本账簿不同；未保留副本",
     "copied {0} transactions ({1} rows in {2} tables) to {3}; the copy verifies": "已复制 {0} 笔交易（{2} 张表共 {1} 行）到 {3}；副本校验通过",
     "the copy's destination already holds postings; a ledger is copied only into a new one":

@@ -11,6 +11,7 @@ checks it). The source is read in one transaction, so a copy of a ledger in use 
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from credit_coop.core.errors import Conflict
 
@@ -18,7 +19,7 @@ SKIP = {"line_positions", "_sqlite_migrations"}
 BATCH = 5000
 
 
-def table_order(store) -> list[str]:
+def table_order() -> list[str]:
     """The ledger's tables, each after the tables it references."""
     from credit_coop.store.postgres import schema_ddl
 
@@ -38,7 +39,7 @@ def copy_ledger(src, dest, step=None) -> dict:
     if dest.count_transactions():
         raise Conflict("the copy's destination already holds postings; a ledger is copied only into a new one")
     copied = {}
-    tables = table_order(src)
+    tables = table_order()
     with src.reading(), dest.write():
         for table in ("meta", "org_units"):  # the destination's own seeds give way to the source's rows
             dest.conn.execute(f"DELETE FROM {table}")
@@ -48,10 +49,7 @@ def copy_ledger(src, dest, step=None) -> dict:
             rows = src.conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}")
             insert = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
             n = 0
-            while True:
-                chunk = [tuple(r) for r in _take(rows, BATCH)]
-                if not chunk:
-                    break
+            while chunk := [tuple(r) for r in islice(rows, BATCH)]:
                 dest.conn.executemany(insert, chunk)
                 n += len(chunk)
                 if step is not None:
@@ -59,12 +57,3 @@ def copy_ledger(src, dest, step=None) -> dict:
             copied[table] = n
         dest.after_copy(tables)
     return copied
-
-
-def _take(cursor, n: int) -> list:
-    out = []
-    for row in cursor:
-        out.append(row)
-        if len(out) == n:
-            break
-    return out

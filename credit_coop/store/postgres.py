@@ -31,6 +31,7 @@ import re
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Iterable, Iterator
 
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
@@ -267,10 +268,11 @@ def _column_types(ddl: str) -> str:
     return ddl
 
 
+@lru_cache(maxsize=1)
 def schema_ddl() -> tuple[list[str], list[tuple[str, list[str], list]]]:
     """The current schema as PostgreSQL statements, taken from a new SQLite ledger's tables and indexes
     (one definition of the schema: ``schema.py``), and the rows a new ledger starts with (schema version,
-    the default department and branch) per table."""
+    the default department and branch) per table. Made once per process (a restore and its copy both ask)."""
     import sqlite3
     import tempfile
 
@@ -296,8 +298,6 @@ def schema_ddl() -> tuple[list[str], list[tuple[str, list[str], list]]]:
     def place(name: str) -> None:  # a table after the tables it references (columns added later included)
         if name in ordered or name not in tables:
             return
-        ordered.append(name)  # placeholder against cycles
-        ordered.remove(name)
         for ref in re.findall(r"REFERENCES\s+\"?(\w+)", tables[name]):
             if ref != name:
                 place(ref)
@@ -535,9 +535,6 @@ class PgStore(Store):
             copy_ledger(self, dest)
         finally:
             dest.close()
-
-    def count_transactions(self) -> int:
-        return self._scalar("SELECT COUNT(*) FROM txns")
 
 
 def as_ledger_error(err: BaseException):
