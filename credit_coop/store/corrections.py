@@ -72,11 +72,11 @@ class CorrectionQueries:
         """Net of what the day-end posted per business day, note and account on a line's notes, from ``day`` on."""
         marks = ", ".join("?" for _ in grant_ids)
         return self._all(
-            f"""SELECT t.business_date, l.note_id, l.grant_id, g.product, l.account, SUM(l.debit - l.credit) AS net
-                FROM journal_lines l JOIN txns t ON t.id = l.txn_id JOIN grants g ON g.id = l.grant_id
+            f"""SELECT t.business_date, l.note_id, l.grant_id, l.account, SUM(l.debit - l.credit) AS net
+                FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                 WHERE l.grant_id IN ({marks}) AND l.note_id IS NOT NULL AND t.business_date >= ?
                   AND t.kind IN ('day-end', 'day-end-reversal')
-                GROUP BY t.business_date, l.note_id, l.grant_id, g.product, l.account HAVING SUM(l.debit - l.credit) != 0
+                GROUP BY t.business_date, l.note_id, l.grant_id, l.account HAVING SUM(l.debit - l.credit) != 0
                 ORDER BY t.business_date, l.note_id, l.account""",
             (*grant_ids, day),
         )
