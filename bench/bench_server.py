@@ -34,8 +34,12 @@ from credit_coop.core.ledger import Ledger
 from credit_coop.core.loans import draw
 where, card, idn, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 with Ledger.open(where, "柜员0") as ledger:
+    print("ready", flush=True)
+    sys.stdin.readline()  # all tellers start together, once started up and connected
+    t = time.time()
     for _ in range(n):
         draw(ledger, card=card, id_number=idn, amount="1.00", fingerprint_ok=True, on=date(2025, 3, 4))
+    print(t, time.time(), flush=True)
 """
 
 
@@ -48,16 +52,32 @@ def median_ms(cmd, env, n=11) -> float:
     return sorted(times)[n // 2] * 1000
 
 
-def tellers_at_once(where: str, lines: list[tuple[str, str]], k: int, per: int = 60) -> float:
-    """k processes, each drawing ``per`` times on its own line: draws per second, all together."""
-    t = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-c", TELLER, where, card, idn, str(per)]) for card, idn in lines[:k]]
+def tellers_at_once(where: str, lines: list[tuple[str, str]], k: int, per: int = 100) -> float:
+    """k processes, each drawing ``per`` times on its own line: draws per second, all together, from the
+    first teller's first draw to the last one's last (Python's start-up and the connection not counted)."""
+    procs = [subprocess.Popen([sys.executable, "-c", TELLER, where, card, idn, str(per)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE) for card, idn in lines[:k]]
     for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    spans = []
+    for p in procs:
+        spans.append([float(x) for x in p.stdout.readline().split()])
         assert p.wait() == 0
-    return k * per / (time.perf_counter() - t)
+    return k * per / (max(e for _, e in spans) - min(s for s, _ in spans))
 
 
-def run(where: str, notes: int, script: str) -> dict:
+def cpu_busy(since: tuple[int, int] | None = None):
+    """The machine's CPU ticks (busy, all) now, or the busy share since ``since``."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    now = (sum(ticks) - ticks[3] - ticks[4], sum(ticks))
+    return now if since is None else (now[0] - since[0]) / max(now[1] - since[1], 1)
+
+
+def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
     build_ledger(where, notes, on=ON)
     with Ledger.open(where, ADMIN) as ledger:
         t = time.perf_counter()
@@ -71,7 +91,20 @@ def run(where: str, notes: int, script: str) -> dict:
     card, idn = lines[8]
     out["draw_ms"] = median_ms([script, "draw", "--card", card, "--id-number", idn, "--amount", "1", "--fingerprint-ok",
                                 "--on", (ON + timedelta(days=1)).isoformat()], env)
-    out["tellers"] = {k: tellers_at_once(where, lines, k) for k in (1, 2, 4, 8)}
+    out["tellers"], out["busy"] = {}, {}
+    for k in (1, 2, 4, 8):
+        before = cpu_busy()
+        out["tellers"][k] = tellers_at_once(where, lines, k)
+        out["busy"][k] = cpu_busy(before)
+    if where.startswith("postgresql://"):  # the same tellers over a township's line to the county's server
+        from urllib.parse import urlsplit
+
+        from latency import DelayedRelay
+
+        u = urlsplit(where)
+        with DelayedRelay(u.hostname, u.port or 5432, round_trip_ms) as relay:
+            far = u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
+            out["tellers_far"] = {k: tellers_at_once(far, lines, k, per=40) for k in (1, 2, 4, 8)}
     with Ledger.open(where, ADMIN) as ledger:
         t = time.perf_counter()
         out["clean"] = verify(ledger)["ok"]
@@ -82,6 +115,7 @@ def run(where: str, notes: int, script: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--notes", type=int, default=10_000)
+    ap.add_argument("--round-trip-ms", type=float, default=2.0, help="the counters' line to the server, for the far tellers")
     args = ap.parse_args()
     server = os.environ.get("CREDIT_COOP_BENCH_PG")
     if not server:
@@ -95,7 +129,8 @@ def main() -> None:
     url = server.rsplit("/", 1)[0] + "/" + name
     try:
         with tempfile.TemporaryDirectory() as d:
-            results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script), "PostgreSQL": run(url, args.notes, script)}
+            results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script, args.round_trip_ms),
+                       "PostgreSQL": run(url, args.notes, script, args.round_trip_ms)}
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -103,11 +138,15 @@ def main() -> None:
           "| day-end (one day) | verify\n|---|---|---|---|---|")
     for backend, r in results.items():
         t = r["tellers"]
-        print(f"| {backend} | {r['draw_ms']:.0f} ms | {t[1]:.0f} / {t[2]:.0f} / {t[4]:.0f} / {t[8]:.0f} "
+        busy = " / ".join(f"{100 * r['busy'][k]:.0f}%" for k in (1, 2, 4, 8))
+        print(f"| {backend} | {r['draw_ms']:.0f} ms | {t[1]:.0f} / {t[2]:.0f} / {t[4]:.0f} / {t[8]:.0f} (CPU busy {busy}) "
               f"| {r['dayend_s']:.2f} s ({args.notes / r['dayend_s']:,.0f} notes/s) | {r['verify_s']:.2f} s{'' if r['clean'] else ' (FINDINGS)'} |")
     s, p = results["SQLite file"], results["PostgreSQL"]
+    far = p["tellers_far"]
+    print(f"| PostgreSQL, {args.round_trip_ms:g} ms round trip | | {far[1]:.0f} / {far[2]:.0f} / {far[4]:.0f} / {far[8]:.0f} | | |")
     print(f"\nPostgreSQL draw / SQLite draw: {p['draw_ms'] / s['draw_ms']:.2f}×; "
-          f"PostgreSQL with 8 tellers / 1 teller: {p['tellers'][8] / p['tellers'][1]:.2f}×")
+          f"PostgreSQL with 8 tellers / 1 teller: {p['tellers'][8] / p['tellers'][1]:.2f}× on the loopback, "
+          f"{far[8] / far[1]:.2f}× over a {args.round_trip_ms:g} ms line")
 
 
 if __name__ == "__main__":

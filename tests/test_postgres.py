@@ -155,3 +155,25 @@ def test_tellers_on_different_lines_do_not_wait_for_each_other(server_database, 
     with Ledger.open(server_database, "郑稽核") as auditor:
         assert verify(auditor)["ok"]
     coop.close()
+
+
+def test_the_server_works_out_each_chain_link_as_chain_hash_does(server_database):
+    """The server writes a transaction's link in one statement (its own SHA-256 over the row's text):
+    each link must be the one Python's chain_hash gives for the same rows — names in Chinese, NULLs and all."""
+    from credit_coop.store.common import chain_hash, GENESIS, LINE_COLUMNS, TXN_COLUMNS
+
+    coop = make_coop(server_database, passphrases=False)
+    line = coop.granted("hnd", line="8万")
+    teller = coop.as_("teller")
+    loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="3万", fingerprint_ok=True, on=D0)
+    loans.repay(teller, card=line["card_no"], amount="1,000.01", on=D0)
+    with Ledger.open(server_database) as led:
+        store, prev = led.store, GENESIS
+        links = store._all("SELECT txn_id, prev_hash, hash FROM txn_chain ORDER BY txn_id")
+        assert len(links) >= 2
+        for link in links:
+            txn = store._one(f"SELECT {TXN_COLUMNS} FROM txns WHERE id = ?", (link["txn_id"],))
+            lines = store._all(f"SELECT {LINE_COLUMNS} FROM journal_lines WHERE txn_id = ? ORDER BY id", (link["txn_id"],))
+            assert (link["prev_hash"], link["hash"]) == (prev, chain_hash(prev, txn, lines))
+            prev = link["hash"]
+    coop.close()

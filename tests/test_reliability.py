@@ -247,3 +247,29 @@ def test_only_the_store_speaks_to_the_database():
             if any(n.split(".")[0] in ("sqlite3", "psycopg") for n in names):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_meta_read_in_a_write_is_that_transactions_own_and_afresh_after_it(coop):
+    """meta is read once per write transaction (a posting asks for the closed date several times):
+    what the transaction writes is what it reads back, a failed savepoint's writes are forgotten with
+    it, and the next transaction sees what others committed meanwhile."""
+    with Ledger.open(coop.path) as a, Ledger.open(coop.path) as b:
+        with a.store.write():
+            assert a.store.get_meta("probe") is None
+            a.store.set_meta("probe", "1")
+            assert a.store.get_meta("probe") == "1"
+            with pytest.raises(RuntimeError):
+                with a.store.savepoint():
+                    a.store.set_meta("probe", "2")
+                    assert a.store.get_meta("probe") == "2"
+                    raise RuntimeError("this row fails")
+            assert a.store.get_meta("probe") == "1"
+            a.store.delete_meta("probe")
+            assert a.store.get_meta("probe") is None
+            a.store.set_meta("probe", "3")
+        with b.store.write():
+            assert b.store.get_meta("probe") == "3"
+            b.store.set_meta("probe", "4")
+        assert a.store.get_meta("probe") == "4"
+        with a.store.write():
+            assert a.store.get_meta("probe") == "4"

@@ -157,13 +157,14 @@ def draw(
                 due = parse_date(g["valid_to"])
             else:
                 raise RuleViolation(f"maturity {due.isoformat()} is after the line expires ({g['valid_to']})")
-        note_id = store.next_id("loan_notes")
+        till = cash_account_of(ledger, op, on)
+        note_id = store.next_id("loan_notes")  # numbering holds the chain until commit (store/postgres.py): last
         note_no = f"JJ{on.year}{note_id:08d}"
         txn_id = post(
             ledger, "drawdown", on,
             [
                 Line(loans_acc, debit=amount, grant_id=g["id"], note_id=note_id, officer=g["officer"]),
-                Line(cash_account_of(ledger, op, on), credit=amount, grant_id=g["id"]),
+                Line(till, credit=amount, grant_id=g["id"]),
             ],
             memo=f"drawdown {note_no} on {card}",
         )

@@ -116,7 +116,7 @@ class CorrectionQueries:
         return self.get_meta(f"recheck_{batch}_from")
 
     def clear_recheck(self, batch: str) -> None:
-        self.conn.execute("DELETE FROM meta WHERE key = ?", (f"recheck_{batch}_from",))
+        self.delete_meta(f"recheck_{batch}_from")
 
     def paid_periods(self, batch: str, first: str, before: str) -> list[str]:
         runs, _, key = self.BATCHES[batch]

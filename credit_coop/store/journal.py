@@ -8,15 +8,17 @@ from typing import Iterable
 from credit_coop.store.common import _DAY_END_KINDS_SQL, COMPONENT_SUMS, _now, IS_CASH
 
 
+
+def txn_row(kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> dict:
+    return {"kind": kind, "business_date": business_date, "operator": operator, "memo": memo, "reverses": reverses,
+            "posted_at": _now()}
+
 class JournalRecords:
     """Mixed into :class:`credit_coop.store.sqlite.Store` (``self.conn``, ``self._all`` … come from it)."""
 
     # -- journal ----------------------------------------------------------
     def insert_txn(self, kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> int:
-        return self._insert(
-            "txns",
-            {"kind": kind, "business_date": business_date, "operator": operator, "memo": memo, "reverses": reverses, "posted_at": _now()},
-        )
+        return self._insert("txns", txn_row(kind, business_date, operator, memo, reverses))
 
     def insert_lines(self, txn_id: int, lines: Iterable[tuple]) -> None:
         """``lines``: (account, debit, credit, grant_id, note_id, officer) tuples."""

@@ -37,7 +37,8 @@ from typing import Iterable, Iterator
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 from credit_coop.store import shown
 from credit_coop.store import sqlite as _sqlite
-from credit_coop.store.common import SCHEMA_VERSION
+from credit_coop.store.common import as_hashed_text, GENESIS, LINE_COLUMNS, SCHEMA_VERSION, TXN_COLUMNS
+from credit_coop.store.journal import txn_row
 from credit_coop.store.sqlite import Store
 
 LEDGER_LOCK = 0x6372656469  # the advisory lock every write takes ("credi")
@@ -177,11 +178,19 @@ class Cursor:
     def __init__(self, cur):
         self._cur = cur
 
+    def _fetch(self, how: str, none):
+        if self._cur.description is None:  # no rows, or (in a pipeline) not yet here: the fetch waits for them
+            try:
+                return getattr(self._cur, how)()
+            except _driver().ProgrammingError:  # "the last operation didn't produce records"
+                return none
+        return getattr(self._cur, how)()
+
     def fetchone(self):
-        return self._cur.fetchone() if self._cur.description else None
+        return self._fetch("fetchone", None)
 
     def fetchall(self):
-        return self._cur.fetchall() if self._cur.description else []
+        return self._fetch("fetchall", [])
 
     def __iter__(self):
         return self
@@ -331,7 +340,7 @@ class PgStore(Store):
     def __init__(self, conn: Connection, url: str):
         super().__init__(conn, shown(url))
         self.url = url
-        self._with_id: set[str] | None = None  # tables keyed by an ``id`` column (their inserts return it)
+        self._holding: set[tuple[str, str]] = set()  # advisory locks this transaction holds (released at its end)
 
     # -- opening ----------------------------------------------------------
     @classmethod
@@ -428,6 +437,7 @@ class PgStore(Store):
         raw = self.conn.raw
         notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once instead of waiting
         shared = "_shared" if counter else ""
+        self._holding = set()
         raw.execute("BEGIN")
         try:
             if notice:
@@ -452,35 +462,60 @@ class PgStore(Store):
     def lock(self, what: str, key) -> None:
         """Hold ``what`` until the transaction ends (an advisory lock in its own key space). Counter postings
         share the ledger lock, so each takes these for what it reads and writes."""
+        self._locked(what, key)
+
+    def _locked(self, what: str, key, sql: str | None = None, params: tuple = ()):
+        """The first row of ``sql`` run with ``what`` held. The lock and the statement go to the server
+        together, in one round trip (the statement starts once the lock is granted, and reads what the
+        last holder committed). A lock this transaction already holds is not asked for again."""
+        held = (what, str(key))
+        if held in self._holding:
+            return None if sql is None else self.conn.execute(sql, params).fetchone()
         psycopg = _driver()
+        raw = self.conn.raw
         try:
-            self.conn.raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
+            with raw.pipeline():
+                raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
+                cur = None if sql is None else self.conn.execute(sql, params)
         except psycopg.errors.LockNotAvailable:
             raise LedgerBusy("the ledger is busy with another posting; please retry") from None
+        self._holding.add(held)
+        return None if cur is None else cur.fetchone()
 
     # The hash chains are appended in the order of their keys: a transaction's id, a note's number and a
     # record's place are taken, and its link written, by one writer at a time, until it commits.
-    def insert_txn(self, *args, **kw) -> int:
-        self.lock("chain", 0)
-        return super().insert_txn(*args, **kw)
+    def insert_txn(self, kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> int:
+        return self._locked("chain", 0, *self._insert_statement("txns", txn_row(kind, business_date, operator, memo, reverses)))["id"]
 
     def chain_record(self, *args, **kw) -> None:
         self.lock("chain", 0)
         return super().chain_record(*args, **kw)
 
     def next_id(self, table: str) -> int:
-        self.lock("chain", 0)
-        return super().next_id(table)
+        return self._locked("chain", 0, f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")[0]
+
+    @staticmethod
+    def _insert_statement(table: str, row: dict) -> tuple[str, tuple]:
+        marks = ", ".join("?" for _ in row)
+        return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}) RETURNING *", tuple(row.values())
 
     def _insert(self, table: str, row: dict) -> int:
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        if self._with_id is None:
-            self._with_id = {r[0] for r in self._all(
-                "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'id'")}
-        returning = " RETURNING id" if table in self._with_id else ""
-        r = self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks}){returning}", tuple(row.values())).fetchone()
-        return r[0] if r is not None else 0
+        r = self.conn.execute(*self._insert_statement(table, row)).fetchone()
+        return r["id"] if "id" in r.keys() else 0
+
+    def seal(self, txn_id: int) -> str:
+        """The chain link, worked out by the server in the one statement that writes it: the same SHA-256
+        over the same text as :func:`credit_coop.store.common.chain_hash` (and verify's walk), without
+        reading the transaction back first (one round trip inside the chain's critical section, not four)."""
+        return self._scalar(
+            f"""INSERT INTO txn_chain(txn_id, prev_hash, hash)
+                SELECT t.id, p.prev, encode(sha256(convert_to(
+                         p.prev || {as_hashed_text(TXN_COLUMNS, "t")} || chr(10)
+                         || COALESCE((SELECT string_agg({as_hashed_text(LINE_COLUMNS, "l")} || chr(10), '' ORDER BY l.id)
+                                      FROM journal_lines l WHERE l.txn_id = t.id), ''), 'UTF8')), 'hex')
+                FROM txns t, (SELECT COALESCE((SELECT hash FROM txn_chain ORDER BY txn_id DESC LIMIT 1), ?) AS prev) p
+                WHERE t.id = ? RETURNING hash""",
+            (GENESIS, txn_id))
 
     # -- what differs from SQLite beyond the SQL ------------------------------------------------
     @contextmanager

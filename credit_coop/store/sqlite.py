@@ -65,6 +65,9 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         self.pending_audit: dict | None = None
         self.audit_written = False
         self.read_only = False
+        # ``meta`` as read inside the open write transaction (None outside one): nothing else changes it
+        # while a write runs — a file has one writer, and a server's counter postings never write it.
+        self._meta: dict[str, str | None] | None = None
 
     # -- opening ----------------------------------------------------------
     @classmethod
@@ -165,7 +168,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
                 self._depth -= 1
             return
         self._begin(counter)
-        self._depth = 1
+        self._depth, self._meta = 1, {}
         try:
             yield self
         except _Abandon:
@@ -176,6 +179,8 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             self._depth = 0
             self._rollback()
             raise
+        finally:
+            self._meta = None
         self._depth = 0
         try:
             if self.pending_audit is not None:
@@ -239,6 +244,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         try:
             yield self
         except BaseException:
+            self._meta = {}  # what the unit wrote to meta is undone with it
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             raise
@@ -274,10 +280,22 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        return self._scalar("SELECT value FROM meta WHERE key=?", (key,))
+        if self._meta is not None and key in self._meta:
+            return self._meta[key]
+        value = self._scalar("SELECT value FROM meta WHERE key=?", (key,))
+        if self._meta is not None:
+            self._meta[key] = value
+        return value
 
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+        if self._meta is not None:
+            self._meta[key] = value
+
+    def delete_meta(self, key: str) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        if self._meta is not None:
+            self._meta[key] = None
 
     # -- maintenance mode ---------------------------------------------------------
     @contextmanager
