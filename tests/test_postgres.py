@@ -177,3 +177,53 @@ def test_the_server_works_out_each_chain_link_as_chain_hash_does(server_database
             assert (link["prev_hash"], link["hash"]) == (prev, chain_hash(prev, txn, lines))
             prev = link["hash"]
     coop.close()
+
+
+def forge_on_server(url: str, *statements: str) -> None:
+    """Edit the server ledger as a forger with the DBA's rights would: triggers bypassed
+    (``session_replication_role = replica``), the change made, the journal chain recomputed."""
+    import psycopg
+
+    from credit_coop.store.common import chain_hash, GENESIS, LINE_COLUMNS, TXN_COLUMNS
+
+    with psycopg.connect(url) as db:
+        db.execute("SET session_replication_role = replica")
+        for sql in statements:
+            db.execute(sql)
+        db.execute("DELETE FROM txn_chain")
+        prev = GENESIS
+        for txn in db.execute(f"SELECT {TXN_COLUMNS} FROM txns ORDER BY id").fetchall():
+            lines = db.execute(f"SELECT {LINE_COLUMNS} FROM journal_lines WHERE txn_id = %s ORDER BY id", (txn[0],)).fetchall()
+            link = chain_hash(prev, txn, lines)
+            db.execute("INSERT INTO txn_chain(txn_id, prev_hash, hash) VALUES (%s, %s, %s)", (txn[0], prev, link))
+            prev = link
+
+
+@pytest.mark.parametrize("edit", ["rewrite-drawdown", "who-posted", "fake-repayment", "teller-to-admin", "wipe-audit"])
+def test_a_forgery_on_the_server_is_found_through_the_day_end_slip(server_database, edit):
+    """The DBA can bypass the guards; the hash chains and the head on the day-end slip still tell."""
+    coop = make_coop(server_database, passphrases=False)
+    line = coop.granted("hnd", line="9万")
+    loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="5万", fingerprint_ok=True, on=D0)
+    dayend.day_end(coop.as_("accountant"), date(2025, 3, 4), today=date(2030, 1, 1))
+    loans.repay(coop.as_("teller"), card=line["card_no"], amount="1万", on=date(2025, 3, 5))
+    coop.as_("auditor").store.audit("郑稽核", "verify", None)
+    slip = dayend.day_end(coop.as_("accountant"), date(2025, 3, 6), today=date(2030, 1, 1))["head"]
+    with Ledger.open(server_database, "郑稽核") as auditor:
+        assert verify(auditor, [slip])["findings"] == []
+        last = auditor.store._scalar("SELECT MAX(id) FROM txns")
+    forge_on_server(server_database, *{
+        "rewrite-drawdown": ["UPDATE journal_lines SET debit = debit / 5, credit = credit / 5 WHERE txn_id = 1",
+                             "UPDATE loan_notes SET amount = amount / 5 WHERE id = 1"],
+        "who-posted": ["UPDATE txns SET operator = '赵会计' WHERE id = 1"],
+        "fake-repayment": [f"INSERT INTO txns(id, kind, business_date, operator, memo, posted_at) VALUES ({last + 1}, "
+                           "'repayment', '2025-03-05', '王柜员', 'repayment', '2025-03-05T09:00:00+00:00')",
+                           f"INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id) VALUES ({last + 1}, '1001', 1000000, 0, 1)",
+                           f"INSERT INTO journal_lines(txn_id, account, debit, credit, grant_id, note_id) "
+                           f"VALUES ({last + 1}, '1303.hnd', 0, 1000000, 1, 1)"],
+        "teller-to-admin": ["UPDATE operators SET role = 'admin' WHERE name = '王柜员'"],
+        "wipe-audit": ["DELETE FROM audit_log"],
+    }[edit])
+    with Ledger.open(server_database, "郑稽核") as auditor:
+        assert verify(auditor, [slip])["findings"], f"{edit} was not found"
+    coop.close()

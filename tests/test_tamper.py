@@ -16,7 +16,7 @@ from credit_coop.store.sqlite import GENESIS, LINE_COLUMNS, TXN_COLUMNS, chain_h
 from conftest import D0
 
 # Forgers with the file in hand: the SQLite file is edited and its chain recomputed (the server ledger's
-# guards and verify's view of them are tested in tests/test_postgres.py)
+# guards, verify's view of them, and forgeries by a DBA who bypasses them are tested in tests/test_postgres.py)
 pytestmark = pytest.mark.sqlite_only("forges the ledger file with sqlite3")
 
 GUARDED = ("txns", "journal_lines", "txn_chain", "audit_log", "record_chain", "loan_notes", "day_closes")
