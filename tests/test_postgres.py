@@ -3,6 +3,7 @@ onto it and back, its guards, its URL and its errors. (The whole suite also runs
 ``pytest --backend postgresql``, as .ci/run does.)"""
 
 import sys
+from contextlib import nullcontext
 from datetime import date
 
 import pytest
@@ -226,4 +227,46 @@ def test_a_forgery_on_the_server_is_found_through_the_day_end_slip(server_databa
     }[edit])
     with Ledger.open(server_database, "郑稽核") as auditor:
         assert verify(auditor, [slip])["findings"], f"{edit} was not found"
+    coop.close()
+
+
+def test_walks_over_the_whole_journal_come_through_a_server_side_cursor(server_database):
+    """verify's chain walk, copy and the exports read the journal a batch at a time from a cursor the server
+    holds, not all of it into the client's memory at once (a provincial pool's journal is large)."""
+    coop = make_coop(server_database, passphrases=False)
+    line = coop.granted("hnd", line="8万")
+    for _ in range(3):
+        loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+    with Ledger.open(server_database) as led:
+        store = led.store
+        for in_transaction in (True, False):
+            with store.reading() if in_transaction else nullcontext():
+                rows = store._stream("SELECT id FROM journal_lines ORDER BY id")
+                assert next(rows)[0] == 1
+                held = store._all("SELECT name, is_holdable FROM pg_cursors")
+                assert [(r["name"].startswith("stream_"), r["is_holdable"]) for r in held] == [(True, not in_transaction)]
+                assert len(list(rows)) == 5
+            assert store._all("SELECT name FROM pg_cursors") == []  # closed once read to the end
+    coop.close()
+
+
+def test_a_write_holding_the_whole_ledger_takes_no_finer_locks(server_database):
+    """An import of 100,000 rows is one transaction: had it taken a lock per line and request id it would
+    run out of the server's lock table ("out of shared memory", found by the 100,000-note bench). Holding
+    the ledger exclusively, it takes none; a counter posting takes its own."""
+    coop = make_coop(server_database, passphrases=False)
+    mine = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    with Ledger.open(server_database) as led:
+        store = led.store
+        with store.write():
+            for key in range(1000):
+                store.lock("line", key)
+                store.lock("request", f"import:{key}")
+            store.next_id("loan_notes")
+            assert store._scalar(mine) == 1  # the ledger's own lock, nothing else
+        with store.write(counter=True):
+            store.lock("line", 1)
+            store.lock("request", "R1")
+            store.next_id("loan_notes")
+            assert store._scalar(mine) == 4  # the ledger (shared), the line, the request id, the chain
     coop.close()

@@ -273,3 +273,30 @@ def test_meta_read_in_a_write_is_that_transactions_own_and_afresh_after_it(coop)
         assert a.store.get_meta("probe") == "4"
         with a.store.write():
             assert a.store.get_meta("probe") == "4"
+
+
+def test_verify_reads_one_state_while_the_counters_post(coop, monkeypatch):
+    """A drawdown committed while verify runs (after its first check) is not half-seen: every check and the
+    head it reports are of the ledger as verify found it."""
+    from credit_coop.core import verify as verify_module
+
+    line = coop.granted("hnd", line="8万")
+    loans.draw(coop.as_("teller"), card=line["card_no"], id_number=line["borrower"], amount="1万", fingerprint_ok=True, on=D0)
+    first, *rest = verify_module.CHECKS
+    posted = []
+
+    def then_a_teller_posts(ledger):
+        found = first(ledger)
+        with Ledger.open(coop.path, "王柜员") as teller:
+            posted.append(loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="2万",
+                                     fingerprint_ok=True, on=D0))
+        return found
+
+    monkeypatch.setattr(verify_module, "CHECKS", (then_a_teller_posts, *rest))
+    with Ledger.open(coop.path, "郑稽核") as auditor:
+        before = auditor.store.head()
+        result = verify(auditor)
+        assert posted and result["ok"]
+        assert result["head"] == before  # the state verify began with, not the drawdown's
+        assert sum(a["debit_fen"] for a in result["accounts"] if a["account"].startswith("1303")) == 1_000_000
+        assert auditor.store.head() != before  # the drawdown is there for the next reader

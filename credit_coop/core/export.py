@@ -424,19 +424,21 @@ def export_workbook(ledger: Ledger, out: str, *, first, last, registers: list[st
     wb.properties.creator = CREATOR
     cover = wb.create_sheet("封面" if lang == "zh" else "Cover")
     sheets = []
-    for i, r in enumerate(registers):
-        sheets.append(_write_sheet(wb, ledger, r, first, last, unmasked, lang,
-                                   progress=(lambda n, i=i: progress(i, len(registers))) if progress else None))
-        if progress:
-            progress(i + 1, len(registers))
-    by_unit = _write_unit_controls(wb, ledger, first, last, lang, sheets) if len(registers) > 1 else None
-    generated = datetime.now(union_time_zone(ledger)).replace(microsecond=0)
-    _write_cover(cover, ledger, first, last, generated, sheets, unmasked, lang)
+    with ledger.store.reading():  # every register, its controls and the head from one state of the ledger
+        for i, r in enumerate(registers):
+            sheets.append(_write_sheet(wb, ledger, r, first, last, unmasked, lang,
+                                       progress=(lambda n, i=i: progress(i, len(registers))) if progress else None))
+            if progress:
+                progress(i + 1, len(registers))
+        by_unit = _write_unit_controls(wb, ledger, first, last, lang, sheets) if len(registers) > 1 else None
+        generated = datetime.now(union_time_zone(ledger)).replace(microsecond=0)
+        _write_cover(cover, ledger, first, last, generated, sheets, unmasked, lang)
+        head = ledger.store.head()
     _atomic_write(out, wb.save, suffix=".xlsx", private=unmasked)
     if unmasked:
         ledger.store.audit(ledger.operator, "export --unmasked", f"{','.join(registers)} {first}..{last} → {os.path.basename(out)}")
     return {"out": os.path.abspath(out), "from": first.isoformat(), "to": last.isoformat(), "generated_at": generated.isoformat(),
-            "unmasked": unmasked, "sheets": sheets, "head": ledger.store.head(),
+            "unmasked": unmasked, "sheets": sheets, "head": head,
             **({"unit_controls_agree": by_unit} if by_unit is not None else {})}
 
 
@@ -553,6 +555,18 @@ def export_plaintext(ledger: Ledger, out: str, fmt: str, force: bool = False) ->
         raise InvalidInput("--format must be hledger or beancount (or omit it for Excel)")
     _check_folder(out)
     check_replaceable(out, force)
+    with ledger.store.reading():  # the lines, the transactions and the head from one state of the ledger
+        text, n, head = _plaintext(ledger, fmt)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    _atomic_write(out, write)
+    return {"out": os.path.abspath(out), "format": fmt, "transactions": n, "head": head}
+
+
+def _plaintext(ledger: Ledger, fmt: str) -> tuple[str, int, str]:
     store = ledger.store
     lines_by_txn: dict[int, list] = {}
     for l in store.all_lines_by_txn():
@@ -577,14 +591,7 @@ def export_plaintext(ledger: Ledger, out: str, fmt: str, force: bool = False) ->
             chunks.append(f"    {ledger_account_name(l['account'])}  {_yuan(fen)} CNY")
         chunks.append("")
         n += 1
-    text = "\n".join(chunks) + "\n"
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(out, write)
-    return {"out": os.path.abspath(out), "format": fmt, "transactions": n, "head": head}
+    return "\n".join(chunks) + "\n", n, head
 
 
 def trial_balance(ledger: Ledger, as_of: date | None = None, by: str | None = None, unit: str | None = None) -> dict:

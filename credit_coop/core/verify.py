@@ -244,6 +244,11 @@ CHECKS = (
 def verify(ledger: Ledger, heads: list[str] | None = None) -> dict:
     """Run every check; ``findings`` is empty when the ledger is sound. ``heads``: anchors recorded
     earlier outside the file, each checked (``check_head``)."""
+    with ledger.store.reading():  # one state of the ledger throughout, however busy the counters are
+        return _verify(ledger, heads)
+
+
+def _verify(ledger: Ledger, heads: list[str] | None) -> dict:
     findings = [f for check in CHECKS for f in check(ledger)]
     passed, failed = [], []
     for anchor in heads or []:

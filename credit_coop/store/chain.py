@@ -58,11 +58,11 @@ class ChainRecords:
         import hashlib
 
         # rows come back already written as chain_hash writes them (SQLite formats, Python only hashes)
-        txns = self.conn.execute(
+        txns = self._stream(
             f"""SELECT t.id, {as_hashed_text(TXN_COLUMNS, "t")}, c.prev_hash, c.hash
                 FROM txns t LEFT JOIN txn_chain c ON c.txn_id = t.id ORDER BY t.id"""
         )
-        lines = self.conn.execute(f"SELECT txn_id, {as_hashed_text(LINE_COLUMNS)} FROM journal_lines ORDER BY txn_id, id")
+        lines = self._stream(f"SELECT txn_id, {as_hashed_text(LINE_COLUMNS)} FROM journal_lines ORDER BY txn_id, id")
         pending = next(lines, None)
         prev = GENESIS
         for txn_id, text, link_prev, link in txns:
@@ -119,7 +119,7 @@ class ChainRecords:
         seen: dict[str, set] = {"audit": set(), "grant_event": set()}
         last_operator: dict[str, str] = {}
         prev = GENESIS
-        for r in self.conn.execute("SELECT seq, kind, ref, payload, prev_hash, hash FROM record_chain ORDER BY seq"):
+        for r in self._stream("SELECT seq, kind, ref, payload, prev_hash, hash FROM record_chain ORDER BY seq"):
             if r["prev_hash"] != prev or record_hash(prev, r["kind"], r["ref"], r["payload"]) != r["hash"]:
                 return r["seq"], "does not match its chain link (edited outside the program)"
             prev = r["hash"]

@@ -46,7 +46,7 @@ def copy_ledger(src, dest, step=None) -> dict:
         for table in tables:
             cols = columns(src, table)
             key = "key" if table == "meta" else cols[0]
-            rows = src.conn.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}")
+            rows = src._stream(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {key}")
             insert = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
             n = 0
             while chunk := [tuple(r) for r in islice(rows, BATCH)]:

@@ -17,7 +17,9 @@ The concurrency contract (transaction-scoped advisory locks, released at commit 
   line's order of business dates), its **request id** (a retry racing itself posts once), an
   **officer** whose debt a recovery repays, and from the moment it numbers a note or opens its
   transaction until it commits, the **chain** (transaction ids, note numbers and both hash chains are
-  taken and linked in one order: the short critical section every writer passes through);
+  taken and linked in one order: the short critical section every writer passes through); a write
+  that holds the ledger exclusively takes none of these (nobody else can write beside it, and a large
+  import would otherwise hold a lock per row, past the server's lock table);
 - a lock not granted within ``lock_timeout`` is "busy, retry" (exit 8); a client killed mid-command
   leaves nothing (the server rolls its transaction back).
 
@@ -210,6 +212,27 @@ class Cursor:
         return self._cur.rowcount
 
 
+class _Stream:
+    """A server-side cursor's rows, a batch at a time; closed once read to the end."""
+
+    def __init__(self, cur):
+        self._cur = cur
+        self._rows = iter(cur)  # FETCH ``itersize`` rows at a time (fetchone would fetch them one by one)
+        self.description = [(c.name,) for c in cur.description or ()]
+
+    def __iter__(self) -> "_Stream":
+        return self
+
+    def __next__(self):
+        if self._cur.closed:
+            raise StopIteration
+        try:
+            return next(self._rows)
+        except StopIteration:
+            self._cur.close()
+            raise
+
+
 class Connection:
     """The part of ``sqlite3.Connection`` the query modules use, over a psycopg connection."""
 
@@ -341,6 +364,10 @@ class PgStore(Store):
         super().__init__(conn, shown(url))
         self.url = url
         self._holding: set[tuple[str, str]] = set()  # advisory locks this transaction holds (released at its end)
+        # The transaction holds the ledger exclusively: no finer lock is needed, and none is taken (an import of
+        # 100,000 rows would otherwise hold a lock per line and request, past the server's lock table).
+        self._exclusive = False
+        self._streams = 0  # server-side cursors opened (each is named after its number)
 
     # -- opening ----------------------------------------------------------
     @classmethod
@@ -438,6 +465,7 @@ class PgStore(Store):
         notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once instead of waiting
         shared = "_shared" if counter else ""
         self._holding = set()
+        self._exclusive = not counter
         raw.execute("BEGIN")
         try:
             if notice:
@@ -461,7 +489,8 @@ class PgStore(Store):
 
     def lock(self, what: str, key) -> None:
         """Hold ``what`` until the transaction ends (an advisory lock in its own key space). Counter postings
-        share the ledger lock, so each takes these for what it reads and writes."""
+        share the ledger lock, so each takes these for what it reads and writes; a write holding the whole
+        ledger needs none."""
         self._locked(what, key)
 
     def _locked(self, what: str, key, sql: str | None = None, params: tuple = ()):
@@ -469,7 +498,7 @@ class PgStore(Store):
         together, in one round trip (the statement starts once the lock is granted, and reads what the
         last holder committed). A lock this transaction already holds is not asked for again."""
         held = (what, str(key))
-        if held in self._holding:
+        if self._exclusive or held in self._holding:  # holding the whole ledger holds all of it
             return None if sql is None else self.conn.execute(sql, params).fetchone()
         psycopg = _driver()
         raw = self.conn.raw
@@ -539,14 +568,19 @@ class PgStore(Store):
                 for t in APPEND_ONLY for name in (guard_name(t, "UPDATE"), guard_name(t, "DELETE"))
                 if have.get(name) != "credit_coop_posted"]
 
-    @contextmanager
-    def reading(self) -> Iterator["PgStore"]:
+    def _begin_reading(self) -> None:
+        # one snapshot for the whole read; not READ ONLY: verify's replay fills a temporary table
+        self.conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+
+    def _stream(self, sql: str, params: Iterable | dict = ()) -> Iterator:
+        """A server-side cursor, fetched a batch at a time, so a walk over the whole journal of a large pool
+        does not hold it in the client's memory. Outside a transaction the server keeps the result (WITH HOLD)."""
         raw = self.conn.raw
-        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        try:
-            yield self
-        finally:
-            raw.execute("COMMIT")
+        self._streams += 1
+        cur = raw.cursor(name=f"stream_{self._streams}", row_factory=_rows, withhold=not (self._depth or self._reading))
+        cur.itersize = 5000
+        cur.execute(translate(sql), _params(params))
+        return _Stream(cur)
 
     def after_copy(self, tables: list[str]) -> None:
         """Rows came in with their keys: each generated key carries on after the highest copied."""

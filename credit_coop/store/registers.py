@@ -109,8 +109,8 @@ class RegisterQueries:
 
     def register_rows(self, register: str, first: str, last: str) -> tuple[list[str], Iterator[tuple]]:
         """A register's column names and its rows for a period, streamed (deterministic order)."""
-        cursor = self.conn.execute(self.REGISTER_SQL[register], {"f": first, "t": last})
-        return [d[0] for d in cursor.description], cursor
+        cursor = self._stream(self.REGISTER_SQL[register], {"f": first, "t": last})
+        return [d[0] for d in cursor.description], iter(cursor)
 
     def journal_sum(self, first: str, last: str, *, kinds: tuple[str, ...] | None = None, account: str | None = None,
                     side: str = "debit") -> int:
@@ -161,10 +161,10 @@ class RegisterQueries:
         )
 
     def all_txns(self) -> Iterator[sqlite3.Row]:
-        return self.conn.execute("SELECT * FROM txns ORDER BY business_date, id")
+        return self._stream("SELECT * FROM txns ORDER BY business_date, id")
 
     def all_lines_by_txn(self) -> Iterator[sqlite3.Row]:
-        return self.conn.execute(
+        return self._stream(
             """SELECT l.txn_id, l.account, l.debit, l.credit FROM journal_lines l JOIN txns t ON t.id = l.txn_id
                ORDER BY t.business_date, t.id, l.id"""
         )

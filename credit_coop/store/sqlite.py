@@ -68,6 +68,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         # ``meta`` as read inside the open write transaction (None outside one): nothing else changes it
         # while a write runs — a file has one writer, and a server's counter postings never write it.
         self._meta: dict[str, str | None] | None = None
+        self._reading = False
 
     # -- opening ----------------------------------------------------------
     @classmethod
@@ -222,12 +223,25 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
 
     @contextmanager
     def reading(self) -> Iterator["Store"]:
-        """One read transaction: every query inside sees the same state of the ledger (a copy in progress)."""
-        self.conn.execute("BEGIN")
+        """One read transaction: every query inside sees the same state of the ledger (a copy in progress,
+        verify while tellers post). Inside another transaction, that one's state."""
+        if self._depth or self._reading:
+            yield self
+            return
+        self._begin_reading()
+        self._reading = True
         try:
             yield self
         finally:
+            self._reading = False
             self.conn.execute("COMMIT")
+
+    def _begin_reading(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def _stream(self, sql: str, params: Iterable | dict = ()) -> Iterator:
+        """The rows of ``sql`` as they come, for walks over the whole journal (not held in memory at once)."""
+        return self.conn.execute(sql, self._params(params))
 
     def after_copy(self, tables: list[str]) -> None:
         """After rows were copied in with their keys (store/copying.py): nothing to do for SQLite."""
