@@ -270,3 +270,15 @@ def test_a_write_holding_the_whole_ledger_takes_no_finer_locks(server_database):
             store.next_id("loan_notes")
             assert store._scalar(mine) == 4  # the ledger (shared), the line, the request id, the chain
     coop.close()
+
+
+def test_the_rows_rewritten_every_day_have_room_beside_them(server_database):
+    """note_state (every live note, each day-end) and line_positions (each counter posting) leave half of
+    each page free, so the server rewrites a row on its own page without new index entries."""
+    coop = make_coop(server_database, passphrases=False)
+    with Ledger.open(server_database) as led:
+        options = {r["relname"]: r["reloptions"] for r in led.store._all(
+            "SELECT relname, array_to_string(reloptions, ',') AS reloptions FROM pg_class "
+            "WHERE relname IN ('note_state', 'line_positions')")}
+    assert options == {"note_state": "fillfactor=50", "line_positions": "fillfactor=50"}
+    coop.close()
