@@ -112,9 +112,32 @@ def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
     return out
 
 
+def demo_on_both(server_url: str) -> dict:
+    """The demo ledger (``credit-coop demo``) copied onto the server: the copy's time, and verify on each."""
+    from credit_coop.core.backup import copy
+    from credit_coop.core.demo import build_demo, DEMO_ADMIN
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "demo.db")
+        build_demo(path, None, date(2025, 12, 31))
+        out = {}
+        with Ledger.open(path, DEMO_ADMIN) as ledger:
+            t = time.perf_counter()
+            out["rows"] = copy(ledger, server_url)["rows"]
+            out["copy_s"] = time.perf_counter() - t
+        for where in (path, server_url):
+            with Ledger.open(where, DEMO_ADMIN) as ledger:
+                t = time.perf_counter()
+                clean = verify(ledger)["ok"]
+                out[where] = (time.perf_counter() - t, clean)
+        out["file_verify"], out["server_verify"] = out.pop(path), out.pop(server_url)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--notes", type=int, default=10_000)
+    ap.add_argument("--demo", action="store_true", help="also copy the demo ledger onto the server and verify it on both")
     ap.add_argument("--round-trip-ms", type=float, default=2.0, help="the counters' line to the server, for the far tellers")
     args = ap.parse_args()
     server = os.environ.get("CREDIT_COOP_BENCH_PG")
@@ -131,9 +154,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as d:
             results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script, args.round_trip_ms),
                        "PostgreSQL": run(url, args.notes, script, args.round_trip_ms)}
+        if args.demo:
+            with psycopg.connect(server, autocommit=True) as admin:
+                admin.execute(f"CREATE DATABASE {name}_demo")
+            demo = demo_on_both(f"{url}_demo")
     finally:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"DROP DATABASE IF EXISTS {name}_demo WITH (FORCE)")
     print(f"{args.notes:,} notes | draw (whole process) | draws/s with 1 / 2 / 4 / 8 tellers on different lines "
           "| day-end (one day) | verify\n|---|---|---|---|---|")
     for backend, r in results.items():
@@ -147,6 +175,10 @@ def main() -> None:
     print(f"\nPostgreSQL draw / SQLite draw: {p['draw_ms'] / s['draw_ms']:.2f}×; "
           f"PostgreSQL with 8 tellers / 1 teller: {p['tellers'][8] / p['tellers'][1]:.2f}× on the loopback, "
           f"{far[8] / far[1]:.2f}× over a {args.round_trip_ms:g} ms line")
+    if args.demo:
+        (fv, fok), (sv, sok) = demo["file_verify"], demo["server_verify"]
+        print(f"The demo ledger onto the server: {demo['rows']:,} rows in {demo['copy_s']:.1f} s; verify {fv:.2f} s on the "
+              f"file, {sv:.2f} s on the server{'' if fok and sok else ' (FINDINGS)'}")
 
 
 if __name__ == "__main__":

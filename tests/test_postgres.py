@@ -282,3 +282,53 @@ def test_the_rows_rewritten_every_day_have_room_beside_them(server_database):
             "WHERE relname IN ('note_state', 'line_positions')")}
     assert options == {"note_state": "fillfactor=50", "line_positions": "fillfactor=50"}
     coop.close()
+
+
+PASSWORD_ROLE = "cc_password_probe"  # the test server asks this role for its password (.ci/run's pg_hba.conf)
+
+
+@pytest.fixture
+def password_database(server_database):
+    """``server_database`` owned by a role the server asks for a password (``sesame-1``), and its URL
+    without the password. Without such a server the test skips on a developer's machine and fails in CI."""
+    import os
+
+    import psycopg
+
+    with psycopg.connect(server_database, autocommit=True) as db:
+        if not db.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)).fetchone():
+            db.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN")
+        db.execute(f"ALTER ROLE {PASSWORD_ROLE} PASSWORD 'sesame-1'")
+        db.execute(f"GRANT ALL ON SCHEMA public TO {PASSWORD_ROLE}")
+        db.execute(f"ALTER SCHEMA public OWNER TO {PASSWORD_ROLE}")
+    url = server_database.replace("://postgres@", f"://{PASSWORD_ROLE}@")
+    try:
+        psycopg.connect(url.replace("@", ":wrong-pw@"), connect_timeout=5).close()
+    except psycopg.OperationalError:
+        return url
+    message = f"the test server lets {PASSWORD_ROLE} in without a password (pg_hba.conf: see .ci/run)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def test_credentials_follow_libpq_and_a_wrong_password_is_one_line(password_database, tmp_path, monkeypatch):
+    """The password from PGPASSWORD or a ~/.pgpass file (libpq's own ways), never typed into a command; a
+    wrong one is one line, exit 9, and the password is not in it."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
+    init = ["--db", password_database, "--operator", "李主任", "init"]
+    r = CliRunner().invoke(app, init, env={"CREDIT_COOP_PASSWORD": "pass-1234"})
+    assert r.exit_code == 9 and "password" in r.stderr and r.stderr.count("\n") == 1, r.output  # none given
+    r = CliRunner().invoke(app, init, env={"CREDIT_COOP_PASSWORD": "pass-1234", "PGPASSWORD": "sesame-1"})
+    assert r.exit_code == 0, r.output
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{PASSWORD_ROLE}:sesame-1\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    r = CliRunner().invoke(app, ["--db", password_database, "--operator", "李主任", "verify"], env={"CREDIT_COOP_PASSWORD": "pass-1234"})
+    assert r.exit_code == 0, r.output
+    wrong = password_database.replace("@", ":not-sesame@")
+    r = CliRunner().invoke(app, ["--db", wrong, "--operator", "李主任", "verify"], env={"CREDIT_COOP_PASSWORD": "pass-1234"})
+    assert r.exit_code == 9 and r.stderr.count("\n") == 1 and "Traceback" not in r.output, r.output
+    assert "password authentication failed" in r.stderr and "not-sesame" not in r.output
