@@ -37,7 +37,8 @@ with Ledger.open(where, "柜员0") as ledger:
     print("ready", flush=True)
     sys.stdin.readline()  # all tellers start together, once started up and connected
     t = time.time()
-    for _ in range(n):
+    for _ in range(n):  # each with its audit row, as the command writes one
+        ledger.store.pending_audit = {"operator": "柜员0", "action": "draw", "detail": f"--card {card} --amount 1.00"}
         draw(ledger, card=card, id_number=idn, amount="1.00", fingerprint_ok=True, on=date(2025, 3, 4))
     print(t, time.time(), flush=True)
 """

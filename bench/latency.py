@@ -37,6 +37,7 @@ class DelayedRelay:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+        self._loop.set_exception_handler(lambda loop, context: None)  # connections cut at the end are expected
         pending = asyncio.all_tasks(self._loop)
         for task in pending:
             task.cancel()

@@ -159,15 +159,17 @@ def test_tellers_on_different_lines_do_not_wait_for_each_other(server_database, 
 
 
 def test_the_server_works_out_each_chain_link_as_chain_hash_does(server_database):
-    """The server writes a transaction's link in one statement (its own SHA-256 over the row's text):
-    each link must be the one Python's chain_hash gives for the same rows — names in Chinese, NULLs and all."""
-    from credit_coop.store.common import chain_hash, GENESIS, LINE_COLUMNS, TXN_COLUMNS
+    """The server writes a transaction's link, and a record's (an audit row, a grant event, an operator),
+    in one statement (its own SHA-256 over the row's text): each link must be the one Python's chain_hash
+    or record_hash gives for the same rows — names in Chinese, NULLs and all."""
+    from credit_coop.store.common import chain_hash, GENESIS, LINE_COLUMNS, record_hash, TXN_COLUMNS
 
     coop = make_coop(server_database, passphrases=False)
     line = coop.granted("hnd", line="8万")
     teller = coop.as_("teller")
     loans.draw(teller, card=line["card_no"], id_number=line["borrower"], amount="3万", fingerprint_ok=True, on=D0)
     loans.repay(teller, card=line["card_no"], amount="1,000.01", on=D0)
+    teller.store.audit("王柜员", "repay", "卡 6220…｜¥1,000.01", "refused (4)")  # an audit row and its record link
     with Ledger.open(server_database) as led:
         store, prev = led.store, GENESIS
         links = store._all("SELECT txn_id, prev_hash, hash FROM txn_chain ORDER BY txn_id")
@@ -177,6 +179,11 @@ def test_the_server_works_out_each_chain_link_as_chain_hash_does(server_database
             lines = store._all(f"SELECT {LINE_COLUMNS} FROM journal_lines WHERE txn_id = ? ORDER BY id", (link["txn_id"],))
             assert (link["prev_hash"], link["hash"]) == (prev, chain_hash(prev, txn, lines))
             prev = link["hash"]
+        prev, kinds = GENESIS, set()
+        for r in store._all("SELECT kind, ref, payload, prev_hash, hash FROM record_chain ORDER BY seq"):
+            assert (r["prev_hash"], r["hash"]) == (prev, record_hash(prev, r["kind"], r["ref"], r["payload"]))
+            prev, kinds = r["hash"], kinds | {r["kind"]}
+        assert {"audit", "grant_event", "operator"} <= kinds
     coop.close()
 
 

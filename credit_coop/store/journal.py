@@ -132,7 +132,7 @@ class JournalRecords:
         return self._one("SELECT * FROM requests WHERE request_id=?", (request_id,))
 
     def insert_request(self, request_id: str, command: str, fingerprint: str, result: str) -> None:
-        self._insert(
+        self._append(
             "requests",
             {"request_id": request_id, "command": command, "fingerprint": fingerprint, "result": result, "recorded_at": _now()},
         )

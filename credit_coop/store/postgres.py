@@ -39,7 +39,7 @@ from typing import Iterable, Iterator
 from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 from credit_coop.store import shown
 from credit_coop.store import sqlite as _sqlite
-from credit_coop.store.common import as_hashed_text, GENESIS, LINE_COLUMNS, SCHEMA_VERSION, TXN_COLUMNS
+from credit_coop.store.common import as_hashed_text, AUDIT_FIELDS, GENESIS, LINE_COLUMNS, record_payload, SCHEMA_VERSION, TXN_COLUMNS
 from credit_coop.store.journal import txn_row
 from credit_coop.store.sqlite import Store
 
@@ -374,6 +374,7 @@ class PgStore(Store):
         # The transaction holds the ledger exclusively: no finer lock is needed, and none is taken (an import of
         # 100,000 rows would otherwise hold a lock per line and request, past the server's lock table).
         self._exclusive = False
+        self._pipeline = None  # a counter posting's pipeline, from taking the chain until it commits
         self._streams = 0  # server-side cursors opened (each is named after its number)
 
     # -- opening ----------------------------------------------------------
@@ -489,8 +490,23 @@ class PgStore(Store):
             raise
 
     def _rollback(self) -> None:
-        if not self.conn.raw.closed:
-            self.conn.raw.execute("ROLLBACK")
+        if self.conn.raw.closed:
+            return
+        if self._pipeline is not None:
+            try:
+                self._leave_pipeline()
+            except _driver().Error:
+                pass  # the statement that failed is why we roll back
+        self.conn.raw.execute("ROLLBACK")
+
+    def _commit(self) -> None:
+        self.conn.raw.execute("COMMIT")
+        if self._pipeline is not None:
+            self._leave_pipeline()  # the statements sent since the chain was taken, and COMMIT: one round trip
+
+    def _leave_pipeline(self) -> None:
+        pipeline, self._pipeline = self._pipeline, None
+        pipeline.__exit__(None, None, None)
 
     _LOCKS = {"line": 1, "request": 2, "chain": 3, "officer": 4}
 
@@ -500,32 +516,67 @@ class PgStore(Store):
         ledger needs none."""
         self._locked(what, key)
 
-    def _locked(self, what: str, key, sql: str | None = None, params: tuple = ()):
-        """The first row of ``sql`` run with ``what`` held. The lock and the statement go to the server
-        together, in one round trip (the statement starts once the lock is granted, and reads what the
-        last holder committed). A lock this transaction already holds is not asked for again."""
+    def _locked(self, what: str, key, sql: str | None = None, params: tuple = (), fetch: bool = True):
+        """The first row of ``sql`` run with ``what`` held (with ``fetch``; else nothing, and nothing waited
+        for). The lock and the statement go to the server together, in one round trip (the statement starts
+        once the lock is granted, and reads what the last holder committed). A lock this transaction already
+        holds is not asked for again.
+
+        A counter posting that takes the **chain** stays in pipeline mode until it commits: what it writes
+        from then on (its lines, the chain links, the note, the audit row) goes to the server without
+        waiting for each statement, and COMMIT with them, so the section every posting passes through one
+        at a time is a few round trips whatever the distance to the server."""
         held = (what, str(key))
-        if self._exclusive or held in self._holding:  # holding the whole ledger holds all of it
-            return None if sql is None else self.conn.execute(sql, params).fetchone()
-        psycopg = _driver()
         raw = self.conn.raw
+        if self._exclusive or held in self._holding:  # holding the whole ledger holds all of it
+            return self._first(sql, params, fetch)
+        psycopg = _driver()
+        stay = what == "chain"
         try:
-            with raw.pipeline():
+            if stay:
+                self._pipeline = raw.pipeline()
+                self._pipeline.__enter__()
                 raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
-                cur = None if sql is None else self.conn.execute(sql, params)
+                out = self._first(sql, params, fetch)
+            else:
+                with raw.pipeline():
+                    raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
+                    cur = None if sql is None else self.conn.execute(sql, params)
+                out = None if cur is None or not fetch else cur.fetchone()
         except psycopg.errors.LockNotAvailable:
             raise LedgerBusy("the ledger is busy with another posting; please retry") from None
         self._holding.add(held)
-        return None if cur is None else cur.fetchone()
+        return out
+
+    def _first(self, sql: str | None, params: tuple, fetch: bool):
+        if sql is None:
+            return None
+        cur = self.conn.execute(sql, params)
+        return cur.fetchone() if fetch else None
 
     # The hash chains are appended in the order of their keys: a transaction's id, a note's number and a
     # record's place are taken, and its link written, by one writer at a time, until it commits.
     def insert_txn(self, kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> int:
         return self._locked("chain", 0, *self._insert_statement("txns", txn_row(kind, business_date, operator, memo, reverses)))["id"]
 
-    def chain_record(self, *args, **kw) -> None:
-        self.lock("chain", 0)
-        return super().chain_record(*args, **kw)
+    # Both chains' links are worked out by the server in the statement that writes them (the same SHA-256
+    # over the same text as chain_hash and record_hash), so a link costs one round trip inside the chain's
+    # critical section.
+    _RECORD_LINK = """INSERT INTO record_chain(kind, ref, payload, prev_hash, hash)
+        SELECT {kind}, {ref}, ?, p.prev, encode(sha256(convert_to(p.prev || '|' || {kind} || '|' || COALESCE(CAST({ref} AS TEXT), '')
+                                                             || '|' || ?, 'UTF8')), 'hex')
+        FROM {source}(SELECT COALESCE((SELECT hash FROM record_chain ORDER BY seq DESC LIMIT 1), ?) AS prev) p RETURNING hash"""
+
+    def chain_record(self, kind: str, ref: int | None, payload: str) -> None:
+        self._locked("chain", 0, self._RECORD_LINK.format(kind="CAST(? AS TEXT)", ref="CAST(? AS BIGINT)", source=""),
+                     (kind, ref, payload, kind, ref, payload, GENESIS), fetch=False)
+
+    def _insert_audit(self, row: dict) -> None:
+        """The audit row and its record-chain link in one statement (every command writes one, at commit)."""
+        sql, params = self._insert_statement("audit_log", row)
+        sql = sql.replace("RETURNING *", "RETURNING id")
+        self._locked("chain", 0, f"WITH a AS ({sql}) " + self._RECORD_LINK.format(kind="'audit'", ref="a.id", source="a, "),
+                     (*params, record_payload(row, AUDIT_FIELDS), record_payload(row, AUDIT_FIELDS), GENESIS), fetch=False)
 
     def next_id(self, table: str) -> int:
         return self._locked("chain", 0, f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")[0]
@@ -536,14 +587,20 @@ class PgStore(Store):
         return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}) RETURNING *", tuple(row.values())
 
     def _insert(self, table: str, row: dict) -> int:
-        r = self.conn.execute(*self._insert_statement(table, row)).fetchone()
+        cur = self.conn.execute(*self._insert_statement(table, row))
+        if "id" in row:  # a key the caller chose (a note's number): nothing to wait for
+            return row["id"]
+        r = cur.fetchone()
         return r["id"] if "id" in r.keys() else 0
 
-    def seal(self, txn_id: int) -> str:
+    def _append(self, table: str, row: dict) -> None:
+        self.conn.execute(*self._insert_statement(table, row))
+
+    def seal(self, txn_id: int) -> None:
         """The chain link, worked out by the server in the one statement that writes it: the same SHA-256
         over the same text as :func:`credit_coop.store.common.chain_hash` (and verify's walk), without
-        reading the transaction back first (one round trip inside the chain's critical section, not four)."""
-        return self._scalar(
+        reading the transaction back first, and without waiting for it (store/postgres.py: the chain's pipeline)."""
+        self.conn.execute(
             f"""INSERT INTO txn_chain(txn_id, prev_hash, hash)
                 SELECT t.id, p.prev, encode(sha256(convert_to(
                          p.prev || {as_hashed_text(TXN_COLUMNS, "t")} || chr(10)

@@ -187,12 +187,15 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             if self.pending_audit is not None:
                 self._insert_audit({"at": _now(), **self.pending_audit, "result": "ok"})
                 self.pending_audit, self.audit_written = None, True
-            self.conn.execute("COMMIT")
+            self._commit()
         except BaseException as e:
             self._rollback()
             if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             raise
+
+    def _commit(self) -> None:
+        self.conn.execute("COMMIT")
 
     def lock(self, what: str, key) -> None:
         """Hold ``what`` (a ``line``, a ``request`` id, an ``officer``) until the transaction ends. A file's
@@ -291,6 +294,10 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         return self.conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(row.values())).lastrowid
+
+    def _append(self, table: str, row: dict) -> None:
+        """An insert whose key nobody asks for (on a server it need not wait for the row to come back)."""
+        self._insert(table, row)
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
