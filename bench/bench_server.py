@@ -81,11 +81,9 @@ def cpu_busy(since: tuple[int, int] | None = None):
 def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
     build_ledger(where, notes, on=ON)
     with Ledger.open(where, ADMIN) as ledger:
-        t = time.perf_counter()
-        day_end(ledger, ON, today=date(2030, 1, 1))
-        dayend_s = time.perf_counter() - t
+        day_end(ledger, ON, today=date(2030, 1, 1))  # the notes' first close makes their day-end state
         lines = [(r["card_no"], r["borrower_id"]) for r in ledger.store._all("SELECT card_no, borrower_id FROM grants ORDER BY id LIMIT 9")]
-    out = {"dayend_s": dayend_s}
+    out = {}
     env = dict(os.environ, CREDIT_COOP_DB=where, CREDIT_COOP_OPERATOR="柜员0", CREDIT_COOP_LANG="en")
     env.pop("CREDIT_COOP_PASSWORD", None)
     subprocess.run([script, "login"], env=dict(env, CREDIT_COOP_PASSWORD=PASSPHRASE), check=True, capture_output=True)
@@ -107,6 +105,9 @@ def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
             far = u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
             out["tellers_far"] = {k: tellers_at_once(far, lines, k, per=40) for k in (1, 2, 4, 8)}
     with Ledger.open(where, ADMIN) as ledger:
+        t = time.perf_counter()
+        day_end(ledger, ON + timedelta(days=1), today=date(2030, 1, 1))  # a day's close, every note accruing
+        out["dayend_s"] = time.perf_counter() - t
         t = time.perf_counter()
         out["clean"] = verify(ledger)["ok"]
         out["verify_s"] = time.perf_counter() - t
@@ -164,7 +165,7 @@ def main() -> None:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.execute(f"DROP DATABASE IF EXISTS {name}_demo WITH (FORCE)")
     print(f"{args.notes:,} notes | draw (whole process) | draws/s with 1 / 2 / 4 / 8 tellers on different lines "
-          "| day-end (one day) | verify\n|---|---|---|---|---|")
+          "| day-end (a day's close) | verify\n|---|---|---|---|---|")
     for backend, r in results.items():
         t = r["tellers"]
         busy = " / ".join(f"{100 * r['busy'][k]:.0f}%" for k in (1, 2, 4, 8))
