@@ -467,19 +467,22 @@ class PgStore(Store):
     # -- transactions -----------------------------------------------------
     def _begin(self, counter: bool = False) -> None:
         """BEGIN, then the ledger's advisory lock: shared for a counter posting, else exclusive (see the
-        module docstring)."""
+        module docstring). BEGIN and a first try for the lock go together (one round trip); only when the
+        ledger is held does the posting ask why: a long batch is named at once, anything else waited for."""
         psycopg = _driver()
         raw = self.conn.raw
-        notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once instead of waiting
         shared = "_shared" if counter else ""
         self._holding = set()
         self._exclusive = not counter
-        raw.execute("BEGIN")
+        notice = None
+        with raw.pipeline():
+            raw.execute("BEGIN")
+            got = raw.execute(f"SELECT pg_try_advisory_xact_lock{shared}(%s)", (LEDGER_LOCK,))
         try:
-            if notice:
-                if not raw.execute(f"SELECT pg_try_advisory_xact_lock{shared}(%s)", (LEDGER_LOCK,)).fetchone()[0]:
+            if not got.fetchone()[0]:
+                notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once
+                if notice:
                     raise psycopg.errors.LockNotAvailable()
-            else:
                 raw.execute(f"SELECT pg_advisory_xact_lock{shared}(%s)", (LEDGER_LOCK,))
         except psycopg.errors.LockNotAvailable:
             raw.execute("ROLLBACK")
