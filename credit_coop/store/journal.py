@@ -8,10 +8,11 @@ from typing import Iterable
 from credit_coop.store.common import _DAY_END_KINDS_SQL, COMPONENT_SUMS, _now, IS_CASH
 
 
-
 def txn_row(kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> dict:
+    """A ``txns`` row as posted now (both stores insert it; the server with the chain lock alongside)."""
     return {"kind": kind, "business_date": business_date, "operator": operator, "memo": memo, "reverses": reverses,
             "posted_at": _now()}
+
 
 class JournalRecords:
     """Mixed into :class:`credit_coop.store.sqlite.Store` (``self.conn``, ``self._all`` … come from it)."""

@@ -166,9 +166,13 @@ class Row:
         return f"Row({dict(zip(self._index, self._values))})"
 
 
+def _names(cursor) -> list[str]:
+    """A psycopg cursor's column names (none before its result is in)."""
+    return [c.name for c in cursor.description or ()]
+
+
 def _rows(cursor):
-    names = [c.name for c in cursor.description or ()]
-    index = {n: i for i, n in enumerate(names)}
+    index = {n: i for i, n in enumerate(_names(cursor))}
 
     def make(values):
         return Row(tuple(_value(v) for v in values), index)
@@ -181,12 +185,11 @@ class Cursor:
         self._cur = cur
 
     def _fetch(self, how: str, none):
-        if self._cur.description is None:  # no rows, or (in a pipeline) not yet here: the fetch waits for them
-            try:
-                return getattr(self._cur, how)()
-            except _driver().ProgrammingError:  # "the last operation didn't produce records"
-                return none
-        return getattr(self._cur, how)()
+        # the fetch itself waits for a pipelined statement's result; a statement without rows gives ``none``
+        try:
+            return getattr(self._cur, how)()
+        except _driver().ProgrammingError:  # "the last operation didn't produce records"
+            return none
 
     def fetchone(self):
         return self._fetch("fetchone", None)
@@ -205,7 +208,7 @@ class Cursor:
 
     @property
     def description(self):
-        return [(c.name,) for c in self._cur.description or ()]
+        return [(name,) for name in _names(self._cur)]
 
     @property
     def rowcount(self) -> int:
@@ -218,7 +221,7 @@ class _Stream:
     def __init__(self, cur):
         self._cur = cur
         self._rows = iter(cur)  # FETCH ``itersize`` rows at a time (fetchone would fetch them one by one)
-        self.description = [(c.name,) for c in cur.description or ()]
+        self.description = [(name,) for name in _names(cur)]
 
     def __iter__(self) -> "_Stream":
         return self
@@ -576,18 +579,18 @@ class PgStore(Store):
 
     def _insert_audit(self, row: dict) -> None:
         """The audit row and its record-chain link in one statement (every command writes one, at commit)."""
-        sql, params = self._insert_statement("audit_log", row)
-        sql = sql.replace("RETURNING *", "RETURNING id")
+        sql, params = self._insert_statement("audit_log", row, returning="id")
+        payload = record_payload(row, AUDIT_FIELDS)
         self._locked("chain", 0, f"WITH a AS ({sql}) " + self._RECORD_LINK.format(kind="'audit'", ref="a.id", source="a, "),
-                     (*params, record_payload(row, AUDIT_FIELDS), record_payload(row, AUDIT_FIELDS), GENESIS), fetch=False)
+                     (*params, payload, payload, GENESIS), fetch=False)
 
     def next_id(self, table: str) -> int:
         return self._locked("chain", 0, f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")[0]
 
     @staticmethod
-    def _insert_statement(table: str, row: dict) -> tuple[str, tuple]:
+    def _insert_statement(table: str, row: dict, returning: str = "*") -> tuple[str, tuple]:
         marks = ", ".join("?" for _ in row)
-        return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}) RETURNING *", tuple(row.values())
+        return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}) RETURNING {returning}", tuple(row.values())
 
     def _insert(self, table: str, row: dict) -> int:
         cur = self.conn.execute(*self._insert_statement(table, row))
