@@ -143,7 +143,7 @@ def restore_plan(path: str | None, backup_file: str, operator: str | None, force
     try:
         current = Ledger.open(path, operator)
     except LedgerUnavailable:
-        plan["problems"].append(f"{path} is not a readable ledger")
+        plan["problems"].append(f"{plan['db']} is not a readable ledger")  # a server's URL without its password
         return plan
     with current:
         now, now_id = _state(current), _identity(current)
