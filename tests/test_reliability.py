@@ -252,7 +252,7 @@ def test_only_the_store_speaks_to_the_database():
 def test_meta_read_in_a_write_is_that_transactions_own_and_afresh_after_it(coop):
     """meta is read once per write transaction (a posting asks for the closed date several times):
     what the transaction writes is what it reads back, a failed savepoint's writes are forgotten with
-    it, and the next transaction sees what others committed meanwhile."""
+    it, and the next transaction sees what others committed meanwhile; so does a read after it."""
     with Ledger.open(coop.path) as a, Ledger.open(coop.path) as b:
         with a.store.write():
             assert a.store.get_meta("probe") is None
@@ -273,6 +273,62 @@ def test_meta_read_in_a_write_is_that_transactions_own_and_afresh_after_it(coop)
         assert a.store.get_meta("probe") == "4"
         with a.store.write():
             assert a.store.get_meta("probe") == "4"
+    with Ledger.open(coop.path) as a, Ledger.open(coop.path) as b:  # a reads meta as it opens
+        with b.store.write():
+            b.store.set_meta("probe", "5")
+        with a.store.write():
+            pass
+        assert a.store.get_meta("probe") == "5"  # after a transaction of its own, never what it opened with
+
+
+def sent_statements(monkeypatch) -> list[str]:
+    """Every statement the store sends from now on, as written in the store's modules (either backend)."""
+    from credit_coop.store import postgres
+
+    seen: list[str] = []
+    real_connect, real_execute = sqlite3.connect, postgres.Connection.execute
+
+    def connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    def execute(self, sql, params=()):
+        seen.append(sql)
+        return real_execute(self, sql, params)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    monkeypatch.setattr(postgres.Connection, "execute", execute)
+    return seen
+
+
+def test_a_counter_drawdown_asks_for_each_thing_once(coop, monkeypatch, tmp_path):
+    """On a server each read is a round trip from the township's counter: a drawdown from the command line
+    reads the meta table once when it opens the ledger and once in its transaction (never the keys a
+    ledger is made with again), the teller's row once to log in and once for the permission, and the
+    teller's branch once (the branch check and the till both ask for it)."""
+    from typer.testing import CliRunner
+
+    from credit_coop.cli import app
+    from conftest import PASSPHRASE
+
+    line = coop.granted("hnd", line="8万")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    runner = CliRunner()
+    who = ["--db", coop.path, "--operator", "王柜员"]
+    assert runner.invoke(app, [*who, "login"], env={"CREDIT_COOP_PASSWORD": PASSPHRASE}).exit_code == 0
+    seen = sent_statements(monkeypatch)
+    r = runner.invoke(app, [*who, "draw", "--card", line["card_no"], "--id-number", line["borrower"], "--amount", "1万",
+                            "--fingerprint-ok", "--on", D0.isoformat()], env={"CREDIT_COOP_PASSWORD": None})
+    assert r.exit_code == 0, r.output
+
+    def reads(table: str) -> list[str]:
+        return [s for s in seen if f"FROM {table}" in " ".join(s.split()) and "'maintenance'" not in s]
+
+    assert len(reads("meta")) == 2, reads("meta")
+    assert all("WHERE" not in s for s in reads("meta"))  # the whole (small) table each time
+    assert len(reads("operators")) == 2, reads("operators")
+    assert len(reads("org_assignments")) == 1, reads("org_assignments")
 
 
 def test_verify_reads_one_state_while_the_counters_post(coop, monkeypatch):

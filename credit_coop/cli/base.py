@@ -157,9 +157,9 @@ class open_ledger:
         token = None if secret is not None else session_token(ledger)
         if secret is None and token is None:
             secret = passphrase(f"passphrase for {ledger.operator}: ") if ledger.operator else None
-        auth.authenticate(ledger, secret, token)
+        me = auth.authenticate(ledger, secret, token)
         if self.check:
-            operators.check_command(ledger, CURRENT.command)
+            operators.check_command(ledger, CURRENT.command, me)
         ledger.store.pending_audit = {"operator": ledger.operator, "action": CURRENT.command, "detail": CURRENT.detail}
         self.ledger = ledger
         return ledger

@@ -67,8 +67,9 @@ def set_passphrase(ledger: Ledger, name: str, passphrase: str, *, cost: int = CO
     store.audit(ledger.operator, "passphrase set", name)
 
 
-def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | None = None) -> None:
-    """Check that ``ledger.operator`` is who they say: a passphrase, or a live session token.
+def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | None = None):
+    """Check that ``ledger.operator`` is who they say: a passphrase, or a live session token. Returns
+    their operator row (as it was read for the check).
 
     Every passphrase attempt is counted before it is checked (``Store.reserve_attempt``), so
     at most ``MAX_FAILURES`` guesses are ever checked, however many run in parallel; a right
@@ -88,14 +89,14 @@ def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | No
     if not op["active"]:
         raise NotPermitted(f"operator {name} is not active")
     if passphrase is None and session_token is not None and _session_ok(ledger, name, session_token):
-        return
+        return op
     if not op["passphrase"]:
         raise NotPermitted(f"operator {name} has no passphrase yet; an admin sets one with `credit-coop operator passwd {name}`")
     if passphrase is None:
         raise NotPermitted("give your passphrase (CREDIT_COOP_PASSWORD, the prompt, or `credit-coop login` for a shift)")
     if store.read_only:  # nothing can be counted on a read-only ledger; whoever has the file can read it anyway
         if check_passphrase(passphrase, op["passphrase"]):
-            return
+            return op
         raise NotPermitted("wrong passphrase")
     attempt = store.reserve_attempt(name, MAX_FAILURES)
     if attempt is None:
@@ -104,7 +105,7 @@ def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | No
     if check_passphrase(passphrase, op["passphrase"]):
         with store.write():
             store.update_operator(name, failed_attempts=0, locked=0)
-        return
+        return op
     store.audit(name, "login failed", f"attempt {attempt}", result="refused")
     if attempt >= MAX_FAILURES:
         raise NotPermitted(f"wrong passphrase; operator {name} is now locked, an admin must unlock them")

@@ -156,10 +156,11 @@ def require(ledger: Ledger, action: str):
     return op
 
 
-def check_command(ledger: Ledger, command_path: str) -> None:
-    """The matrix check the CLI runs before every command."""
+def check_command(ledger: Ledger, command_path: str, op=None) -> None:
+    """The matrix check the CLI runs before every command. ``op``: the acting operator's row, when the
+    caller has just read it (authentication)."""
     allowed = COMMAND_ROLES.get(command_path)
-    op = ledger.store.get_operator(ledger.operator or "")
+    op = op or ledger.store.get_operator(ledger.operator or "")
     if allowed is None:
         raise NotPermitted(f"`{command_path}` is not in the role matrix; refused")
     if op is None or op["role"] not in allowed:

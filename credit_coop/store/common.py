@@ -10,6 +10,8 @@ from typing import Iterable
 from credit_coop.core.accounts import DAY_END_KINDS
 
 SCHEMA_VERSION = 10
+# ``meta`` keys written once, when a ledger is made (a restore keeps them: a backup goes back only to its own ledger)
+FIXED_META = ("ledger_id", "created_on", "created_by")
 # Tables whose rows are posted once and never changed (guarded by triggers).
 APPEND_ONLY = (
     "txns", "journal_lines", "loan_notes", "grant_events", "requests",

@@ -65,14 +65,23 @@ class PeopleRecords:
     def insert_assignment(self, subject_kind: str, subject: str, unit_kind: str, unit: str, on: str, by: str) -> None:
         self._insert("org_assignments", {"subject_kind": subject_kind, "subject": subject, "unit_kind": unit_kind,
                                          "unit": unit, "from_date": on, "recorded_by": by, "recorded_at": _now()})
+        if self._units is not None:
+            self._units.clear()
 
     def unit_of(self, subject_kind: str, subject: str, unit_kind: str, on: str) -> str | None:
-        """The unit a township or operator belonged to on ``on`` (the latest move dated on or before it)."""
-        return self._scalar(
+        """The unit a township or operator belonged to on ``on`` (the latest move dated on or before it).
+        Asked once per write transaction (a drawdown asks for the teller's branch twice)."""
+        key = (subject_kind, subject, unit_kind, on)
+        if self._units is not None and key in self._units:
+            return self._units[key]
+        unit = self._scalar(
             """SELECT unit FROM org_assignments WHERE subject_kind = ? AND subject = ? AND unit_kind = ? AND from_date <= ?
                ORDER BY from_date DESC, id DESC LIMIT 1""",
             (subject_kind, subject, unit_kind, on),
         )
+        if self._units is not None:
+            self._units[key] = unit
+        return unit
 
     # -- borrowers --------------------------------------------------------
     def get_borrower(self, id_number: str) -> sqlite3.Row | None:

@@ -370,8 +370,8 @@ def _install_schema(raw) -> None:
 class PgStore(Store):
     """A ledger in a PostgreSQL database (see the module docstring)."""
 
-    def __init__(self, conn: Connection, url: str):
-        super().__init__(conn, shown(url))
+    def __init__(self, conn: Connection, url: str, meta: dict[str, str] | None = None):
+        super().__init__(conn, shown(url), meta)
         self.url = url
         self._holding: set[tuple[str, str]] = set()  # advisory locks this transaction holds (released at its end)
         # The transaction holds the ledger exclusively: no finer lock is needed, and none is taken (an import of
@@ -381,15 +381,20 @@ class PgStore(Store):
         self._streams = 0  # server-side cursors opened (each is named after its number)
 
     # -- opening ----------------------------------------------------------
+    _SETTINGS = f"SET lock_timeout = {_sqlite.BUSY_TIMEOUT_MS}"
+
     @classmethod
-    def _connect(cls, url: str):
+    def _connect(cls, url: str, settle: bool = True):
+        """A connection to ``url``; ``settle``: its session's settings sent now (else with the caller's first
+        statement, in one round trip)."""
         psycopg = _driver()
         try:
             raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as e:
             first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
             raise LedgerUnavailable(f"cannot reach the ledger at {shown(url)}: {first}") from None
-        raw.execute(f"SET lock_timeout = {_sqlite.BUSY_TIMEOUT_MS}")
+        if settle:
+            raw.execute(cls._SETTINGS)
         return Connection(raw)
 
     @classmethod
@@ -446,18 +451,21 @@ class PgStore(Store):
 
     @classmethod
     def open(cls, url: str) -> "PgStore":
-        conn = cls._connect(url)
+        conn = cls._connect(url, settle=False)
         psycopg = _driver()
         try:
-            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            with conn.raw.pipeline():  # the settings and the whole (small) meta table: one round trip
+                conn.raw.execute(cls._SETTINGS)
+                cur = conn.execute("SELECT key, value FROM meta")
+            meta = dict(cur.fetchall())
         except psycopg.Error:
             conn.close()
             raise LedgerUnavailable(f"the database at {shown(url)} holds no credit-coop ledger; "
                                     "create one with `credit-coop init`") from None
-        if row is None:
+        if meta.get("schema_version") is None:
             conn.close()
             raise LedgerUnavailable(f"the database at {shown(url)} is not a credit-coop ledger (no schema version)")
-        version = int(row[0])
+        version = int(meta["schema_version"])
         if version != SCHEMA_VERSION:
             conn.close()
             if version > SCHEMA_VERSION:
@@ -465,7 +473,7 @@ class PgStore(Store):
                                         f"this one knows {SCHEMA_VERSION}); upgrade credit-coop")
             raise LedgerUnavailable(f"the ledger at {shown(url)} is schema {version}, this credit-coop knows {SCHEMA_VERSION}: "
                                     "copy it to a file, open the file to upgrade it, and copy it back")
-        return cls(conn, url)
+        return cls(conn, url, meta)
 
     # -- transactions -----------------------------------------------------
     def _begin(self, counter: bool = False) -> None:

@@ -21,7 +21,7 @@ from credit_coop.core.errors import Conflict, LedgerBusy, LedgerUnavailable
 
 # the helpers every part shares, re-exported for the modules that import them from here
 from credit_coop.store.common import (  # noqa: F401
-    SCHEMA_VERSION, APPEND_ONLY, GENESIS, chain_hash, TXN_COLUMNS, AUDIT_FIELDS,
+    SCHEMA_VERSION, FIXED_META, APPEND_ONLY, GENESIS, chain_hash, TXN_COLUMNS, AUDIT_FIELDS,
     GRANT_EVENT_FIELDS, OPERATOR_FIELDS, record_payload, record_hash, ledger_head, DAY_END_KINDS,
     _DAY_END_KINDS_SQL, _of_grants, _note_components, LINE_COLUMNS, LIVE_COMPENSATIONS, _RECOVERED_ON,
     _RECOVERED, _RECOVERED_TO_DEBT, _Abandon, _now, storage_problem, is_busy,
@@ -56,7 +56,8 @@ def as_ledger_error(err: BaseException):
 class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQueries, CorrectionQueries, BatchQueries, RegisterQueries):
     """A ledger database. Rows come back as ``sqlite3.Row`` (mapping access)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str):
+    def __init__(self, conn: sqlite3.Connection, path: str, meta: dict[str, str] | None = None):
+        """``meta``: the table as the opening read it (one round trip on a server for what a command asks first)."""
         self.conn = conn
         self.path = path
         self._depth = 0
@@ -68,6 +69,13 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         # ``meta`` as read inside the open write transaction (None outside one): nothing else changes it
         # while a write runs — a file has one writer, and a server's counter postings never write it.
         self._meta: dict[str, str | None] | None = None
+        self._meta_whole = False  # ...and whether it holds the whole table yet (read at the first key asked)
+        self._units: dict[tuple, str | None] | None = None  # likewise the org units asked for (store/people.py)
+        # Keys written once, when the ledger was made: read once. The others as the opening read them, each
+        # given out once and only until the first transaction (later reads go to the ledger).
+        meta = dict(meta or {})
+        self._fixed = {k: meta.pop(k) for k in FIXED_META if meta.get(k) is not None}
+        self._opened = meta
         self._reading = False
 
     # -- opening ----------------------------------------------------------
@@ -114,16 +122,16 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as e:
             if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
             if isinstance(e, sqlite3.OperationalError) and storage_problem(e):
                 raise LedgerUnavailable(f"cannot read the ledger at {path}: {storage_problem(e)}") from None
             raise LedgerUnavailable(f"{path} is not a credit-coop ledger ({e})") from None
-        if row is None:
+        if meta.get("schema_version") is None:
             raise LedgerUnavailable(f"{path} is not a credit-coop ledger (no schema version)")
-        version = int(row[0])
+        version = int(meta["schema_version"])
         if version > SCHEMA_VERSION:
             conn.close()
             raise LedgerUnavailable(
@@ -135,7 +143,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
                 raise LedgerUnavailable(f"ledger {path} needs an upgrade (schema {version}) but the file is read-only")
             cls._upgrade(conn, path, version)
             return cls.open(path)
-        store = cls(conn, path)
+        store = cls(conn, path, meta)
         store.read_only = read_only
         return store
 
@@ -169,7 +177,8 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
                 self._depth -= 1
             return
         self._begin(counter)
-        self._depth, self._meta = 1, {}
+        self._depth, self._opened = 1, {}
+        self._fresh_reads()
         try:
             yield self
         except _Abandon:
@@ -181,7 +190,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             self._rollback()
             raise
         finally:
-            self._meta = None
+            self._meta = self._units = None
         self._depth = 0
         try:
             if self.pending_audit is not None:
@@ -196,6 +205,11 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
 
     def _commit(self) -> None:
         self.conn.execute("COMMIT")
+
+    def _fresh_reads(self) -> None:
+        """What a write transaction remembers of its reads (meta, org units), forgotten: at its start, and
+        when a savepoint is undone."""
+        self._meta, self._meta_whole, self._units = {}, False, {}
 
     def lock(self, what: str, key) -> None:
         """Hold ``what`` (a ``line``, a ``request`` id, an ``officer``) until the transaction ends. A file's
@@ -232,7 +246,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             yield self
             return
         self._begin_reading()
-        self._reading = True
+        self._reading, self._opened = True, {}
         try:
             yield self
         finally:
@@ -261,7 +275,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         try:
             yield self
         except BaseException:
-            self._meta = {}  # what the unit wrote to meta is undone with it
+            self._fresh_reads()  # what the unit wrote to meta or the org's units is undone with it
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             raise
@@ -301,19 +315,28 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
 
     # -- meta -------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        if self._meta is not None and key in self._meta:
-            return self._meta[key]
+        if key in self._fixed:
+            return self._fixed[key]
+        if self._meta is not None:  # in a write: the whole (small) table at the first key asked, then its own
+            if not self._meta_whole:
+                self._meta = {**dict(self._all("SELECT key, value FROM meta")), **self._meta}
+                self._meta_whole = True
+            return self._meta.get(key)
+        if key in self._opened:
+            return self._opened.pop(key)
         value = self._scalar("SELECT value FROM meta WHERE key=?", (key,))
-        if self._meta is not None:
-            self._meta[key] = value
+        if key in FIXED_META and value is not None:
+            self._fixed[key] = value
         return value
 
     def set_meta(self, key: str, value: str) -> None:
+        self._fixed.pop(key, None)
         self.conn.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
         if self._meta is not None:
             self._meta[key] = value
 
     def delete_meta(self, key: str) -> None:
+        self._fixed.pop(key, None)
         self.conn.execute("DELETE FROM meta WHERE key = ?", (key,))
         if self._meta is not None:
             self._meta[key] = None
