@@ -152,7 +152,11 @@ def test_operator_alone_is_not_enough(coop):
     assert r.exit_code == 6 and "passphrase" in r.output
 
 
-def test_shift_session(coop, tmp_path):
+def test_shift_session(coop, tmp_path, monkeypatch):
+    import time
+
+    from credit_coop.core.auth import session_file
+
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     assert cli(coop.path, "王柜员", "login", "--hours", "13", env=env).exit_code == 3  # longer than a shift (policy: 12)
     r = cli(coop.path, "王柜员", "--json", "login", "--hours", "1", env=env)
@@ -161,14 +165,25 @@ def test_shift_session(coop, tmp_path):
     assert cli(coop.path, "王柜员", "verify", password=None, env=env).exit_code == 0
     # a session is the operator's own: another name cannot ride on it
     assert cli(coop.path, "赵会计", "verify", password=None, env=env).exit_code == 6
+    with open(path, encoding="utf-8") as f:
+        token = f.read()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    other = session_file(coop.as_("auditor").store.get_meta("ledger_id"), "赵会计")
+    with open(other, "w", encoding="utf-8") as f:  # not even with the token in their own session file
+        f.write(token)
+    assert cli(coop.path, "赵会计", "verify", password=None, env=env).exit_code == 6
+    # and it ends with the shift
+    later = time.time() + 3601
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert cli(coop.path, "王柜员", "verify", password=None, env=env).exit_code == 6
+    monkeypatch.undo()
+    assert cli(coop.path, "王柜员", "verify", password=None, env=env).exit_code == 0
     # the session follows the ledger, not the path string: a relative --db finds it
     on_file = not coop.path.startswith("postgresql://")
     if on_file:
         rel = os.path.relpath(coop.path)
         assert cli(rel, "王柜员", "verify", password=None, env=env).exit_code == 0
     # the ledger (and so every backup) holds only the token's hash: nothing to mint a session with
-    with open(path, encoding="utf-8") as f:
-        token = f.read()
     if on_file:
         raw = open(coop.path, "rb").read() + (open(coop.path + "-wal", "rb").read() if os.path.exists(coop.path + "-wal") else b"")
     else:

@@ -79,7 +79,10 @@ def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | No
     name = ledger.operator
     if not name:
         raise NotPermitted("who is acting? pass --operator NAME or set CREDIT_COOP_OPERATOR")
-    op = store.get_operator(name)
+    if passphrase is None and session_token is not None:
+        op, session = store.operator_and_session(name, _token_hash(session_token))
+    else:
+        op, session = store.get_operator(name), None
     if op is None:
         store.audit(name, "login refused", "unknown operator", result="refused")
         raise NotPermitted(f"operator {name} is not registered in this ledger")
@@ -88,7 +91,7 @@ def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | No
         raise NotPermitted(f"operator {name} is locked after {MAX_FAILURES} failed attempts; an admin must unlock them")
     if not op["active"]:
         raise NotPermitted(f"operator {name} is not active")
-    if passphrase is None and session_token is not None and _session_ok(ledger, name, session_token):
+    if session is not None and session["operator"] == name and session["expires_at"] > time.time():
         return op
     if not op["passphrase"]:
         raise NotPermitted(f"operator {name} has no passphrase yet; an admin sets one with `credit-coop operator passwd {name}`")
@@ -172,11 +175,6 @@ def recover(ledger: Ledger, admin: str, code: str | None, new_passphrase: str | 
 # (a copied ledger or backup holds nothing that makes a token), so logout ends it everywhere.
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.strip().encode()).hexdigest()
-
-
-def _session_ok(ledger: Ledger, name: str, token: str) -> bool:
-    row = ledger.store.session(_token_hash(token))
-    return row is not None and row["operator"] == name and row["expires_at"] > time.time()
 
 
 def new_session(ledger: Ledger, hours: int | None = None) -> dict:

@@ -11,9 +11,18 @@ from credit_coop.store.common import _now, AUDIT_FIELDS, GRANT_EVENT_FIELDS, OPE
 class PeopleRecords:
     """Mixed into :class:`credit_coop.store.sqlite.Store` (``self.conn``, ``self._all`` … come from it)."""
 
+    _OPERATOR = "SELECT * FROM operators WHERE name=?"
+    _SESSION = "SELECT * FROM sessions WHERE token_hash = ?"
+
     # -- operators --------------------------------------------------------
     def get_operator(self, name: str) -> sqlite3.Row | None:
-        return self._one("SELECT * FROM operators WHERE name=?", (name,))
+        return self._one(self._OPERATOR, (name,))
+
+    def operator_and_session(self, name: str, token_hash: str) -> tuple:
+        """An operator's row and a sign-in session's (None for either not found), read together: a shift's
+        command logs in with both (one round trip on a server)."""
+        ops, sessions = self._each((self._OPERATOR, (name,)), (self._SESSION, (token_hash,)))
+        return (ops[0] if ops else None), (sessions[0] if sessions else None)
 
     def insert_operator(self, name: str, role: str, on: str, by: str) -> None:
         self._insert("operators", {"name": name, "role": role, "added_on": on, "added_by": by})
@@ -166,9 +175,6 @@ class PeopleRecords:
 
     def insert_session(self, token_hash: str, operator: str, expires_at: int) -> None:
         self._insert("sessions", {"token_hash": token_hash, "operator": operator, "expires_at": expires_at, "created_at": _now()})
-
-    def session(self, token_hash: str) -> sqlite3.Row | None:
-        return self._one("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,))
 
     def delete_sessions(self, operator: str, token_hash: str | None = None, expired_before: int | None = None) -> int:
         sql, params = "DELETE FROM sessions WHERE operator = ?", [operator]

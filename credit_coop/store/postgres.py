@@ -562,6 +562,13 @@ class PgStore(Store):
         self._holding.add(held)
         return out
 
+    def _each(self, *queries: tuple[str, Iterable]) -> list[list]:
+        if self._pipeline is not None:  # already sending without waiting (the chain's section)
+            return super()._each(*queries)
+        with self.conn.raw.pipeline():
+            cursors = [self.conn.execute(sql, params) for sql, params in queries]
+        return [c.fetchall() for c in cursors]
+
     def _first(self, sql: str | None, params: tuple, fetch: bool):
         if sql is None:
             return None

@@ -304,6 +304,10 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         row = self.conn.execute(sql, self._params(params)).fetchone()
         return None if row is None else row[0]
 
+    def _each(self, *queries: tuple[str, Iterable]) -> list[list]:
+        """The rows of each ``(sql, params)``, in order (on a server they go together, one round trip)."""
+        return [self._all(sql, params) for sql, params in queries]
+
     def _insert(self, table: str, row: dict) -> int:
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
