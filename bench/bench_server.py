@@ -78,7 +78,7 @@ def cpu_busy(since: tuple[int, int] | None = None):
     return now if since is None else (now[0] - since[0]) / max(now[1] - since[1], 1)
 
 
-def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
+def run(where: str, notes: int, script: str, round_trip_ms: float, township_ms: float) -> dict:
     build_ledger(where, notes, on=ON)
     with Ledger.open(where, ADMIN) as ledger:
         day_end(ledger, ON, today=date(2030, 1, 1))  # the notes' first close makes their day-end state
@@ -88,8 +88,9 @@ def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
     env.pop("CREDIT_COOP_PASSWORD", None)
     subprocess.run([script, "login"], env=dict(env, CREDIT_COOP_PASSWORD=PASSPHRASE), check=True, capture_output=True)
     card, idn = lines[8]
-    out["draw_ms"] = median_ms([script, "draw", "--card", card, "--id-number", idn, "--amount", "1", "--fingerprint-ok",
-                                "--on", (ON + timedelta(days=1)).isoformat()], env)
+    draw_cmd = [script, "draw", "--card", card, "--id-number", idn, "--amount", "1", "--fingerprint-ok",
+                "--on", (ON + timedelta(days=1)).isoformat()]
+    out["draw_ms"] = median_ms(draw_cmd, env)
     out["tellers"], out["busy"] = {}, {}
     for k in (1, 2, 4, 8):
         before = cpu_busy()
@@ -104,6 +105,9 @@ def run(where: str, notes: int, script: str, round_trip_ms: float) -> dict:
         with DelayedRelay(u.hostname, u.port or 5432, round_trip_ms) as relay:
             far = u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
             out["tellers_far"] = {k: tellers_at_once(far, lines, k, per=40) for k in (1, 2, 4, 8)}
+        with DelayedRelay(u.hostname, u.port or 5432, township_ms) as relay:  # one teller's command, start to end
+            far = u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
+            out["draw_township_ms"] = median_ms(draw_cmd, dict(env, CREDIT_COOP_DB=far), n=7)
     with Ledger.open(where, ADMIN) as ledger:
         t = time.perf_counter()
         day_end(ledger, ON + timedelta(days=1), today=date(2030, 1, 1))  # a day's close, every note accruing
@@ -141,6 +145,8 @@ def main() -> None:
     ap.add_argument("--notes", type=int, default=10_000)
     ap.add_argument("--demo", action="store_true", help="also copy the demo ledger onto the server and verify it on both")
     ap.add_argument("--round-trip-ms", type=float, default=2.0, help="the counters' line to the server, for the far tellers")
+    ap.add_argument("--township-ms", type=float, default=20.0,
+                    help="a township's line to the county's server, for one whole drawdown command")
     args = ap.parse_args()
     server = os.environ.get("CREDIT_COOP_BENCH_PG")
     if not server:
@@ -154,8 +160,8 @@ def main() -> None:
     url = server.rsplit("/", 1)[0] + "/" + name
     try:
         with tempfile.TemporaryDirectory() as d:
-            results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script, args.round_trip_ms),
-                       "PostgreSQL": run(url, args.notes, script, args.round_trip_ms)}
+            results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script, args.round_trip_ms, args.township_ms),
+                       "PostgreSQL": run(url, args.notes, script, args.round_trip_ms, args.township_ms)}
         if args.demo:
             with psycopg.connect(server, autocommit=True) as admin:
                 admin.execute(f"CREATE DATABASE {name}_demo")
@@ -174,6 +180,7 @@ def main() -> None:
     s, p = results["SQLite file"], results["PostgreSQL"]
     far = p["tellers_far"]
     print(f"| PostgreSQL, {args.round_trip_ms:g} ms round trip | | {far[1]:.0f} / {far[2]:.0f} / {far[4]:.0f} / {far[8]:.0f} | | |")
+    print(f"| PostgreSQL, {args.township_ms:g} ms round trip | {p['draw_township_ms']:.0f} ms | | | |")
     print(f"\nPostgreSQL draw / SQLite draw: {p['draw_ms'] / s['draw_ms']:.2f}×; "
           f"PostgreSQL with 8 tellers / 1 teller: {p['tellers'][8] / p['tellers'][1]:.2f}× on the loopback, "
           f"{far[8] / far[1]:.2f}× over a {args.round_trip_ms:g} ms line")

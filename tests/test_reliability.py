@@ -4,7 +4,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -286,19 +286,19 @@ def sent_statements(monkeypatch) -> list[str]:
     from credit_coop.store import postgres
 
     seen: list[str] = []
-    real_connect, real_execute = sqlite3.connect, postgres.Connection.execute
+    real_connect, real_send = sqlite3.connect, postgres.Connection.send
 
     def connect(*args, **kwargs):
         conn = real_connect(*args, **kwargs)
         conn.set_trace_callback(seen.append)
         return conn
 
-    def execute(self, sql, params=()):
+    def send(self, sql, params=()):
         seen.append(sql)
-        return real_execute(self, sql, params)
+        return real_send(self, sql, params)
 
     monkeypatch.setattr(sqlite3, "connect", connect)
-    monkeypatch.setattr(postgres.Connection, "execute", execute)
+    monkeypatch.setattr(postgres.Connection, "send", send)
     return seen
 
 
@@ -329,6 +329,27 @@ def test_a_counter_drawdown_asks_for_each_thing_once(coop, monkeypatch, tmp_path
     assert all("WHERE" not in s for s in reads("meta"))  # the whole (small) table each time
     assert len(reads("operators")) == 2, reads("operators")
     assert len(reads("org_assignments")) == 1, reads("org_assignments")
+
+
+def test_a_lines_reads_sent_with_its_lock_are_never_stale_after_the_postings_own_write(coop):
+    """On a server the reads a drawdown makes of its line travel with the line's lock (one round trip). The
+    posting's own first write drops those not read yet: a read after it sees the write."""
+    from credit_coop.core import accounts
+    from credit_coop.core.journal import Line, post
+
+    line = coop.granted("hnd", line="8万")
+    teller = coop.as_("teller")
+    store = teller.store
+    g = store.get_grant_by_card(line["card_no"])
+    loans_account = accounts.loans_account("hnd")
+    with store.write(counter=True):
+        store.lock("line", g["id"], reading="drawdown")
+        post(teller, "drawdown", D0, [Line(loans_account, debit=100, grant_id=g["id"]),
+                                      Line(accounts.cash_account(None), credit=100, grant_id=g["id"])], memo="probe")
+        assert store.grant_balance(g["id"], loans_account) == 100
+        assert store.counter_postings_after([g["id"]], (D0 - timedelta(days=1)).isoformat())
+        store.rollback_all()
+    assert store.grant_balance(g["id"], loans_account) == 0
 
 
 def test_verify_reads_one_state_while_the_counters_post(coop, monkeypatch):

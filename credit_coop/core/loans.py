@@ -125,7 +125,7 @@ def draw(
         if policy["drawdown"]["fingerprint_required"] and not fingerprint_ok:
             raise RuleViolation("no verified fingerprint, no loan: check the fingerprint and pass --fingerprint-ok")
         g = _line_by_card(ledger, card)
-        store.lock("line", g["id"])  # this line's postings one at a time (other lines' go on beside it)
+        store.lock("line", g["id"], reading="drawdown")  # this line's postings one at a time (other lines' go on beside it)
         if g["borrower_id"] != id_number:
             raise RuleViolation(f"loan card {card} does not belong to ID {mask_id_number(id_number)}; check both cards")
         not_own(op, g["borrower_id"], "draw on this line")
@@ -269,7 +269,7 @@ def repay(
 
     def act() -> dict:
         g = _line_by_card(ledger, card)
-        store.lock("line", g["id"])
+        store.lock("line", g["id"], reading="repayment")
         check_branch(ledger, op, g, on)
         if correction is None:
             check_open(ledger, on)

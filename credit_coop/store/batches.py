@@ -102,7 +102,11 @@ class BatchQueries:
     def compensations_for_grant(self, grant_id: int, fund_account: str, debt_account: str) -> list[sqlite3.Row]:
         """Compensated notes on a line with what the borrower has paid back since (recoveries), and
         how much of that went to the officer's debt."""
-        return self._all(
+        return self._all(*self._query_compensations_for_grant(grant_id, fund_account, debt_account))
+
+    @staticmethod
+    def _query_compensations_for_grant(grant_id: int, fund_account: str, debt_account: str) -> tuple[str, tuple]:
+        return (
             f"""SELECT c.*, n.note_no,
                       {_RECOVERED} AS recovered, {_RECOVERED_TO_DEBT} AS recovered_to_debt
                FROM {LIVE_COMPENSATIONS} c CROSS JOIN loan_notes n ON n.id = c.note_id WHERE n.grant_id = ? ORDER BY c.id""",

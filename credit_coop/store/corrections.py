@@ -89,11 +89,16 @@ class CorrectionQueries:
             (*grant_ids, day),
         )
 
+    @staticmethod
+    def _query_latest_counter_date(grant_ids: list[int]) -> tuple[str, tuple]:
+        marks = ", ".join("?" for _ in grant_ids)
+        return f"SELECT MAX(last_counter_date) FROM line_positions WHERE grant_id IN ({marks})", tuple(grant_ids)
+
     def counter_postings_after(self, grant_ids: list[int], day: str) -> list[sqlite3.Row]:
         """Counter transactions on a line dated after ``day`` (a transaction and its reversal on the
         same day cancel out and are left out)."""
         marks = ", ".join("?" for _ in grant_ids)
-        latest = self._scalar(f"SELECT MAX(last_counter_date) FROM line_positions WHERE grant_id IN ({marks})", grant_ids)
+        latest = self._scalar(*self._query_latest_counter_date(grant_ids))
         if latest is None or latest <= day:  # the usual case, without reading the line's history
             return []
         return self._all(
@@ -158,11 +163,11 @@ class CorrectionQueries:
     def past_due_notes(self, grant_id: int) -> list[sqlite3.Row]:
         """The line's notes the last day-end left past due, most overdue first (during a back-dated
         correction: as the replayed day-end left them the day before the correction's date)."""
-        return self._all(
-            f"""SELECT n.id, n.note_no, n.maturity, s.dpd, s.class FROM loan_notes n JOIN {self.state} s ON s.note_id = n.id
-               WHERE n.grant_id = ? AND s.dpd > 0 ORDER BY s.dpd DESC, n.id""",
-            (grant_id,),
-        )
+        return self._all(*self._query_past_due_notes(grant_id))
+
+    def _query_past_due_notes(self, grant_id: int) -> tuple[str, tuple]:
+        return (f"""SELECT n.id, n.note_no, n.maturity, s.dpd, s.class FROM loan_notes n JOIN {self.state} s ON s.note_id = n.id
+                    WHERE n.grant_id = ? AND s.dpd > 0 ORDER BY s.dpd DESC, n.id""", (grant_id,))
 
     def note_state(self, note_id: int) -> sqlite3.Row | None:
         return self._one("SELECT * FROM note_state WHERE note_id=?", (note_id,))

@@ -56,9 +56,13 @@ class JournalRecords:
             "SELECT COALESCE(SUM(debit - credit), 0) FROM journal_lines WHERE note_id=? AND account=?", (note_id, account)
         )
 
+    @staticmethod
+    def _query_line_principal(grant_id: int) -> tuple[str, tuple]:
+        return "SELECT principal FROM line_positions WHERE grant_id = ?", (grant_id,)
+
     def grant_balance(self, grant_id: int, account: str) -> int:
         if account.startswith("1303."):  # a line's principal: kept in line_positions (schema.LINE_POSITIONS)
-            return self._scalar("SELECT principal FROM line_positions WHERE grant_id = ?", (grant_id,)) or 0
+            return self._scalar(*self._query_line_principal(grant_id)) or 0
         return self._scalar(
             "SELECT COALESCE(SUM(debit - credit), 0) FROM journal_lines WHERE grant_id=? AND account=?", (grant_id, account)
         )
@@ -82,9 +86,12 @@ class JournalRecords:
         ``note_ids``): the day-end state (``self.state``, as at ``after``) plus the counter's postings dated
         after it. Reads the notes still owing, drawn since or touched by a reversal since, and only their own
         postings: nothing here grows with the line's age or the days it has lived (issue 11)."""
+        return {r["note_id"]: r for r in self._all(*self._query_note_receivables(grant_id, after, note_ids))}
+
+    def _query_note_receivables(self, grant_id: int, after: str, note_ids: Iterable[int] | None = None) -> tuple[str, dict]:
         st = self.state
         pick = "" if note_ids is None else f"AND n.id IN ({', '.join(str(int(i)) for i in note_ids)})"
-        rows = self._all(
+        return (
             f"""WITH live AS (SELECT n.id FROM loan_notes n LEFT JOIN {st} s ON s.note_id = n.id
                               WHERE n.grant_id = :g {pick}
                                 AND (n.drawn_on > :after OR s.principal + s.accrued + s.interest_due + s.penalty != 0
@@ -106,7 +113,6 @@ class JournalRecords:
                 FROM live LEFT JOIN {st} s ON s.note_id = live.id LEFT JOIN m ON m.note_id = live.id""",
             {"g": grant_id, "after": after},
         )
-        return {r["note_id"]: r for r in rows}
 
     # -- loan notes -------------------------------------------------------
     def insert_note(self, row: dict) -> int:
@@ -118,8 +124,12 @@ class JournalRecords:
     def get_note_by_no(self, note_no: str) -> sqlite3.Row | None:
         return self._one("SELECT * FROM loan_notes WHERE note_no=?", (note_no,))
 
+    @staticmethod
+    def _query_notes_for_grant(grant_id: int) -> tuple[str, tuple]:
+        return "SELECT * FROM loan_notes WHERE grant_id=? ORDER BY maturity, id", (grant_id,)
+
     def notes_for_grant(self, grant_id: int) -> list[sqlite3.Row]:
-        return self._all("SELECT * FROM loan_notes WHERE grant_id=? ORDER BY maturity, id", (grant_id,))
+        return self._all(*self._query_notes_for_grant(grant_id))
 
     def reversed_txn_ids(self, txn_ids: Iterable[int]) -> set[int]:
         ids = list(txn_ids)

@@ -236,13 +236,31 @@ class _Stream:
             raise
 
 
+def _read_key(sql: str, params) -> tuple:
+    return sql, tuple(sorted(params.items())) if isinstance(params, dict) else tuple(params)
+
+
 class Connection:
     """The part of ``sqlite3.Connection`` the query modules use, over a psycopg connection."""
 
     def __init__(self, conn):
         self.raw = conn
+        # Reads sent ahead with a line's lock (PgStore.lock), by statement and parameters: each is given out
+        # once, and all are dropped at the first statement that is not a SELECT (this transaction's own writes
+        # would make them stale) and when the transaction ends.
+        self.ahead: dict[tuple, Cursor] = {}
 
     def execute(self, sql: str, params: Iterable | dict = ()) -> Cursor:
+        if self.ahead:
+            cur = self.ahead.pop(_read_key(sql, params), None)
+            if cur is not None:
+                return cur
+            if sql.lstrip()[:6].upper() != "SELECT":
+                self.ahead.clear()
+        return self.send(sql, params)
+
+    def send(self, sql: str, params: Iterable | dict = ()) -> Cursor:
+        """The statement itself, to the server (in pipeline mode, without waiting for its result)."""
         cur = self.raw.cursor(row_factory=_rows)
         cur.execute(translate(sql), _params(params))
         return Cursor(cur)
@@ -379,6 +397,7 @@ class PgStore(Store):
         self._exclusive = False
         self._pipeline = None  # a counter posting's pipeline, from taking the chain until it commits
         self._streams = 0  # server-side cursors opened (each is named after its number)
+        self._opened_ledger = meta is not None  # opened as a ledger (not a database being made into one)
 
     # -- opening ----------------------------------------------------------
     _SETTINGS = f"SET lock_timeout = {_sqlite.BUSY_TIMEOUT_MS}"
@@ -456,7 +475,7 @@ class PgStore(Store):
         try:
             with conn.raw.pipeline():  # the settings and the whole (small) meta table: one round trip
                 conn.raw.execute(cls._SETTINGS)
-                cur = conn.execute("SELECT key, value FROM meta")
+                cur = conn.execute(cls._META)
             meta = dict(cur.fetchall())
         except psycopg.Error:
             conn.close()
@@ -489,8 +508,12 @@ class PgStore(Store):
         with raw.pipeline():
             raw.execute("BEGIN")
             got = raw.execute(f"SELECT pg_try_advisory_xact_lock{shared}(%s)", (LEDGER_LOCK,))
+            meta = self.conn.send(self._META) if self._opened_ledger else None
         try:
-            if not got.fetchone()[0]:
+            if got.fetchone()[0]:  # held: meta as this transaction will find it (only a whole-ledger write changes it)
+                if meta is not None:
+                    self._meta, self._meta_whole = dict(meta.fetchall()), True
+            else:
                 notice = self.maintenance_notice()  # a long batch holds the ledger: say so at once
                 if notice:
                     raise psycopg.errors.LockNotAvailable()
@@ -504,6 +527,7 @@ class PgStore(Store):
             raise
 
     def _rollback(self) -> None:
+        self.conn.ahead.clear()
         if self.conn.raw.closed:
             return
         if self._pipeline is not None:
@@ -514,6 +538,7 @@ class PgStore(Store):
         self.conn.raw.execute("ROLLBACK")
 
     def _commit(self) -> None:
+        self.conn.ahead.clear()
         self.conn.raw.execute("COMMIT")
         if self._pipeline is not None:
             self._leave_pipeline()  # the statements sent since the chain was taken, and COMMIT: one round trip
@@ -524,13 +549,30 @@ class PgStore(Store):
 
     _LOCKS = {"line": 1, "request": 2, "chain": 3, "officer": 4}
 
-    def lock(self, what: str, key) -> None:
+    def lock(self, what: str, key, reading: str | None = None) -> None:
         """Hold ``what`` until the transaction ends (an advisory lock in its own key space). Counter postings
         share the ledger lock, so each takes these for what it reads and writes; a write holding the whole
-        ledger needs none."""
-        self._locked(what, key)
+        ledger needs none. A line's lock carries the reads its posting (``reading``) makes of the line."""
+        self._locked(what, key, ahead=self._line_reads(int(key), reading) if reading else ())
 
-    def _locked(self, what: str, key, sql: str | None = None, params: tuple = (), fetch: bool = True):
+    def _line_reads(self, grant_id: int, reading: str) -> list[tuple[str, tuple | dict]]:
+        """What a drawdown or repayment reads of its line once it holds it (core/loans.py): sent with the lock,
+        in the same round trip. Holding the line and sharing the ledger, nobody else can change these before
+        the posting reads them; its own first write drops what it has not read yet (``Connection.ahead``)."""
+        from credit_coop.core import accounts
+
+        reads = [self._query_latest_counter_date([grant_id]),
+                 self._query_compensations_for_grant(grant_id, accounts.RISK_FUND, accounts.OFFICER_DEBT)]
+        if reading == "drawdown":
+            return reads + [self._query_past_due_notes(grant_id), self._query_line_principal(grant_id)]
+        return reads + [self._query_note_receivables(grant_id, self.closed_through() or ""),
+                        self._query_notes_for_grant(grant_id)]
+
+    def _fresh_reads(self) -> None:
+        super()._fresh_reads()
+        self.conn.ahead.clear()
+
+    def _locked(self, what: str, key, sql: str | None = None, params: tuple = (), fetch: bool = True, ahead=()):
         """The first row of ``sql`` run with ``what`` held (with ``fetch``; else nothing, and nothing waited
         for). The lock and the statement go to the server together, in one round trip (the statement starts
         once the lock is granted, and reads what the last holder committed). A lock this transaction already
@@ -543,7 +585,7 @@ class PgStore(Store):
         held = (what, str(key))
         raw = self.conn.raw
         if self._exclusive or held in self._holding:  # holding the whole ledger holds all of it
-            return self._first(sql, params, fetch)
+            return self._first(sql, params, fetch)  # (and what it reads, nobody changes meanwhile: no reads ahead)
         psycopg = _driver()
         stay = what == "chain"
         try:
@@ -556,7 +598,9 @@ class PgStore(Store):
                 with raw.pipeline():
                     raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
                     cur = None if sql is None else self.conn.execute(sql, params)
+                    sent = [(_read_key(s, p), self.conn.send(s, p)) for s, p in ahead]
                 out = None if cur is None or not fetch else cur.fetchone()
+                self.conn.ahead.update(sent)
         except psycopg.errors.LockNotAvailable:
             raise LedgerBusy("the ledger is busy with another posting; please retry") from None
         self._holding.add(held)

@@ -56,6 +56,8 @@ def as_ledger_error(err: BaseException):
 class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQueries, CorrectionQueries, BatchQueries, RegisterQueries):
     """A ledger database. Rows come back as ``sqlite3.Row`` (mapping access)."""
 
+    _META = "SELECT key, value FROM meta"  # the whole table: a few small rows
+
     def __init__(self, conn: sqlite3.Connection, path: str, meta: dict[str, str] | None = None):
         """``meta``: the table as the opening read it (one round trip on a server for what a command asks first)."""
         self.conn = conn
@@ -122,7 +124,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            meta = dict(conn.execute(cls._META).fetchall())
         except sqlite3.DatabaseError as e:
             if isinstance(e, sqlite3.OperationalError) and is_busy(e):
                 raise LedgerBusy("the ledger is busy with another posting; please retry") from None
@@ -176,9 +178,13 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             finally:
                 self._depth -= 1
             return
-        self._begin(counter)
-        self._depth, self._opened = 1, {}
         self._fresh_reads()
+        try:
+            self._begin(counter)
+        except BaseException:
+            self._meta = self._units = None
+            raise
+        self._depth, self._opened = 1, {}
         try:
             yield self
         except _Abandon:
@@ -211,9 +217,10 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         when a savepoint is undone."""
         self._meta, self._meta_whole, self._units = {}, False, {}
 
-    def lock(self, what: str, key) -> None:
+    def lock(self, what: str, key, reading: str | None = None) -> None:
         """Hold ``what`` (a ``line``, a ``request`` id, an ``officer``) until the transaction ends. A file's
-        writer already holds everything (``BEGIN IMMEDIATE``): nothing to do here."""
+        writer already holds everything (``BEGIN IMMEDIATE``): nothing to do here. ``reading``: for a line,
+        the posting that will read it (``drawdown``, ``repayment``); a server sends those reads along."""
 
     def _begin(self, counter: bool = False) -> None:
         """Take the write lock up front (SQLite's one writer), or say why the ledger cannot be written."""
@@ -323,7 +330,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             return self._fixed[key]
         if self._meta is not None:  # in a write: the whole (small) table at the first key asked, then its own
             if not self._meta_whole:
-                self._meta = {**dict(self._all("SELECT key, value FROM meta")), **self._meta}
+                self._meta = {**dict(self._all(self._META)), **self._meta}
                 self._meta_whole = True
             return self._meta.get(key)
         if key in self._opened:
