@@ -396,6 +396,7 @@ class PgStore(Store):
         # 100,000 rows would otherwise hold a lock per line and request, past the server's lock table).
         self._exclusive = False
         self._pipeline = None  # a counter posting's pipeline, from taking the chain until it commits
+        self._txn_id = None
         self._streams = 0  # server-side cursors opened (each is named after its number)
         self._opened_ledger = meta is not None  # opened as a ledger (not a database being made into one)
 
@@ -503,6 +504,7 @@ class PgStore(Store):
         raw = self.conn.raw
         shared = "_shared" if counter else ""
         self._holding = set()
+        self._txn_id = None  # the transaction's id, when taken with its note's number (next_id)
         self._exclusive = not counter
         notice = None
         with raw.pipeline():
@@ -585,7 +587,7 @@ class PgStore(Store):
         held = (what, str(key))
         raw = self.conn.raw
         if self._exclusive or held in self._holding:  # holding the whole ledger holds all of it
-            return self._first(sql, params, fetch)  # (and what it reads, nobody changes meanwhile: no reads ahead)
+            return self._first(sql, params, fetch)
         psycopg = _driver()
         stay = what == "chain"
         try:
@@ -622,7 +624,12 @@ class PgStore(Store):
     # The hash chains are appended in the order of their keys: a transaction's id, a note's number and a
     # record's place are taken, and its link written, by one writer at a time, until it commits.
     def insert_txn(self, kind: str, business_date: str, operator: str, memo: str | None, reverses: int | None) -> int:
-        return self._locked("chain", 0, *self._insert_statement("txns", txn_row(kind, business_date, operator, memo, reverses)))["id"]
+        row = txn_row(kind, business_date, operator, memo, reverses)
+        if self._txn_id is None:
+            return self._locked("chain", 0, *self._insert_statement("txns", row))["id"]
+        row, self._txn_id = {"id": self._txn_id, **row}, None  # numbered with the note: nothing to wait for
+        self._locked("chain", 0, *self._insert_statement("txns", row), fetch=False)
+        return row["id"]
 
     # Both chains' links are worked out by the server in the statement that writes them (the same SHA-256
     # over the same text as chain_hash and record_hash), so a link costs one round trip inside the chain's
@@ -644,7 +651,13 @@ class PgStore(Store):
                      (*params, payload, payload, GENESIS), fetch=False)
 
     def next_id(self, table: str) -> int:
-        return self._locked("chain", 0, f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")[0]
+        """The next key of ``table``. At the counter (a drawdown's note) the transaction's id that follows is
+        taken in the same round trip, with the chain's lock: the chain's section is then two round trips."""
+        if self._exclusive:
+            return self._first(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}", (), True)[0]
+        row = self._locked("chain", 0, f"SELECT COALESCE(MAX(id), 0) + 1, nextval(pg_get_serial_sequence('txns', 'id')) FROM {table}")
+        self._txn_id = row[1]
+        return row[0]
 
     @staticmethod
     def _insert_statement(table: str, row: dict, returning: str = "*") -> tuple[str, tuple]:
