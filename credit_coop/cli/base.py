@@ -237,6 +237,16 @@ def fail(code: int, message: str, result: Optional[dict] = None) -> None:
     raise typer.Exit(code)
 
 
+def _not_utf8(values: dict) -> Optional[str]:
+    """The option whose text came in as bytes that are not UTF-8 (a terminal set to GBK on a UTF-8 system):
+    Python keeps such bytes as lone surrogates, which no ledger, screen or file can take."""
+    for name, value in values.items():
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+                return "--" + name.replace("_", "-")
+    return None
+
+
 def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
     """Register ``fn`` as a command that also accepts --db/--operator/--json after
     its name, and turns domain errors into one line and an exit code."""
@@ -255,11 +265,18 @@ def command(app: typer.Typer, name: Optional[str] = None, **kw) -> Callable:
         def wrapper(*args: Any, global_ctx=None, global_db=None, global_operator=None, global_json=False, global_lang=None,
                     **kwargs: Any):
             CURRENT.command = global_ctx.command_path.split(" ", 1)[1] if " " in global_ctx.command_path else global_ctx.command_path
-            CURRENT.detail = json.dumps({k: v for k, v in kwargs.items() if v not in (None, False, [])}, ensure_ascii=False, default=str)
+            CURRENT.detail = json.dumps({k: v for k, v in kwargs.items() if v not in (None, False, [])}, ensure_ascii=False,
+                                        default=str).encode("utf-8", "backslashreplace").decode("utf-8")
             CURRENT.error, outcome = "", "ok"
             try:
                 try:
                     CURRENT.settle(global_db, global_operator, global_json, global_lang)
+                    garbled = _not_utf8({**kwargs, "operator": CURRENT.operator})
+                    if garbled:
+                        from credit_coop.core.errors import InvalidInput
+
+                        raise InvalidInput(f"what was typed for {garbled} is not UTF-8 text (is the terminal set to GBK?); "
+                                           "set it to UTF-8 and type it again")
                     return fn(*args, **kwargs)
                 except LedgerError as e:
                     fail(e.exit_code, str(e))
