@@ -238,11 +238,12 @@ def fail(code: int, message: str, result: Optional[dict] = None) -> None:
 
 
 def _not_utf8(values: dict) -> Optional[str]:
-    """The option whose text came in as bytes that are not UTF-8 (a terminal set to GBK on a UTF-8 system):
-    Python keeps such bytes as lone surrogates, which no ledger, screen or file can take."""
+    """The option whose text came in as bytes that are not UTF-8 (``core.text.not_utf8``)."""
+    from credit_coop.core.text import not_utf8
+
     for name, value in values.items():
         for text in value if isinstance(value, (list, tuple)) else [value]:
-            if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+            if isinstance(text, str) and not_utf8(text):
                 return "--" + name.replace("_", "-")
     return None
 

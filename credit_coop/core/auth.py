@@ -23,6 +23,7 @@ import time
 
 from credit_coop.core.errors import InvalidInput, NotPermitted
 from credit_coop.core.ledger import Ledger
+from credit_coop.core.text import not_utf8
 
 COST = 2**14
 MAX_FAILURES = 5
@@ -97,6 +98,8 @@ def authenticate(ledger: Ledger, passphrase: str | None, session_token: str | No
         raise NotPermitted(f"operator {name} has no passphrase yet; an admin sets one with `credit-coop operator passwd {name}`")
     if passphrase is None:
         raise NotPermitted("give your passphrase (CREDIT_COOP_PASSWORD, the prompt, or `credit-coop login` for a shift)")
+    if not_utf8(passphrase):  # not what anyone set: said as such, and not counted as a guess
+        raise InvalidInput("the passphrase typed is not UTF-8 text (is the terminal set to GBK?); set it to UTF-8 and type it again")
     if store.read_only:  # nothing can be counted on a read-only ledger; whoever has the file can read it anyway
         if check_passphrase(passphrase, op["passphrase"]):
             return op

@@ -384,6 +384,8 @@ MESSAGES: dict[str, str] = {
     "operator {0} is not registered in this ledger": "操作员 {0} 未在本账簿登记",
     "only {0} set another operator's passphrase": "只有{0}能设置他人的口令",
     "who is acting? pass --operator NAME or set CREDIT_COOP_OPERATOR": "谁在操作？请加 --operator 姓名 或设置 CREDIT_COOP_OPERATOR",
+    "the passphrase typed is not UTF-8 text (is the terminal set to GBK?); set it to UTF-8 and type it again":
+        "输入的口令不是 UTF-8 编码（终端是否设成了 GBK？）；请把终端设为 UTF-8 后重新输入",
     "what was typed for {0} is not UTF-8 text (is the terminal set to GBK?); set it to UTF-8 and type it again":
         "{0} 输入的文字不是 UTF-8 编码（终端是否设成了 GBK？）；请把终端设为 UTF-8 后重新输入",
     "operator {0} is locked after {1} failed attempts; an admin must unlock them": "操作员 {0} 已因 {1} 次错误被锁定；须由管理员解锁",

@@ -20,3 +20,9 @@ def halfwidth(text: str) -> str:
 def amount_text(text: str) -> str:
     """An amount as typed, folded: full-width forms, and ``。`` (the IME's full stop) as the decimal point."""
     return halfwidth(text).replace("。", ".")
+
+
+def not_utf8(text: str) -> bool:
+    """Bytes that were not UTF-8 (a terminal set to GBK on a UTF-8 system), which Python keeps as lone
+    surrogates: no ledger, screen or file can take them, and a passphrase so typed is not the one set."""
+    return any("\ud800" <= c <= "\udfff" for c in text)
