@@ -654,7 +654,7 @@ class PgStore(Store):
         """The next key of ``table``. At the counter (a drawdown's note) the transaction's id that follows is
         taken in the same round trip, with the chain's lock: the chain's section is then two round trips."""
         if self._exclusive:
-            return self._first(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}", (), True)[0]
+            return super().next_id(table)
         row = self._locked("chain", 0, f"SELECT COALESCE(MAX(id), 0) + 1, nextval(pg_get_serial_sequence('txns', 'id')) FROM {table}")
         self._txn_id = row[1]
         return row[0]
