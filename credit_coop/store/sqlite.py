@@ -373,7 +373,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             saved, self.pending_audit = self.pending_audit, None
             try:
                 with self.write():
-                    self.conn.execute("DELETE FROM meta WHERE key = 'maintenance'")
+                    self.delete_meta("maintenance")
             except (LedgerBusy, sqlite3.Error):
                 pass  # left behind, it is recognised as stale (the process is gone)
             finally:
