@@ -102,12 +102,14 @@ def run(where: str, notes: int, script: str, round_trip_ms: float, township_ms: 
         from latency import DelayedRelay
 
         u = urlsplit(where)
+
+        def through(relay: DelayedRelay) -> str:  # the server's URL by way of the relay
+            return u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
+
         with DelayedRelay(u.hostname, u.port or 5432, round_trip_ms) as relay:
-            far = u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
-            out["tellers_far"] = {k: tellers_at_once(far, lines, k, per=40) for k in (1, 2, 4, 8)}
+            out["tellers_far"] = {k: tellers_at_once(through(relay), lines, k, per=40) for k in (1, 2, 4, 8)}
         with DelayedRelay(u.hostname, u.port or 5432, township_ms) as relay:  # one teller's command, start to end
-            far = u._replace(netloc=f"{u.username}@127.0.0.1:{relay.port}").geturl()
-            out["draw_township_ms"] = median_ms(draw_cmd, dict(env, CREDIT_COOP_DB=far), n=7)
+            out["draw_township_ms"] = median_ms(draw_cmd, dict(env, CREDIT_COOP_DB=through(relay)), n=7)
     with Ledger.open(where, ADMIN) as ledger:
         t = time.perf_counter()
         day_end(ledger, ON + timedelta(days=1), today=date(2030, 1, 1))  # a day's close, every note accruing

@@ -589,16 +589,16 @@ class PgStore(Store):
         if self._exclusive or held in self._holding:  # holding the whole ledger holds all of it
             return self._first(sql, params, fetch)
         psycopg = _driver()
-        stay = what == "chain"
+        lock = ("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
         try:
-            if stay:
+            if what == "chain":
                 self._pipeline = raw.pipeline()
                 self._pipeline.__enter__()
-                raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
+                raw.execute(*lock)
                 out = self._first(sql, params, fetch)
             else:
                 with raw.pipeline():
-                    raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (self._LOCKS[what], str(key)))
+                    raw.execute(*lock)
                     cur = None if sql is None else self.conn.execute(sql, params)
                     sent = [(_read_key(s, p), self.conn.send(s, p)) for s, p in ahead]
                 out = None if cur is None or not fetch else cur.fetchone()
