@@ -175,3 +175,23 @@ def test_import_marks_and_clears_maintenance(coop, monkeypatch):
     assert import_rows(coop.as_("李主任"), "operators", rows, on=D0).committed
     assert all(s and "an import of 2 operators" in s for s in seen)
     assert coop.as_("auditor").store._scalar("SELECT value FROM meta WHERE key = 'maintenance'") is None
+
+
+def test_a_mark_that_cannot_be_taken_down_does_not_fail_a_committed_import(coop, monkeypatch):
+    """The connection lost (or the disk full) just as the import's maintenance mark comes down: the import
+    is committed and says so; the mark left behind goes stale with the process (either backend's own
+    driver error, not only SQLite's)."""
+    from credit_coop.core import imports
+
+    ledger = coop.as_("李主任")
+    lost = ledger.store.driver_errors()[0]
+
+    def fails(key):
+        if key == "maintenance":
+            raise lost("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(ledger.store, "delete_meta", fails)
+    monkeypatch.setattr(imports, "MAINTENANCE_ROWS", 2)
+    rows = read_csv("name,role\n柜员一,teller\n柜员二,teller\n", "operators")
+    assert import_rows(ledger, "operators", rows, on=D0).committed
+    assert {r["name"] for r in coop.as_("auditor").store._all("SELECT name FROM operators")} >= {"柜员一", "柜员二"}

@@ -400,6 +400,11 @@ class PgStore(Store):
         self._streams = 0  # server-side cursors opened (each is named after its number)
         self._opened_ledger = meta is not None  # opened as a ledger (not a database being made into one)
 
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg
+
+        return (psycopg.Error,)
+
     # -- opening ----------------------------------------------------------
     _SETTINGS = f"SET lock_timeout = {_sqlite.BUSY_TIMEOUT_MS}"
 

@@ -352,6 +352,11 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
         if self._meta is not None:
             self._meta[key] = None
 
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
+        """The database driver's own errors (a lost connection, a full disk), for a step whose failure
+        leaves nothing wrong behind (the maintenance mark's take-down)."""
+        return (sqlite3.Error,)
+
     # -- maintenance mode ---------------------------------------------------------
     @contextmanager
     def maintenance(self, what: str, operator: str | None) -> Iterator["Store"]:
@@ -374,7 +379,7 @@ class Store(PeopleRecords, JournalRecords, ChainRecords, CheckQueries, DayEndQue
             try:
                 with self.write():
                     self.delete_meta("maintenance")
-            except (LedgerBusy, sqlite3.Error):
+            except (LedgerBusy, *self.driver_errors()):
                 pass  # left behind, it is recognised as stale (the process is gone)
             finally:
                 self.pending_audit = saved
