@@ -1,6 +1,7 @@
 """The ledger on a SQLite file beside the same ledger on a PostgreSQL server, in one run (issue 12):
-`draw` as a whole process, draws/s with 1, 2, 4 and 8 tellers at once on different lines, one day-end
-over N notes, and `verify`. Printed, never asserted.
+`draw` as a whole process (started afresh, and run by a resident process: credit_coop/resident.py),
+draws/s with 1, 2, 4 and 8 tellers at once on different lines, one day-end over N notes, and `verify`.
+Printed, never asserted.
 
     CREDIT_COOP_BENCH_PG=postgresql://USER@HOST:PORT/postgres python bench/bench_server.py [--notes 10000]
 
@@ -10,6 +11,7 @@ over N notes, and `verify`. Printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -78,19 +81,37 @@ def cpu_busy(since: tuple[int, int] | None = None):
     return now if since is None else (now[0] - since[0]) / max(now[1] - since[1], 1)
 
 
-def run(where: str, notes: int, script: str, round_trip_ms: float, township_ms: float) -> dict:
+@contextmanager
+def resident_process(script: str):
+    """A resident process of the installed credit-coop on a socket of its own: its path, for
+    CREDIT_COOP_RESIDENT."""
+    home = tempfile.mkdtemp(prefix="ccr-")
+    sock = os.path.join(home, "r.sock")
+    env = dict(os.environ, CREDIT_COOP_RESIDENT=sock)
+    subprocess.run([script, "resident", "start"], env=env, check=True, capture_output=True)
+    try:
+        yield sock
+        status = subprocess.run([script, "--json", "resident", "status"], env=env, capture_output=True, text=True).stdout
+        print(f"(the resident process ran {json.loads(status).get('commands', 0)} commands)")
+    finally:
+        subprocess.run([script, "resident", "stop"], env=env, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run(where: str, notes: int, script: str, round_trip_ms: float, township_ms: float, resident: str) -> dict:
     build_ledger(where, notes, on=ON)
     with Ledger.open(where, ADMIN) as ledger:
         day_end(ledger, ON, today=date(2030, 1, 1))  # the notes' first close makes their day-end state
         lines = [(r["card_no"], r["borrower_id"]) for r in ledger.store._all("SELECT card_no, borrower_id FROM grants ORDER BY id LIMIT 9")]
     out = {}
-    env = dict(os.environ, CREDIT_COOP_DB=where, CREDIT_COOP_OPERATOR="柜员0", CREDIT_COOP_LANG="en")
+    env = dict(os.environ, CREDIT_COOP_DB=where, CREDIT_COOP_OPERATOR="柜员0", CREDIT_COOP_LANG="en", CREDIT_COOP_RESIDENT="off")
     env.pop("CREDIT_COOP_PASSWORD", None)
     subprocess.run([script, "login"], env=dict(env, CREDIT_COOP_PASSWORD=PASSPHRASE), check=True, capture_output=True)
     card, idn = lines[8]
     draw_cmd = [script, "draw", "--card", card, "--id-number", idn, "--amount", "1", "--fingerprint-ok",
                 "--on", (ON + timedelta(days=1)).isoformat()]
     out["draw_ms"] = median_ms(draw_cmd, env)
+    out["draw_resident_ms"] = median_ms(draw_cmd, dict(env, CREDIT_COOP_RESIDENT=resident))
     out["tellers"], out["busy"] = {}, {}
     for k in (1, 2, 4, 8):
         before = cpu_busy()
@@ -110,6 +131,8 @@ def run(where: str, notes: int, script: str, round_trip_ms: float, township_ms: 
             out["tellers_far"] = {k: tellers_at_once(through(relay), lines, k, per=40) for k in (1, 2, 4, 8)}
         with DelayedRelay(u.hostname, u.port or 5432, township_ms) as relay:  # one teller's command, start to end
             out["draw_township_ms"] = median_ms(draw_cmd, dict(env, CREDIT_COOP_DB=through(relay)), n=7)
+            out["draw_township_resident_ms"] = median_ms(
+                draw_cmd, dict(env, CREDIT_COOP_DB=through(relay), CREDIT_COOP_RESIDENT=resident), n=7)
     with Ledger.open(where, ADMIN) as ledger:
         t = time.perf_counter()
         day_end(ledger, ON + timedelta(days=1), today=date(2030, 1, 1))  # a day's close, every note accruing
@@ -161,9 +184,10 @@ def main() -> None:
         admin.execute(f"CREATE DATABASE {name}")
     url = server.rsplit("/", 1)[0] + "/" + name
     try:
-        with tempfile.TemporaryDirectory() as d:
-            results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script, args.round_trip_ms, args.township_ms),
-                       "PostgreSQL": run(url, args.notes, script, args.round_trip_ms, args.township_ms)}
+        with tempfile.TemporaryDirectory() as d, resident_process(script) as resident:
+            results = {"SQLite file": run(os.path.join(d, "b.db"), args.notes, script, args.round_trip_ms, args.township_ms,
+                                          resident),
+                       "PostgreSQL": run(url, args.notes, script, args.round_trip_ms, args.township_ms, resident)}
         if args.demo:
             with psycopg.connect(server, autocommit=True) as admin:
                 admin.execute(f"CREATE DATABASE {name}_demo")
@@ -172,18 +196,19 @@ def main() -> None:
         with psycopg.connect(server, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             admin.execute(f"DROP DATABASE IF EXISTS {name}_demo WITH (FORCE)")
-    print(f"{args.notes:,} notes | draw (whole process) | draws/s with 1 / 2 / 4 / 8 tellers on different lines "
+    print(f"{args.notes:,} notes | draw (whole process: started afresh / by the resident) | draws/s with 1 / 2 / 4 / 8 tellers on different lines "
           "| day-end (a day's close) | verify\n|---|---|---|---|---|")
     for backend, r in results.items():
         t = r["tellers"]
         busy = " / ".join(f"{100 * r['busy'][k]:.0f}%" for k in (1, 2, 4, 8))
-        print(f"| {backend} | {r['draw_ms']:.0f} ms | {t[1]:.0f} / {t[2]:.0f} / {t[4]:.0f} / {t[8]:.0f} (CPU busy {busy}) "
+        print(f"| {backend} | {r['draw_ms']:.0f} / {r['draw_resident_ms']:.0f} ms | {t[1]:.0f} / {t[2]:.0f} / {t[4]:.0f} / {t[8]:.0f} (CPU busy {busy}) "
               f"| {r['dayend_s']:.2f} s ({args.notes / r['dayend_s']:,.0f} notes/s) | {r['verify_s']:.2f} s{'' if r['clean'] else ' (FINDINGS)'} |")
     s, p = results["SQLite file"], results["PostgreSQL"]
     far = p["tellers_far"]
     print(f"| PostgreSQL, {args.round_trip_ms:g} ms round trip | | {far[1]:.0f} / {far[2]:.0f} / {far[4]:.0f} / {far[8]:.0f} | | |")
-    print(f"| PostgreSQL, {args.township_ms:g} ms round trip | {p['draw_township_ms']:.0f} ms | | | |")
-    print(f"\nPostgreSQL draw / SQLite draw: {p['draw_ms'] / s['draw_ms']:.2f}×; "
+    print(f"| PostgreSQL, {args.township_ms:g} ms round trip | {p['draw_township_ms']:.0f} / {p['draw_township_resident_ms']:.0f} ms | | | |")
+    print(f"\nPostgreSQL draw / SQLite draw: {p['draw_ms'] / s['draw_ms']:.2f}× started afresh, "
+          f"{p['draw_resident_ms'] / s['draw_resident_ms']:.2f}× by the resident process; "
           f"PostgreSQL with 8 tellers / 1 teller: {p['tellers'][8] / p['tellers'][1]:.2f}× on the loopback, "
           f"{far[8] / far[1]:.2f}× over a {args.round_trip_ms:g} ms line")
     if args.demo:

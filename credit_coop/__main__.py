@@ -1,3 +1,3 @@
-from credit_coop.cli import main
+from credit_coop.resident import main
 
 main()

@@ -260,6 +260,13 @@ def coop(ledger_path):
 
 
 @pytest.fixture(autouse=True)
+def no_resident(monkeypatch):
+    """Commands run by the tests' own processes, never by a resident process a developer left running
+    (tests/test_resident.py starts its own)."""
+    monkeypatch.setenv("CREDIT_COOP_RESIDENT", "off")
+
+
+@pytest.fixture(autouse=True)
 def english_screens(monkeypatch):
     """Most tests read the English screens (``--lang en``); tests of the Chinese screens (the default)
     set ``CREDIT_COOP_LANG=zh`` or pass ``--lang zh`` themselves (tests/test_language.py)."""

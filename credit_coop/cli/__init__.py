@@ -40,6 +40,7 @@ LAZY = {
     "audit-log": ("ledger", "操作日志 Every command run against the ledger: who, when, what, result."),
     "import": ("data", "导入 Import a CSV from the old system through the same rules."),
     "demo": ("data", "演示 Build a fresh demo ledger from sample_data and show what it holds."),
+    "resident": ("resident", "常驻进程 Keep Python started so each command starts in milliseconds."),
 }
 
 

@@ -69,8 +69,9 @@ EXPORTERS = ("auditor", "admin", "accountant", "dept-head", "deputy-director")
 # The role × command matrix (README "Who may run what"): the CLI checks it for every
 # command before running it; the core checks its own actions again. A command missing
 # here is refused. init and demo create their own ledger and need no role; recover is for when
-# no admin can sign in, and proves itself with the recovery code instead.
-NO_ROLE_COMMANDS = ("init", "demo", "recover")
+# no admin can sign in, and proves itself with the recovery code instead. The resident process
+# belongs to the PC's user and opens no ledger (each command it runs is checked as ever).
+NO_ROLE_COMMANDS = ("init", "demo", "recover", "resident start", "resident status", "resident stop")
 COMMAND_ROLES: dict[str, tuple[str, ...]] = {
     "policy show": EVERYONE,
     "org show": EVERYONE,

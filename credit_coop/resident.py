@@ -1,0 +1,600 @@
+"""The resident process (常驻进程) and the console script's front door.
+
+A command's own work on a server ledger takes a few milliseconds and a round trip or nine; starting
+it costs more. Python, typer and the CLI take 60–90 ms to import on a counter's PC, and the
+PostgreSQL driver (psycopg 3, which brings asyncio, ssl and email with it) adds another 60–190 ms
+on a file's figure of 70–140 ms (issue 12's whole-process ``draw``). A resident process, started
+once per counter (``credit-coop resident start``), has imported all of it. The console script then
+runs each command in a fork of it:
+
+- the command gets the caller's own terminal (stdin, stdout and stderr are passed over a Unix
+  socket), its arguments, environment and working directory, and its exit status is the caller's;
+- nothing passes from one command to the next: each fork starts from the freshly imported state,
+  opens its own connection and exits, as a command run on its own does;
+- only the same user can use it: the socket's directory is the user's own and private (0700),
+  and each side checks the other's user id (``SO_PEERCRED``);
+- a command runs wholly in the fork or wholly in the caller, never both: once the fork started, the
+  caller does not run the command again, whatever happens;
+- killing the caller kills the fork (the resident watches the caller's socket), so a SIGKILL
+  mid-command leaves nothing half-written, as without the resident; Ctrl-C and SIGTERM are passed on;
+- when the installed code changed since the resident started (an upgrade), the caller runs the
+  command itself and the resident stops.
+
+Without a resident (the default), or with ``CREDIT_COOP_RESIDENT=off``, the console script runs the
+command itself as before. This module uses the standard library only, so the front door costs
+nothing on top of Python's own start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_REPLY_MAX = 1 << 16
+
+
+# -- where the resident listens --------------------------------------------------------------
+def socket_path(environ=None) -> str | None:
+    """The socket for this user and this installation, or None when the resident is switched off
+    (``CREDIT_COOP_RESIDENT=off``). ``CREDIT_COOP_RESIDENT=/path/to.sock`` names one."""
+    env = os.environ if environ is None else environ
+    setting = env.get("CREDIT_COOP_RESIDENT", "")
+    if setting.strip().lower() in ("off", "0", "no", "false") or not hasattr(os, "getuid"):  # off, or not a Unix
+        return None
+    if setting:
+        return os.path.abspath(setting)
+    import zlib
+
+    runtime = env.get("XDG_RUNTIME_DIR")
+    home = os.path.join(runtime, "credit-coop") if runtime else os.path.join(env.get("TMPDIR") or "/tmp", f"credit-coop-{os.getuid()}")
+    return os.path.join(home, f"resident-{zlib.crc32(_package_dir().encode()):08x}.sock")
+
+
+def _package_dir() -> str:
+    return os.path.dirname(os.path.abspath(__file__))
+
+
+def private_socket(path: str) -> bool:
+    """``path`` is a socket in a directory only this user can enter (never talk to anyone else's)."""
+    import stat
+
+    try:
+        sock, home = os.lstat(path), os.lstat(os.path.dirname(path))
+    except OSError:
+        return False
+    uid = os.getuid()
+    return (stat.S_ISSOCK(sock.st_mode) and sock.st_uid == uid and stat.S_ISDIR(home.st_mode)
+            and home.st_uid == uid and not home.st_mode & 0o077)
+
+
+def _peer_uid(sock) -> int:
+    import socket
+    import struct
+
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def _connect(path: str):
+    """A connection to the resident at ``path``, or None (none there, not ours, not answering)."""
+    if not private_socket(path):
+        return None
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        if _peer_uid(s) != os.getuid():
+            raise OSError("another user's socket")
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+def _send(sock, message: dict, fds=()) -> None:
+    import json
+    import socket
+
+    data = json.dumps(message).encode()
+    data = len(data).to_bytes(4, "big") + data
+    sent = socket.send_fds(sock, [data], list(fds)) if fds else sock.send(data)
+    if sent < len(data):  # (never an empty send: the resident may have answered and closed already)
+        sock.sendall(data[sent:])
+
+
+def _receive(sock, max_fds: int = 0):
+    """One framed message (and the descriptors passed with it); None when the peer is gone."""
+    import json
+    import socket
+
+    fds: list[int] = []
+    if max_fds:
+        data, fds, _, _ = socket.recv_fds(sock, _REPLY_MAX, max_fds)
+    else:
+        data = sock.recv(_REPLY_MAX)
+    if len(data) < 4:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    size = int.from_bytes(data[:4], "big")
+    data = data[4:]
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        if not more:
+            for fd in fds:
+                os.close(fd)
+            return None, []
+        data += more
+    return json.loads(data[:size]), fds
+
+
+def _lines(sock):
+    """The resident's replies to a running command: one JSON document per line."""
+    import json
+
+    pending = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            yield json.loads(line)
+
+
+# -- the front door ------------------------------------------------------------------------------
+def main() -> None:
+    """The console script: the command runs in the resident when one is listening for this user,
+    else here, as it always did."""
+    args = sys.argv[1:]
+    path = socket_path() if args[:1] != ["resident"] else None
+    if path:
+        code = run_in_resident(path, args)
+        if code is not None:
+            _exit_as(code)
+    from credit_coop.cli import main as run_here
+
+    run_here()
+
+
+def _identity() -> dict:
+    """What the resident must share with the caller to run its command as the caller would."""
+    return {"package": _package_dir(), "python": [sys.prefix, sys.version], "fs": sys.getfilesystemencoding(),
+            "io": [getattr(s, "encoding", None) for s in (sys.stdin, sys.stdout, sys.stderr)]}
+
+
+def run_in_resident(path: str, args: list[str]) -> int | None:
+    """Run ``credit-coop ARGS`` in the resident at ``path``: its exit status (negative: the signal
+    that ended it), or None when the resident cannot take it and the caller must run it itself."""
+    sock = _connect(path)
+    if sock is None:
+        return None
+    try:
+        umask = os.umask(0o077)
+        os.umask(umask)
+        request = {"op": "run", "argv": args, "env": dict(os.environ), "cwd": os.getcwd(), "umask": umask, **_identity()}
+        _send(sock, request, fds=(0, 1, 2))
+    except (OSError, ValueError):  # a closed stdio descriptor, a removed working directory
+        sock.close()
+        return None
+    replies = _lines(sock)
+    first = next(replies, None)
+    if not first or "started" not in first:
+        sock.close()
+        return None  # refused before anything ran (changed code, another locale): run it here
+    import signal
+
+    def pass_on(signum, _frame):
+        try:
+            sock.sendall(f"{signum}\n".encode())
+        except OSError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, pass_on)
+    for reply in replies:
+        if "exit" in reply:
+            return int(reply["exit"])
+    from credit_coop.core.labels import translate
+
+    sys.stderr.write("error: " + translate(
+        "the resident process stopped while the command ran; look the posting up (line show, audit-log) "
+        "before you run it again") + "\n")
+    return 8
+
+
+def _exit_as(code: int) -> None:
+    if code < 0:  # the command died by a signal: so does the caller, for its shell and its tests
+        import signal
+
+        sys.stdout.flush()
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    sys.exit(code)
+
+
+# -- the resident itself -------------------------------------------------------------------------
+PRELOAD = ("credit_coop.cli", "psycopg", "ctypes", "rich.console", "rich.table", "rich.cells", "dateutil.parser",
+           "dateutil.relativedelta", "openpyxl", "sqlite_utils", "getpass", "termios", "traceback", "tomllib",
+           "decimal", "csv", "hashlib", "hmac", "secrets", "json")
+
+
+def preload() -> list[str]:
+    """Import what commands would: every module of the package and the libraries they load lazily."""
+    import importlib
+    import pkgutil
+
+    import credit_coop
+
+    names = [m.name for m in pkgutil.walk_packages(credit_coop.__path__, "credit_coop.")
+             if m.name not in ("credit_coop.__main__",)]
+    loaded = []
+    for name in (*PRELOAD, *names):
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except ImportError:  # an optional extra not installed (psycopg)
+            pass
+    return loaded
+
+
+def code_stamp() -> tuple:
+    """The installed code as files on disk: an upgrade or an edit changes it."""
+    newest, count = 0, 0
+    stack = [_package_dir()]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name != "__pycache__":
+                        stack.append(e.path)
+                elif e.name.endswith((".py", ".toml")):
+                    newest, count = max(newest, e.stat().st_mtime_ns), count + 1
+    return newest, count
+
+
+class Resident:
+    """The listening process: accepts commands, forks one child per command, reports its exit."""
+
+    def __init__(self, path: str, idle_seconds: float):
+        import selectors
+        import signal
+        import socket
+        import time
+
+        self.path, self.idle_seconds = path, idle_seconds
+        self.identity = _identity()
+        self.preloaded = preload()
+        self.stamp = code_stamp()
+        self.started = time.time()
+        self.pid = os.getpid()
+        self.served = 0
+        self.stopping = False
+        self.children: dict[int, tuple] = {}  # pid -> (caller's socket, pidfd)
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.inode = os.stat(path).st_ino
+        self.listener.listen(64)
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        signal.set_wakeup_fd(self.wake_w.fileno())
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda *_: None)  # noticed through the wake-up socket
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.listener, selectors.EVENT_READ, ("accept",))
+        self.selector.register(self.wake_r, selectors.EVENT_READ, ("signal",))
+
+    def serve(self) -> None:
+        import time
+
+        last = time.monotonic()
+        try:
+            while not (self.stopping and not self.children):
+                timeout = None if self.children else max(0.0, last + self.idle_seconds - time.monotonic())
+                events = self.selector.select(timeout)
+                if not events and not self.children:
+                    self.stop_listening()  # idle too long
+                for key, _ in events:
+                    kind, *rest = key.data
+                    getattr(self, "_on_" + kind)(key.fileobj, *rest)
+                last = time.monotonic()
+        finally:
+            self.stop_listening()
+
+    def stop_listening(self) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            try:
+                if os.stat(self.path).st_ino == self.inode:  # never another resident's newer socket
+                    os.unlink(self.path)
+            except OSError:
+                pass
+
+    def _on_signal(self, sock) -> None:
+        try:
+            sock.recv(64)
+        except OSError:
+            pass
+        self.stop_listening()  # commands already running finish first
+
+    def _on_accept(self, listener) -> None:
+        import selectors
+
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        fds: list[int] = []
+        try:
+            conn.settimeout(5)
+            if _peer_uid(conn) != os.getuid():
+                raise OSError("another user")
+            request, fds = _receive(conn, max_fds=3)
+            op = (request or {}).get("op")
+            if op == "status":
+                self._reply(conn, self.status())
+            elif op == "stop":
+                self._reply(conn, {"stopping": True, "pid": os.getpid(), "commands_running": len(self.children)})
+                self.stop_listening()
+            elif op == "run" and len(fds) == 3:
+                refusal = self._refusal(request)
+                if refusal:
+                    self._reply(conn, {"refused": refusal})
+                else:
+                    pid = os.fork()
+                    if pid == 0:
+                        self._child(conn, fds, request)  # never returns
+                    pidfd = os.pidfd_open(pid)
+                    self.children[pid] = (conn, pidfd)
+                    conn.settimeout(None)
+                    conn.sendall(b'{"started": %d}\n' % pid)
+                    self.selector.register(conn, selectors.EVENT_READ, ("caller", pid))
+                    self.selector.register(pidfd, selectors.EVENT_READ, ("child", pid))
+                    conn = None
+        except (OSError, ValueError) as e:  # a caller that went away, or not one of ours: said in the log
+            print(f"credit-coop resident {os.getpid()}: a request failed: {e!r}", file=sys.stderr, flush=True)
+        finally:
+            for fd in fds:
+                os.close(fd)
+            if conn is not None:
+                conn.close()
+
+    def _reply(self, conn, message: dict) -> None:
+        import json
+
+        conn.sendall(json.dumps(message).encode() + b"\n")
+
+    def _refusal(self, request: dict) -> str | None:
+        if self.stopping:
+            return "stopping"
+        mine = {k: self.identity[k] for k in ("package", "python", "fs", "io")}
+        if {k: request.get(k) for k in mine} != mine:
+            return "another installation or locale"
+        if code_stamp() != self.stamp:
+            self.stop_listening()
+            return "the code changed since the resident started"
+        return None
+
+    def _on_caller(self, conn, pid: int) -> None:
+        """The caller sent a signal to pass on, or is gone (then its command dies with it)."""
+        import signal
+
+        try:
+            data = conn.recv(256)
+        except OSError:
+            data = b""
+        if pid not in self.children:
+            return
+        if not data:
+            self.selector.unregister(conn)
+            os.kill(pid, signal.SIGKILL)
+            return
+        for word in data.split():
+            if word.isdigit() and int(word) in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+                os.kill(pid, int(word))
+
+    def _on_child(self, pidfd: int, pid: int) -> None:
+        conn, _ = self.children.pop(pid)
+        _, status = os.waitpid(pid, 0)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        try:
+            self.selector.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        try:
+            conn.sendall(b'{"exit": %d}\n' % os.waitstatus_to_exitcode(status))
+        except OSError:
+            pass
+        conn.close()
+        self.served += 1
+
+    def status(self) -> dict:
+        return {"pid": os.getpid(), "socket": self.path, "started_at": self.started, "commands": self.served,
+                "commands_running": len(self.children), "modules": len(self.preloaded),
+                "driver": "psycopg" in self.preloaded}
+
+    def _child(self, conn, fds: list[int], request: dict) -> None:
+        """The forked command: the caller's terminal, environment and directory, then the CLI."""
+        import signal
+        import time
+
+        code = 1
+        try:
+            _die_with_parent(self.pid)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_DFL)
+            self.selector.close()
+            for sock in (self.listener, self.wake_r, self.wake_w, conn):
+                sock.close()
+            for other, pidfd in self.children.values():
+                other.close()
+                os.close(pidfd)
+            for target, fd in enumerate(fds):
+                os.dup2(fd, target)
+                os.close(fd)
+            fds.clear()
+            _reopen_stdio()
+            os.environ.clear()
+            os.environ.update(request["env"])
+            time.tzset()
+            os.chdir(request["cwd"])
+            os.umask(int(request["umask"]))
+            sys.argv = ["credit-coop", *request["argv"]]
+            from credit_coop.cli import main as run_here
+
+            try:
+                run_here(list(request["argv"]))
+                code = 0
+            except SystemExit as e:
+                if e.code is None or isinstance(e.code, int):
+                    code = e.code or 0
+                else:
+                    print(e.code, file=sys.stderr)
+            except KeyboardInterrupt:  # as Python itself ends on Ctrl-C: the traceback, then the signal
+                import traceback
+
+                traceback.print_exc()
+                _flush()
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGINT)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            _flush()
+            os._exit(code & 0xFF)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A command whose resident died is killed too (Linux's parent-death signal), as a command whose
+    caller died is: the server rolls its transaction back, nothing is left half-written."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the resident died before the signal was armed
+        os._exit(1)
+
+
+def _reopen_stdio() -> None:
+    """sys.stdin/stdout/stderr over the caller's descriptors, buffered as Python would for them."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        old = getattr(sys, name)
+        stream = open(fd, mode, encoding=getattr(old, "encoding", None), errors=getattr(old, "errors", None),
+                      closefd=False, buffering=1 if fd == 2 or (fd == 1 and os.isatty(fd)) else -1)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+# -- start, stop, status (the ``resident`` commands) --------------------------------------------
+def _ask(path: str, op: str) -> dict | None:
+    sock = _connect(path)
+    if sock is None:
+        return None
+    try:
+        sock.settimeout(10)
+        _send(sock, {"op": op})
+        return next(_lines(sock), None)
+    finally:
+        sock.close()
+
+
+def status(path: str | None = None) -> dict:
+    """The resident listening for this user, if any (``running: false`` otherwise)."""
+    path = path or socket_path()
+    if not path:
+        return {"running": False, "socket": None, "switched_off": True}
+    answer = _ask(path, "status")
+    if not answer:
+        return {"running": False, "socket": path}
+    return {"running": True, **answer}
+
+
+def start(path: str | None = None, idle_minutes: int = 720) -> dict:
+    """Start the resident in the background for this user; waits until it answers."""
+    import subprocess
+    import time
+
+    from credit_coop.core.errors import Conflict, InvalidInput, RuleViolation
+
+    if not hasattr(os, "fork") or not hasattr(os, "pidfd_open") or not hasattr(os, "getuid"):
+        raise RuleViolation("a resident process needs Linux (fork, pidfd); run commands without one")
+    if idle_minutes < 1:
+        raise InvalidInput("--idle-minutes must be 1 or more")
+    path = path or socket_path()
+    if not path:
+        raise RuleViolation("CREDIT_COOP_RESIDENT=off switches the resident off; unset it to start one")
+    home = os.path.dirname(path)
+    os.makedirs(home, mode=0o700, exist_ok=True)
+    import stat
+
+    st = os.lstat(home)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise RuleViolation(f"{home} must be a directory of your own that only you can open (chmod 700)")
+    if _ask(path, "status"):
+        raise Conflict(f"a resident process is already running ({path})")
+    if os.path.lexists(path):
+        os.unlink(path)  # a stale socket left by a resident that was killed
+    log = path + ".log"
+    with open(log, "ab") as errors:  # what the resident itself says goes there, not to a terminal
+        # started beside this very package, so it is the one imported (not a checkout in the current directory)
+        child = subprocess.Popen([sys.executable, "-c", "import sys; from credit_coop.resident import serve_main; serve_main(sys.argv[1:])",
+                                  path, str(idle_minutes * 60)], cwd=os.path.dirname(_package_dir()),
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                                 start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        answer = _ask(path, "status")
+        if answer:
+            return {"running": True, **answer, "log": log}
+        if child.poll() is not None:
+            with open(log, encoding="utf-8", errors="replace") as f:
+                why = f.read().strip().splitlines()
+            raise RuleViolation("the resident process did not start: " + (why[-1] if why else f"exit {child.returncode}"))
+        time.sleep(0.05)
+    child.kill()
+    raise RuleViolation("the resident process did not answer within 60 s")
+
+
+def stop(path: str | None = None) -> dict:
+    """Ask the resident to stop: it takes no new command, lets running ones finish, then exits."""
+    import time
+
+    from credit_coop.core.errors import NotFound
+
+    path = path or socket_path()
+    answer = _ask(path, "stop") if path else None
+    if not answer:
+        raise NotFound("no resident process is running")
+    deadline = time.monotonic() + 30
+    while os.path.lexists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"running": False, "stopped_pid": answer["pid"], "socket": path, "left_running": answer["commands_running"]}
+
+
+def serve_main(argv: list[str]) -> None:
+    """The resident's own process: ``SOCKET IDLE_SECONDS``."""
+    path, idle = argv[0], float(argv[1])
+    Resident(path, idle).serve()
