@@ -16,7 +16,8 @@ runs each command in a fork of it:
 - a command runs wholly in the fork or wholly in the caller, never both: once the fork started, the
   caller does not run the command again, whatever happens;
 - killing the caller kills the fork (the resident watches the caller's socket), so a SIGKILL
-  mid-command leaves nothing half-written, as without the resident; Ctrl-C and SIGTERM are passed on;
+  mid-command leaves nothing half-written, as without the resident; Ctrl-C and SIGTERM are passed on,
+  and Ctrl-Z stops the fork with its caller (and ``fg`` continues both);
 - when the installed code changed since the resident started (an upgrade), the caller runs the
   command itself and the resident stops.
 
@@ -171,32 +172,55 @@ def _identity() -> dict:
 def run_in_resident(path: str, args: list[str]) -> int | None:
     """Run ``credit-coop ARGS`` in the resident at ``path``: its exit status (negative: the signal
     that ended it), or None when the resident cannot take it and the caller must run it itself."""
+    import signal
+
     sock = _connect(path)
     if sock is None:
         return None
-    try:
-        umask = os.umask(0o077)
-        os.umask(umask)
-        request = {"op": "run", "argv": args, "env": dict(os.environ), "cwd": os.getcwd(), "umask": umask, **_identity()}
-        _send(sock, request, fds=(0, 1, 2))
-    except (OSError, ValueError):  # a closed stdio descriptor, a removed working directory
-        sock.close()
-        return None
-    replies = _lines(sock)
-    first = next(replies, None)
-    if not first or "started" not in first:
-        sock.close()
-        return None  # refused before anything ran (changed code, another locale): run it here
-    import signal
+    started, early = False, []  # signals that came before the command started: passed on once it has
 
     def pass_on(signum, _frame):
+        if not started:
+            early.append(signum)
+            return
         try:
             sock.sendall(f"{signum}\n".encode())
         except OSError:
             pass
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(signum, pass_on)
+    def suspend(signum, _frame):  # Ctrl-Z: the command stops with its caller and goes on with it
+        if not started:
+            early.append(signum)
+            return
+        pass_on(signal.SIGSTOP, None)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, suspend)  # (here once the shell continues the caller)
+        pass_on(signal.SIGCONT, None)
+
+    handlers = {signum: pass_on for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    handlers[signal.SIGTSTP] = suspend
+    before = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+    first = None
+    try:
+        umask = os.umask(0o077)
+        os.umask(umask)
+        request = {"op": "run", "argv": args, "env": dict(os.environ), "cwd": os.getcwd(), "umask": umask, **_identity()}
+        _send(sock, request, fds=(0, 1, 2))
+        replies = _lines(sock)
+        first = next(replies, None)
+    except (OSError, ValueError):  # a closed stdio descriptor, a removed working directory
+        pass
+    if not first or "started" not in first:  # refused before anything ran (changed code, another locale)
+        sock.close()
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+        for signum in early:  # as they would have come to a command run here
+            os.kill(os.getpid(), signum)
+        return None
+    started = True
+    for signum in early:
+        handlers[signum](signum, None)
     for reply in replies:
         if "exit" in reply:
             return int(reply["exit"])
@@ -277,6 +301,9 @@ class Resident:
         self.served = 0
         self.stopping = False
         self.children: dict[int, tuple] = {}  # pid -> (caller's socket, pidfd)
+        self.spare: _Spare | None = None  # the next server command's process, connected ahead
+        self.spare_pidfds: dict[int, int] = {}
+        self.retired: dict[int, int] = {}  # spares let go, until they have exited: pid -> pidfd
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         os.chmod(path, 0o600)
@@ -297,10 +324,16 @@ class Resident:
 
         last = time.monotonic()
         try:
-            while not (self.stopping and not self.children):
-                timeout = None if self.children else max(0.0, last + self.idle_seconds - time.monotonic())
+            while not (self.stopping and not self.children and not self.retired):
+                now = time.monotonic()
+                timeout = None if self.children or self.retired else max(0.0, last + self.idle_seconds - now)
+                if self.spare:
+                    timeout = max(0.0, min(self.spare.deadline - now, timeout if timeout is not None else SPARE_SECONDS))
                 events = self.selector.select(timeout)
-                if not events and not self.children:
+                if self.spare and time.monotonic() >= self.spare.deadline:
+                    self._retire_spare()
+                    continue
+                if not events and not self.children and not self.retired:
                     self.stop_listening()  # idle too long
                 for key, _ in events:
                     kind, *rest = key.data
@@ -312,6 +345,7 @@ class Resident:
     def stop_listening(self) -> None:
         if not self.stopping:
             self.stopping = True
+            self._retire_spare()
             self.selector.unregister(self.listener)
             self.listener.close()
             try:
@@ -351,16 +385,24 @@ class Resident:
                 if refusal:
                     self._reply(conn, {"refused": refusal})
                 else:
-                    pid = os.fork()
-                    if pid == 0:
-                        self._child(conn, fds, request)  # never returns
-                    pidfd = os.pidfd_open(pid)
+                    pid = self._hand_to_spare(request, fds)
+                    if pid is not None:
+                        pidfd = self.spare_pidfds.pop(pid)
+                    else:
+                        pid = os.fork()
+                        if pid == 0:
+                            self._child(conn, fds, request)  # never returns
+                        pidfd = os.pidfd_open(pid)
                     self.children[pid] = (conn, pidfd)
                     conn.settimeout(None)
                     conn.sendall(b'{"started": %d}\n' % pid)
                     self.selector.register(conn, selectors.EVENT_READ, ("caller", pid))
                     self.selector.register(pidfd, selectors.EVENT_READ, ("child", pid))
                     conn = None
+                    for fd in fds:
+                        os.close(fd)
+                    fds = []
+                    self._spare_for(request)
         except (OSError, ValueError) as e:  # a caller that went away, or not one of ours: said in the log
             print(f"credit-coop resident {os.getpid()}: a request failed: {e!r}", file=sys.stderr, flush=True)
         finally:
@@ -400,7 +442,8 @@ class Resident:
             os.kill(pid, signal.SIGKILL)
             return
         for word in data.split():
-            if word.isdigit() and int(word) in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            if word.isdigit() and int(word) in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                                                  signal.SIGSTOP, signal.SIGCONT):
                 os.kill(pid, int(word))
 
     def _on_child(self, pidfd: int, pid: int) -> None:
@@ -422,61 +465,207 @@ class Resident:
     def status(self) -> dict:
         return {"pid": os.getpid(), "socket": self.path, "started_at": self.started, "commands": self.served,
                 "commands_running": len(self.children), "modules": len(self.preloaded),
-                "driver": "psycopg" in self.preloaded}
+                "driver": "psycopg" in self.preloaded, "spare": self.spare.pid if self.spare else None}
 
     def _child(self, conn, fds: list[int], request: dict) -> None:
         """The forked command: the caller's terminal, environment and directory, then the CLI."""
+        try:
+            self._detach(conn)
+        except BaseException:
+            os._exit(1)
+        _run_command(fds, request)
+
+    def _detach(self, *keep_closed) -> None:
+        """In a fork: let go of everything that is the resident's (its sockets, its other children's
+        callers), take the usual signals back, and die with the resident."""
         import signal
+
+        _die_with_parent(self.pid)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        self.selector.close()
+        for sock in (self.listener, self.wake_r, self.wake_w, *keep_closed):
+            sock.close()
+        for other, pidfd in self.children.values():
+            other.close()
+            os.close(pidfd)
+        if self.spare:
+            self.spare.pair.close()
+            os.close(self.spare.pidfd)
+        for pidfd in (*self.retired.values(), *self.spare_pidfds.values()):
+            os.close(pidfd)
+
+    # -- the spare: the next command's fork, already connected to the server -------------------------
+    def _spare_for(self, request: dict) -> None:
+        """Fork the next command's process ahead of it when this command went to a server: it connects
+        with this command's settings and loads the server's catalog for the counter's tables, then
+        waits. A command to the same server with the same settings is handed to it (connecting and the
+        server's first look at each table cost a command several round trips and a few milliseconds)."""
+        import selectors
+        import socket
         import time
 
-        code = 1
-        try:
-            _die_with_parent(self.pid)
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            for signum in (signal.SIGTERM, signal.SIGHUP):
-                signal.signal(signum, signal.SIG_DFL)
-            self.selector.close()
-            for sock in (self.listener, self.wake_r, self.wake_w, conn):
-                sock.close()
-            for other, pidfd in self.children.values():
-                other.close()
-                os.close(pidfd)
-            for target, fd in enumerate(fds):
-                os.dup2(fd, target)
-                os.close(fd)
-            fds.clear()
-            _reopen_stdio()
-            os.environ.clear()
-            os.environ.update(request["env"])
-            time.tzset()
-            os.chdir(request["cwd"])
-            os.umask(int(request["umask"]))
-            sys.argv = ["credit-coop", *request["argv"]]
-            from credit_coop.cli import main as run_here
-
+        key = _server_key(request)
+        if key is None or self.stopping or (self.spare and self.spare.key == key):
+            return
+        self._retire_spare()
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
             try:
-                run_here(list(request["argv"]))
-                code = 0
-            except SystemExit as e:
-                if e.code is None or isinstance(e.code, int):
-                    code = e.code or 0
-                else:
-                    print(e.code, file=sys.stderr)
-            except KeyboardInterrupt:  # as Python itself ends on Ctrl-C: the traceback, then the signal
-                import traceback
+                ours.close()
+                self._detach()
+                _wait_as_spare(theirs, key[0], request)
+            finally:
+                os._exit(1)
+        theirs.close()
+        pidfd = os.pidfd_open(pid)
+        self.spare = _Spare(pid, pidfd, ours, key, time.monotonic() + SPARE_SECONDS)
+        self.selector.register(pidfd, selectors.EVENT_READ, ("spare", pid))
 
-                traceback.print_exc()
-                _flush()
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGINT)
-        except BaseException:
+    def _retire_spare(self) -> None:
+        """Let the spare go: it closes its connection to the server politely and exits."""
+        if self.spare:
+            spare, self.spare = self.spare, None
+            self.selector.unregister(spare.pidfd)
+            spare.pair.close()
+            self._await_exit(spare.pid, spare.pidfd)
+
+    def _await_exit(self, pid: int, pidfd: int) -> None:
+        import selectors
+
+        self.retired[pid] = pidfd
+        self.selector.register(pidfd, selectors.EVENT_READ, ("retired", pid))
+
+    def _on_retired(self, pidfd: int, pid: int) -> None:
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        os.waitpid(pid, 0)
+        self.retired.pop(pid, None)
+
+    def _on_spare(self, pidfd: int, pid: int) -> None:
+        """The spare ended before a command came (the server could not be reached): none until the next."""
+        if self.spare and self.spare.pid == pid:
+            self.selector.unregister(pidfd)
+            os.close(pidfd)
+            os.waitpid(pid, 0)
+            self.spare.pair.close()
+            self.spare = None
+
+    def _hand_to_spare(self, request: dict, fds: list[int]) -> int | None:
+        """The spare's pid once it has the command, or None (no spare for this server, or it is gone)."""
+        spare = self.spare
+        if spare is None or spare.key != _server_key(request):
+            return None
+        self.spare = None
+        self.selector.unregister(spare.pidfd)
+        try:
+            _send(spare.pair, request, fds=fds)
+        except OSError:  # it ended meanwhile
+            spare.pair.close()
+            self._await_exit(spare.pid, spare.pidfd)
+            return None
+        spare.pair.close()
+        self.spare_pidfds[spare.pid] = spare.pidfd
+        return spare.pid
+
+
+SPARE_SECONDS = 120  # a spare connection older than this is let go (a township's NAT may drop an idle one)
+
+
+class _Spare:
+    def __init__(self, pid: int, pidfd: int, pair, key: tuple, deadline: float):
+        self.pid, self.pidfd, self.pair, self.key, self.deadline = pid, pidfd, pair, key, deadline
+
+
+def _server_key(request: dict) -> tuple | None:
+    """What a command's connection depends on: the server ledger it names (``--db`` or CREDIT_COOP_DB)
+    and libpq's settings in its environment; None for a file ledger."""
+    argv, env = request.get("argv") or [], request.get("env") or {}
+    where = env.get("CREDIT_COOP_DB")
+    for i, word in enumerate(argv):
+        if word == "--db" and i + 1 < len(argv):
+            where = argv[i + 1]
+        elif word.startswith("--db="):
+            where = word[5:]
+    if not where or not where.startswith(("postgresql://", "postgres://")):
+        return None
+    return (where, tuple(sorted((k, v) for k, v in env.items() if k.startswith("PG") or k == "HOME")))
+
+
+def _wait_as_spare(pair, url: str, request: dict) -> None:
+    """The spare: connect ahead with the last command's settings, then wait to become the next command."""
+    import time
+
+    os.environ.clear()
+    os.environ.update(request["env"])
+    time.tzset()
+    try:
+        os.chdir(request["cwd"])
+        from credit_coop.store import postgres
+
+        postgres.connect_ahead(url)
+    except Exception:  # the server is not there now: the next command connects (and says so) itself
+        os._exit(0)
+    command, fds = _receive(pair, max_fds=3)
+    pair.close()
+    if command is None or len(fds) != 3:
+        from credit_coop.store import postgres
+
+        postgres.let_go_ahead()
+        os._exit(0)
+    _run_command(fds, command)
+
+
+def _run_command(fds: list[int], request: dict) -> None:
+    """Become the caller's command: its terminal, environment, directory and umask, then the CLI."""
+    import signal
+    import time
+
+    code = 1
+    try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        fds.clear()
+        _reopen_stdio()
+        os.environ.clear()
+        os.environ.update(request["env"])
+        time.tzset()
+        os.chdir(request["cwd"])
+        os.umask(int(request["umask"]))
+        sys.argv = ["credit-coop", *request["argv"]]
+        from credit_coop.cli import main as run_here
+
+        try:
+            run_here(list(request["argv"]))
+            code = 0
+        except SystemExit as e:
+            if e.code is None or isinstance(e.code, int):
+                code = e.code or 0
+            else:
+                print(e.code, file=sys.stderr)
+        except KeyboardInterrupt:  # as Python itself ends on Ctrl-C: the traceback, then the signal
             import traceback
 
             traceback.print_exc()
-        finally:
             _flush()
-            os._exit(code & 0xFF)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        _flush()
+        if "credit_coop.store.postgres" in sys.modules:  # a connection made ahead and not used: closed politely
+            try:
+                sys.modules["credit_coop.store.postgres"].let_go_ahead()
+            except Exception:
+                pass
+        os._exit(code & 0xFF)
 
 
 def _die_with_parent(parent: int) -> None:

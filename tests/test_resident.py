@@ -31,11 +31,14 @@ class Resident:
         self.path, self.pid = path, pid
 
     def served(self) -> int:
+        return self.status()["commands"]
+
+    def status(self) -> dict:
         r = subprocess.run([script(), "resident", "status", "--json"], env={**os.environ, "CREDIT_COOP_RESIDENT": self.path},
                            capture_output=True, text=True, timeout=60)
         doc = json.loads(r.stdout)
         assert doc.get("running"), r.stdout + r.stderr
-        return doc["commands"]
+        return doc
 
 
 def start_resident(path: str) -> subprocess.CompletedProcess:
@@ -47,16 +50,23 @@ def start_resident(path: str) -> subprocess.CompletedProcess:
 def resident():
     home = tempfile.mkdtemp(prefix="ccr-")  # short: a socket's path is at most 107 bytes
     path = os.path.join(home, "r.sock")
-    r = start_resident(path)
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
-    assert doc["running"] and doc["commands"] == 0
-    yield Resident(path, doc["pid"])
+    pid = None
     try:
-        os.kill(doc["pid"], signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    shutil.rmtree(home, ignore_errors=True)
+        r = start_resident(path)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        pid = doc["pid"]
+        assert doc["running"] and doc["commands"] == 0
+        yield Resident(path, pid)
+    finally:
+        subprocess.run([script(), "resident", "stop"], env={**os.environ, "CREDIT_COOP_RESIDENT": path},
+                       capture_output=True, timeout=60)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def env_for(ledger: str, resident: str | None, operator="王柜员", **extra) -> dict:
@@ -80,14 +90,14 @@ def alive(pid: int) -> bool:
     return True
 
 
-def until(what, seconds=30.0):
+def until(what, seconds=30.0, explain=None):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         got = what()
         if got:
             return got
         time.sleep(0.02)
-    raise AssertionError(f"not within {seconds} s")
+    raise AssertionError(f"not within {seconds} s" + (f": {explain()}" if explain else ""))
 
 
 def notes(path: str) -> int:
@@ -177,6 +187,24 @@ def test_ctrl_c_reaches_the_command_and_ends_it_as_here(line, resident, tmp_path
     assert ended[0] == ended[1] and ended[0][0] != 0
     assert resident.served() == 1
     sound(coop.path)
+
+
+def test_ctrl_z_stops_the_command_with_its_caller(line, resident, tmp_path):
+    coop, ln = line
+
+    def state(pid):
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+
+    caller, fork = paused_draw(coop, ln, resident.path, tmp_path / "mark")
+    caller.send_signal(signal.SIGTSTP)
+    until(lambda: state(caller.pid) == "T" and state(fork) == "T", explain=lambda: (state(caller.pid), state(fork)))  # both stopped: the fork reads no terminal meanwhile
+    caller.send_signal(signal.SIGCONT)
+    until(lambda: state(caller.pid) != "T" and state(fork) != "T")
+    caller.kill()
+    caller.wait()
+    until(lambda: not alive(fork))
+    assert notes(coop.path) == 0
 
 
 def test_a_resident_killed_mid_command_takes_the_command_with_it(line, resident, tmp_path):
@@ -339,3 +367,43 @@ def test_many_callers_at_once(coop, resident):
         assert [d.result().returncode for d in drawn] == [0] * 4, [d.result().stderr for d in drawn]
     assert resident.served() == 4 and notes(coop.path) == 4
     sound(coop.path)
+
+
+def test_a_server_command_goes_to_a_spare_already_connected(server_database, resident, tmp_path):
+    """After a command to a server, the resident forks the next one ahead, connected with the same settings;
+    the next command to that server runs in it. A spare whose connection the server dropped meanwhile
+    connects again, and the command goes through."""
+    from conftest import make_coop
+
+    coop = make_coop(server_database)
+    try:
+        ln = coop.granted("hnd", line="8万")
+        assert resident.status()["spare"] is None  # nothing to connect to yet
+        assert cc(coop.path, resident.path, *draw_args(ln)).returncode == 0
+        spare = until(lambda: resident.status()["spare"])
+        caller, pid = paused_draw(coop, ln, resident.path, tmp_path / "mark")
+        assert pid == spare  # the command runs in the spare
+        caller.kill()
+        caller.wait()
+        until(lambda: not alive(pid))
+        # the server drops every idle connection but the test's own (the new spare's among them)
+        until(lambda: resident.status()["spare"])
+        with Ledger.open(coop.path) as led:
+            dropped = led.store._scalar(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'")
+        assert dropped >= 1
+        again = cc(coop.path, resident.path, *draw_args(ln))
+        assert again.returncode == 0 and not again.stderr, again.stderr
+        assert notes(coop.path) == 2 and resident.served() == 3
+        sound(coop.path)
+        spare = until(lambda: resident.status()["spare"])
+        nowhere = str(tmp_path / "none.db")  # a command on a file: the spare waits on
+        assert cc(nowhere, resident.path, "line", "show", ln["card_no"]).returncode == 9
+        assert resident.status()["spare"] == spare
+        other = cc(coop.path, resident.path, "line", "show", ln["card_no"], PGAPPNAME="counter-2")
+        assert other.returncode == 0, other.stderr  # other connection settings: not the spare's; a new one for them
+        assert alive(spare) is False or until(lambda: not alive(spare))
+        assert until(lambda: resident.status()["spare"]) != spare
+    finally:
+        coop.close()

@@ -56,6 +56,30 @@ def _driver():
     return psycopg
 
 
+# -- a connection made ahead (a resident process's spare, credit_coop/resident.py) -------------------
+_ahead: dict[str, object] = {}
+
+
+def connect_ahead(url: str) -> None:
+    """Connect to ``url`` now, for a command this process will run later, and have the server load its
+    catalog for every table of the ledger (a new connection's first look at each costs the command a few
+    milliseconds). ``PgStore`` takes it when it opens ``url``; one dropped meanwhile is replaced."""
+    psycopg = _driver()
+    raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    tables = [r[0] for r in raw.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").fetchall()]
+    with raw.pipeline():
+        for table in tables:
+            raw.execute(f'SELECT * FROM "{table}" LIMIT 0')
+    _ahead[url] = raw
+
+
+def let_go_ahead() -> None:
+    """Close the connections made ahead (the spare was let go)."""
+    while _ahead:
+        _ahead.popitem()[1].close()
+
+
 # -- SQL: the SQLite spelling, translated once per statement ---------------------------------------
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _cache: dict[str, str] = {}
@@ -411,8 +435,13 @@ class PgStore(Store):
     @classmethod
     def _connect(cls, url: str, settle: bool = True):
         """A connection to ``url``; ``settle``: its session's settings sent now (else with the caller's first
-        statement, in one round trip)."""
+        statement, in one round trip). One made ahead for ``url`` in this process is taken first."""
         psycopg = _driver()
+        ahead = _ahead.pop(url, None)
+        if ahead is not None and not ahead.closed:
+            if settle:
+                ahead.execute(cls._SETTINGS)
+            return Connection(ahead)
         try:
             raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as e:
@@ -476,17 +505,28 @@ class PgStore(Store):
 
     @classmethod
     def open(cls, url: str) -> "PgStore":
-        conn = cls._connect(url, settle=False)
         psycopg = _driver()
-        try:
-            with conn.raw.pipeline():  # the settings and the whole (small) meta table: one round trip
-                conn.raw.execute(cls._SETTINGS)
-                cur = conn.execute(cls._META)
-            meta = dict(cur.fetchall())
-        except psycopg.Error:
-            conn.close()
-            raise LedgerUnavailable(f"the database at {shown(url)} holds no credit-coop ledger; "
-                                    "create one with `credit-coop init`") from None
+        import logging
+
+        while True:
+            made_ahead = url in _ahead
+            conn = cls._connect(url, settle=False)
+            driver_log = logging.getLogger("psycopg")
+            driver_log.disabled = made_ahead  # a lost connection made ahead is replaced below, not a warning
+            try:
+                with conn.raw.pipeline():  # the settings and the whole (small) meta table: one round trip
+                    conn.raw.execute(cls._SETTINGS)
+                    cur = conn.execute(cls._META)
+                meta = dict(cur.fetchall())
+                break
+            except psycopg.Error as e:
+                conn.close()
+                if made_ahead and isinstance(e, psycopg.OperationalError):
+                    continue  # the connection made ahead was dropped meanwhile (a server restart): a new one
+                raise LedgerUnavailable(f"the database at {shown(url)} holds no credit-coop ledger; "
+                                        "create one with `credit-coop init`") from None
+            finally:
+                driver_log.disabled = False
         if meta.get("schema_version") is None:
             conn.close()
             raise LedgerUnavailable(f"the database at {shown(url)} is not a credit-coop ledger (no schema version)")
