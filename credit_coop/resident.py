@@ -363,6 +363,7 @@ class Resident:
 
     def _on_accept(self, listener) -> None:
         import selectors
+        import signal
 
         try:
             conn, _ = listener.accept()
@@ -393,12 +394,15 @@ class Resident:
                         if pid == 0:
                             self._child(conn, fds, request)  # never returns
                         pidfd = os.pidfd_open(pid)
-                    self.children[pid] = (conn, pidfd)
-                    conn.settimeout(None)
-                    conn.sendall(b'{"started": %d}\n' % pid)
-                    self.selector.register(conn, selectors.EVENT_READ, ("caller", pid))
+                    self.children[pid] = (conn, pidfd)  # from here _on_child closes the caller's socket
                     self.selector.register(pidfd, selectors.EVENT_READ, ("child", pid))
-                    conn = None
+                    caller, conn = conn, None
+                    caller.settimeout(None)
+                    try:
+                        caller.sendall(b'{"started": %d}\n' % pid)
+                        self.selector.register(caller, selectors.EVENT_READ, ("caller", pid))
+                    except OSError:  # the caller went away meanwhile: so does its command
+                        os.kill(pid, signal.SIGKILL)
                     for fd in fds:
                         os.close(fd)
                     fds = []

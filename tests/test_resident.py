@@ -152,7 +152,8 @@ def paused_draw(coop, ln, resident_path, mark, request_id="k-1"):
     caller = subprocess.Popen([script(), *draw_args(ln, "1万", "--request-id", request_id)],
                               env=env_for(coop.path, resident_path, CREDIT_COOP_FAULT="draw:1:pause",
                                           CREDIT_COOP_FAULT_MARK=str(mark)),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              process_group=0)  # as a shell's job: a group of its own that Ctrl-Z can stop
     fork = int(until(lambda: mark.exists() and mark.read_text()))
     assert (fork != caller.pid) == bool(resident_path) and alive(fork) and caller.poll() is None  # mid-transaction
     return caller, fork
