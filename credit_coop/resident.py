@@ -268,8 +268,24 @@ def preload() -> list[str]:
     return loaded
 
 
+LIBRARIES = ("typer", "rich", "psycopg", "psycopg_binary", "openpyxl", "dateutil", "sqlite_utils")
+
+
+def _library_dirs() -> list[str]:
+    """The folders the libraries in use are installed in (site-packages): installing, upgrading or
+    removing a package there changes the folder."""
+    dirs = set()
+    for name in LIBRARIES:
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            dirs.add(os.path.dirname(os.path.dirname(os.path.abspath(module.__file__))))
+    return sorted(dirs)
+
+
 def code_stamp() -> tuple:
-    """The installed code as files on disk: an upgrade or an edit changes it."""
+    """The installed code as files on disk: an upgrade or an edit of credit-coop, or a library
+    installed, upgraded or removed beside the ones in use, changes it."""
+    libraries = tuple(os.stat(d).st_mtime_ns for d in _library_dirs())
     newest, count = 0, 0
     stack = [_package_dir()]
     while stack:
@@ -280,7 +296,7 @@ def code_stamp() -> tuple:
                         stack.append(e.path)
                 elif e.name.endswith((".py", ".toml")):
                     newest, count = max(newest, e.stat().st_mtime_ns), count + 1
-    return newest, count
+    return newest, count, libraries
 
 
 class Resident:

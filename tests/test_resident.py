@@ -408,3 +408,23 @@ def test_a_server_command_goes_to_a_spare_already_connected(server_database, res
         assert until(lambda: resident.status()["spare"]) != spare
     finally:
         coop.close()
+
+
+def test_the_code_stamp_sees_a_package_installed_beside_a_library(tmp_path, monkeypatch):
+    """pip installing or upgrading a library the resident has loaded changes the folder it lives in."""
+    import importlib
+
+    from credit_coop import resident as module
+
+    site = tmp_path / "site"
+    (site / "fakelib").mkdir(parents=True)
+    (site / "fakelib" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.import_module("fakelib")
+    monkeypatch.setattr(module, "LIBRARIES", ("fakelib",))
+    before = module.code_stamp()
+    assert module._library_dirs() == [str(site)]
+    time.sleep(0.01)
+    (site / "fakelib-2.0.dist-info").mkdir()
+    assert module.code_stamp() != before
+    monkeypatch.delitem(sys.modules, "fakelib")
