@@ -9,8 +9,10 @@ runs each command in a fork of it:
 
 - the command gets the caller's own terminal (stdin, stdout and stderr are passed over a Unix
   socket), its arguments, environment and working directory, and its exit status is the caller's;
-- nothing passes from one command to the next: each fork starts from the freshly imported state,
-  opens its own connection and exits, as a command run on its own does;
+- nothing passes from one command to the next: each fork starts from the freshly imported state and
+  exits, as a command run on its own does; after a command to a server, the next command's fork is
+  made ahead and connects with the same settings (the spare, below), so the next command to that
+  server finds its connection open;
 - only the same user can use it: the socket's directory is the user's own and private (0700),
   and each side checks the other's user id (``SO_PEERCRED``);
 - a command runs wholly in the fork or wholly in the caller, never both: once the fork started, the
