@@ -57,17 +57,26 @@ def _package_dir() -> str:
     return os.path.dirname(os.path.abspath(__file__))
 
 
+def private_directory(home: str) -> bool:
+    """``home`` is a directory of this user's that only they can enter."""
+    import stat
+
+    try:
+        st = os.lstat(home)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
 def private_socket(path: str) -> bool:
     """``path`` is a socket in a directory only this user can enter (never talk to anyone else's)."""
     import stat
 
     try:
-        sock, home = os.lstat(path), os.lstat(os.path.dirname(path))
+        sock = os.lstat(path)
     except OSError:
         return False
-    uid = os.getuid()
-    return (stat.S_ISSOCK(sock.st_mode) and sock.st_uid == uid and stat.S_ISDIR(home.st_mode)
-            and home.st_uid == uid and not home.st_mode & 0o077)
+    return stat.S_ISSOCK(sock.st_mode) and sock.st_uid == os.getuid() and private_directory(os.path.dirname(path))
 
 
 def _peer_uid(sock) -> int:
@@ -320,7 +329,6 @@ class Resident:
         self.stopping = False
         self.children: dict[int, tuple] = {}  # pid -> (caller's socket, pidfd)
         self.spare: _Spare | None = None  # the next server command's process, connected ahead
-        self.spare_pidfds: dict[int, int] = {}
         self.retired: dict[int, int] = {}  # spares let go, until they have exited: pid -> pidfd
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
@@ -404,9 +412,10 @@ class Resident:
                 if refusal:
                     self._reply(conn, {"refused": refusal})
                 else:
-                    pid = self._hand_to_spare(request, fds)
-                    if pid is not None:
-                        pidfd = self.spare_pidfds.pop(pid)
+                    key = _server_key(request)
+                    handed = self._hand_to_spare(key, request, fds)
+                    if handed:
+                        pid, pidfd = handed
                     else:
                         pid = os.fork()
                         if pid == 0:
@@ -424,7 +433,7 @@ class Resident:
                     for fd in fds:
                         os.close(fd)
                     fds = []
-                    self._spare_for(request)
+                    self._spare_for(key, request)
         except (OSError, ValueError) as e:  # a caller that went away, or not one of ours: said in the log
             print(f"credit-coop resident {os.getpid()}: a request failed: {e!r}", file=sys.stderr, flush=True)
         finally:
@@ -441,8 +450,7 @@ class Resident:
     def _refusal(self, request: dict) -> str | None:
         if self.stopping:
             return "stopping"
-        mine = {k: self.identity[k] for k in ("package", "python", "fs", "io")}
-        if {k: request.get(k) for k in mine} != mine:
+        if {k: request.get(k) for k in self.identity} != self.identity:
             return "another installation or locale"
         if code_stamp() != self.stamp:
             self.stop_listening()
@@ -468,11 +476,15 @@ class Resident:
                                                   signal.SIGSTOP, signal.SIGCONT):
                 os.kill(pid, int(word))
 
-    def _on_child(self, pidfd: int, pid: int) -> None:
-        conn, _ = self.children.pop(pid)
-        _, status = os.waitpid(pid, 0)
+    def _reap(self, pidfd: int, pid: int) -> int:
+        """A process of ours that ended: no longer watched; its wait status."""
         self.selector.unregister(pidfd)
         os.close(pidfd)
+        return os.waitpid(pid, 0)[1]
+
+    def _on_child(self, pidfd: int, pid: int) -> None:
+        conn, _ = self.children.pop(pid)
+        status = self._reap(pidfd, pid)
         try:
             self.selector.unregister(conn)
         except (KeyError, ValueError):
@@ -516,11 +528,11 @@ class Resident:
         if self.spare:
             self.spare.pair.close()
             os.close(self.spare.pidfd)
-        for pidfd in (*self.retired.values(), *self.spare_pidfds.values()):
+        for pidfd in self.retired.values():
             os.close(pidfd)
 
     # -- the spare: the next command's fork, already connected to the server -------------------------
-    def _spare_for(self, request: dict) -> None:
+    def _spare_for(self, key: tuple | None, request: dict) -> None:
         """Fork the next command's process ahead of it when this command went to a server: it connects
         with this command's settings and loads the server's catalog for the counter's tables, then
         waits. A command to the same server with the same settings is handed to it (connecting and the
@@ -529,7 +541,6 @@ class Resident:
         import socket
         import time
 
-        key = _server_key(request)
         if key is None or self.stopping or (self.spare and self.spare.key == key):
             return
         self._retire_spare()
@@ -562,24 +573,20 @@ class Resident:
         self.selector.register(pidfd, selectors.EVENT_READ, ("retired", pid))
 
     def _on_retired(self, pidfd: int, pid: int) -> None:
-        self.selector.unregister(pidfd)
-        os.close(pidfd)
-        os.waitpid(pid, 0)
+        self._reap(pidfd, pid)
         self.retired.pop(pid, None)
 
     def _on_spare(self, pidfd: int, pid: int) -> None:
         """The spare ended before a command came (the server could not be reached): none until the next."""
         if self.spare and self.spare.pid == pid:
-            self.selector.unregister(pidfd)
-            os.close(pidfd)
-            os.waitpid(pid, 0)
+            self._reap(pidfd, pid)
             self.spare.pair.close()
             self.spare = None
 
-    def _hand_to_spare(self, request: dict, fds: list[int]) -> int | None:
-        """The spare's pid once it has the command, or None (no spare for this server, or it is gone)."""
+    def _hand_to_spare(self, key: tuple | None, request: dict, fds: list[int]) -> tuple[int, int] | None:
+        """The spare's pid and pidfd once it has the command, or None (no spare for this server, or it is gone)."""
         spare = self.spare
-        if spare is None or spare.key != _server_key(request):
+        if spare is None or spare.key != key:
             return None
         self.spare = None
         self.selector.unregister(spare.pidfd)
@@ -590,8 +597,7 @@ class Resident:
             self._await_exit(spare.pid, spare.pidfd)
             return None
         spare.pair.close()
-        self.spare_pidfds[spare.pid] = spare.pidfd
-        return spare.pid
+        return spare.pid, spare.pidfd
 
 
 SPARE_SECONDS = 120  # a spare connection older than this is let go (a township's NAT may drop an idle one)
@@ -617,15 +623,21 @@ def _server_key(request: dict) -> tuple | None:
     return (where, tuple(sorted((k, v) for k, v in env.items() if k.startswith("PG") or k == "HOME")))
 
 
-def _wait_as_spare(pair, url: str, request: dict) -> None:
-    """The spare: connect ahead with the last command's settings, then wait to become the next command."""
+def _as_caller(request: dict) -> None:
+    """This process takes on the caller's environment (time zone included), directory and umask."""
     import time
 
     os.environ.clear()
     os.environ.update(request["env"])
     time.tzset()
+    os.chdir(request["cwd"])
+    os.umask(int(request["umask"]))
+
+
+def _wait_as_spare(pair, url: str, request: dict) -> None:
+    """The spare: connect ahead with the last command's settings, then wait to become the next command."""
     try:
-        os.chdir(request["cwd"])
+        _as_caller(request)
         from credit_coop.store import postgres
 
         postgres.connect_ahead(url)
@@ -644,7 +656,6 @@ def _wait_as_spare(pair, url: str, request: dict) -> None:
 def _run_command(fds: list[int], request: dict) -> None:
     """Become the caller's command: its terminal, environment, directory and umask, then the CLI."""
     import signal
-    import time
 
     code = 1
     try:
@@ -653,11 +664,7 @@ def _run_command(fds: list[int], request: dict) -> None:
             os.close(fd)
         fds.clear()
         _reopen_stdio()
-        os.environ.clear()
-        os.environ.update(request["env"])
-        time.tzset()
-        os.chdir(request["cwd"])
-        os.umask(int(request["umask"]))
+        _as_caller(request)
         sys.argv = ["credit-coop", *request["argv"]]
         from credit_coop.cli import main as run_here
 
@@ -759,10 +766,7 @@ def start(path: str | None = None, idle_minutes: int = 720) -> dict:
         raise RuleViolation("CREDIT_COOP_RESIDENT=off switches the resident off; unset it to start one")
     home = os.path.dirname(path)
     os.makedirs(home, mode=0o700, exist_ok=True)
-    import stat
-
-    st = os.lstat(home)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+    if not private_directory(home):
         raise RuleViolation(f"{home} must be a directory of your own that only you can open (chmod 700)")
     if _ask(path, "status"):
         raise Conflict(f"a resident process is already running ({path})")

@@ -437,16 +437,13 @@ class PgStore(Store):
         """A connection to ``url``; ``settle``: its session's settings sent now (else with the caller's first
         statement, in one round trip). One made ahead for ``url`` in this process is taken first."""
         psycopg = _driver()
-        ahead = _ahead.pop(url, None)
-        if ahead is not None and not ahead.closed:
-            if settle:
-                ahead.execute(cls._SETTINGS)
-            return Connection(ahead)
-        try:
-            raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as e:
-            first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            raise LedgerUnavailable(f"cannot reach the ledger at {shown(url)}: {first}") from None
+        raw = _ahead.pop(url, None)
+        if raw is None or raw.closed:
+            try:
+                raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            except psycopg.OperationalError as e:
+                first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                raise LedgerUnavailable(f"cannot reach the ledger at {shown(url)}: {first}") from None
         if settle:
             raw.execute(cls._SETTINGS)
         return Connection(raw)
