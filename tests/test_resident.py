@@ -20,7 +20,7 @@ import pytest
 
 from conftest import D0, PASSPHRASE
 from credit_coop.core.ledger import Ledger
-from credit_coop.core.verify import verify
+from test_crash import counts, sound
 from test_e2e import script
 
 ON = D0.isoformat()
@@ -71,7 +71,7 @@ def resident():
 
 def env_for(ledger: str, resident: str | None, operator="王柜员", **extra) -> dict:
     e = {**os.environ, "CREDIT_COOP_DB": ledger, "CREDIT_COOP_PASSWORD": PASSPHRASE, "CREDIT_COOP_OPERATOR": operator,
-         "CREDIT_COOP_LANG": "en", "CREDIT_COOP_RESIDENT": resident or "off", **extra}
+         "CREDIT_COOP_LANG": "en", "CREDIT_COOP_RESIDENT": resident or "off"}
     e.pop("CREDIT_COOP_FAULT", None)
     e.update(extra)
     return e
@@ -100,15 +100,8 @@ def until(what, seconds=30.0, explain=None):
     raise AssertionError(f"not within {seconds} s" + (f": {explain()}" if explain else ""))
 
 
-def notes(path: str) -> int:
-    with Ledger.open(path) as led:
-        return led.store._scalar("SELECT COUNT(*) FROM loan_notes")
-
-
-def sound(path: str) -> None:
-    with Ledger.open(path, "郑稽核") as led:
-        v = verify(led)
-    assert v["ok"], v["findings"]
+def notes(coop) -> int:
+    return counts(coop, "SELECT COUNT(*) FROM loan_notes")
 
 
 @pytest.fixture
@@ -142,8 +135,8 @@ def test_commands_run_in_the_resident_as_they_run_here(line, resident):
     again = cc(coop.path, None, "--json", *draw_args(ln, "1万", "--request-id", "r-1"))
     assert first.returncode == again.returncode == 0, first.stderr + again.stderr
     assert json.loads(first.stdout)["note_no"] == json.loads(again.stdout)["note_no"] and json.loads(again.stdout)["replayed"]
-    assert resident.served() == len(commands) + 1 and notes(coop.path) == 1
-    sound(coop.path)
+    assert resident.served() == len(commands) + 1 and notes(coop) == 1
+    sound(coop)
 
 
 def paused_draw(coop, ln, resident_path, mark, request_id="k-1"):
@@ -167,11 +160,11 @@ def test_killing_the_caller_kills_its_command_and_posts_nothing(line, resident, 
     caller.kill()
     caller.wait()
     until(lambda: not alive(fork))
-    assert notes(coop.path) == 0
-    sound(coop.path)
+    assert notes(coop) == 0
+    sound(coop)
     again = cc(coop.path, resident.path, *draw_args(ln, "1万", "--request-id", "k-1"))
     assert again.returncode == 0, again.stderr
-    assert notes(coop.path) == 1 and resident.served() == 3
+    assert notes(coop) == 1 and resident.served() == 3
 
 
 def test_ctrl_c_reaches_the_command_and_ends_it_as_here(line, resident, tmp_path):
@@ -184,10 +177,10 @@ def test_ctrl_c_reaches_the_command_and_ends_it_as_here(line, resident, tmp_path
         _, err = caller.communicate(timeout=60)
         ended.append((caller.returncode, err))
         until(lambda: not alive(fork))
-        assert notes(coop.path) == 0
+        assert notes(coop) == 0
     assert ended[0] == ended[1] and ended[0][0] != 0
     assert resident.served() == 1
-    sound(coop.path)
+    sound(coop)
 
 
 def test_ctrl_z_stops_the_command_with_its_caller(line, resident, tmp_path):
@@ -205,7 +198,7 @@ def test_ctrl_z_stops_the_command_with_its_caller(line, resident, tmp_path):
     caller.kill()
     caller.wait()
     until(lambda: not alive(fork))
-    assert notes(coop.path) == 0
+    assert notes(coop) == 0
 
 
 def test_a_resident_killed_mid_command_takes_the_command_with_it(line, resident, tmp_path):
@@ -215,16 +208,16 @@ def test_a_resident_killed_mid_command_takes_the_command_with_it(line, resident,
     _, err = caller.communicate(timeout=60)
     assert caller.returncode == 8 and err.count("\n") == 1 and "look the posting up" in err
     until(lambda: not alive(fork))
-    assert notes(coop.path) == 0
-    sound(coop.path)
+    assert notes(coop) == 0
+    sound(coop)
 
 
 def test_a_command_killed_in_the_resident_dies_as_it_would_here(line, resident):
     coop, ln = line
     r = cc(coop.path, resident.path, *draw_args(ln), CREDIT_COOP_FAULT="draw:1")
     assert r.returncode == -signal.SIGKILL and resident.served() == 1
-    assert notes(coop.path) == 0
-    sound(coop.path)
+    assert notes(coop) == 0
+    sound(coop)
 
 
 def test_relative_paths_and_umask_are_the_callers(line, resident, tmp_path):
@@ -264,7 +257,7 @@ def test_changed_code_runs_the_command_here_and_stops_the_resident(line, tmp_pat
         (copy / "credit_coop" / "core" / "faults.py").write_text((copy / "credit_coop" / "core" / "faults.py").read_text() + "\n")
         r = cc_copy(*draw_args(ln, "1万", "--request-id", "c-2"))
         assert r.returncode == 0, r.stderr
-        assert notes(coop.path) == 2  # each posted once; the second here
+        assert notes(coop) == 2  # each posted once; the second here
         until(lambda: not alive(pid))
         assert not os.path.exists(sock)
     finally:
@@ -366,8 +359,8 @@ def test_many_callers_at_once(coop, resident):
         drawn = [pool.submit(cc, coop.path, resident.path, *draw_args(ln)) for ln in lines]
         assert all(a.result()["running"] for a in asked)
         assert [d.result().returncode for d in drawn] == [0] * 4, [d.result().stderr for d in drawn]
-    assert resident.served() == 4 and notes(coop.path) == 4
-    sound(coop.path)
+    assert resident.served() == 4 and notes(coop) == 4
+    sound(coop)
 
 
 def test_a_server_command_goes_to_a_spare_already_connected(server_database, resident, tmp_path):
@@ -396,8 +389,8 @@ def test_a_server_command_goes_to_a_spare_already_connected(server_database, res
         assert dropped >= 1
         again = cc(coop.path, resident.path, *draw_args(ln))
         assert again.returncode == 0 and not again.stderr, again.stderr
-        assert notes(coop.path) == 2 and resident.served() == 3
-        sound(coop.path)
+        assert notes(coop) == 2 and resident.served() == 3
+        sound(coop)
         spare = until(lambda: resident.status()["spare"])
         nowhere = str(tmp_path / "none.db")  # a command on a file: the spare waits on
         assert cc(nowhere, resident.path, "line", "show", ln["card_no"]).returncode == 9
